@@ -1,0 +1,147 @@
+// Package edition is the one schema of an edition manifest (editions/<name>.yaml): what goes into an
+// image, how it boots and what it is written as. Load decodes strictly (an unknown field is an error
+// with file:line), resolves `extends:` chains with the merge rules of Merge, and Validate reports every
+// problem at once, each with its position.
+package edition
+
+// Edition is the manifest of one edition. Zero values mean "inherit" when the edition extends another.
+type Edition struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	// Extends names the parent edition (editions/<extends>.yaml).
+	Extends string `yaml:"extends"`
+	// Abstract editions only serve as parents; they cannot be built. Not inherited.
+	Abstract bool `yaml:"abstract"`
+	// Version is the release version written into image names and /etc/os-release.
+	Version string `yaml:"version"`
+	// Arch is the target architecture, as GOARCH and Debian spell it ("amd64").
+	Arch string `yaml:"arch"`
+
+	Kernel    Kernel    `yaml:"kernel"`
+	Recipes   []string  `yaml:"recipes"`  // recipes/<name>.yaml to include
+	Overlays  []string  `yaml:"overlays"` // overlays/<name>/ copied over the root tree, in order
+	Boot      Boot      `yaml:"boot"`
+	Initramfs Initramfs `yaml:"initramfs"`
+	Outputs   []string  `yaml:"outputs"` // image formats: "iso"
+
+	// Remove takes entries away from what the parent chain added.
+	Remove Removals `yaml:"remove"`
+
+	// Source is the file this edition was read from (the leaf of the extends chain).
+	Source string `yaml:"-"`
+	// Chain lists the files of the extends chain, leaf first.
+	Chain []string `yaml:"-"`
+}
+
+// Kernel says which kernel the image boots and what it must offer.
+type Kernel struct {
+	// Recipe names the kernel recipe (recipes/<name>.yaml, kind kernel).
+	Recipe string `yaml:"recipe"`
+	// Config names requirement fragments kconfig/<name>.config checked against the kernel's config.
+	Config []string `yaml:"config"`
+	// Modules are loaded by the init at boot, with their dependencies.
+	Modules []string `yaml:"modules"`
+}
+
+// Boot is the boot menu and the kernel command line.
+type Boot struct {
+	Hostname string `yaml:"hostname"`
+	// Level is the default consciousness level (0.0..1.0) of the default menu entry.
+	Level *float64 `yaml:"level"`
+	// Cmdline is appended to every menu entry's kernel command line.
+	Cmdline []string `yaml:"cmdline"`
+	// Timeout is how long the menu waits, in seconds (0: boot the default at once).
+	Timeout *int `yaml:"timeout"`
+	// Serial is the serial console, as the kernel's console= takes it ("ttyS0,115200").
+	Serial string `yaml:"serial"`
+}
+
+// Initramfs says how the initramfs is written.
+type Initramfs struct {
+	Compression string `yaml:"compression"` // zstd, gzip, xz, none
+}
+
+// Removals are list entries an edition takes away from its parents.
+type Removals struct {
+	Recipes  []string `yaml:"recipes"`
+	Overlays []string `yaml:"overlays"`
+	Modules  []string `yaml:"modules"`
+	Config   []string `yaml:"config"`
+	Cmdline  []string `yaml:"cmdline"`
+	Outputs  []string `yaml:"outputs"`
+}
+
+// LevelOr returns the boot level, or def when unset.
+func (b Boot) LevelOr(def float64) float64 {
+	if b.Level == nil {
+		return def
+	}
+	return *b.Level
+}
+
+// TimeoutOr returns the menu timeout, or def when unset.
+func (b Boot) TimeoutOr(def int) int {
+	if b.Timeout == nil {
+		return def
+	}
+	return *b.Timeout
+}
+
+// Merge returns child laid over parent. The rules, tested in TestMerge:
+//   - scalars (name, description, version, arch, kernel.recipe, boot.hostname, boot.level,
+//     boot.timeout, boot.serial, initramfs.compression): the child's value when set, else the parent's;
+//   - lists (recipes, overlays, outputs, kernel.config, kernel.modules, boot.cmdline): the parent's
+//     entries then the child's, each once, in first-seen order; then the child's `remove:` entries are
+//     taken out;
+//   - abstract and remove are never inherited; extends is the child's.
+func Merge(parent, child Edition) Edition {
+	out := child
+	out.Description = pick(child.Description, parent.Description)
+	out.Version = pick(child.Version, parent.Version)
+	out.Arch = pick(child.Arch, parent.Arch)
+	out.Kernel.Recipe = pick(child.Kernel.Recipe, parent.Kernel.Recipe)
+	out.Boot.Hostname = pick(child.Boot.Hostname, parent.Boot.Hostname)
+	out.Boot.Serial = pick(child.Boot.Serial, parent.Boot.Serial)
+	out.Initramfs.Compression = pick(child.Initramfs.Compression, parent.Initramfs.Compression)
+	if out.Boot.Level == nil {
+		out.Boot.Level = parent.Boot.Level
+	}
+	if out.Boot.Timeout == nil {
+		out.Boot.Timeout = parent.Boot.Timeout
+	}
+	r := child.Remove
+	out.Recipes = union(parent.Recipes, child.Recipes, r.Recipes)
+	out.Overlays = union(parent.Overlays, child.Overlays, r.Overlays)
+	out.Outputs = union(parent.Outputs, child.Outputs, r.Outputs)
+	out.Kernel.Config = union(parent.Kernel.Config, child.Kernel.Config, r.Config)
+	out.Kernel.Modules = union(parent.Kernel.Modules, child.Kernel.Modules, r.Modules)
+	out.Boot.Cmdline = union(parent.Boot.Cmdline, child.Boot.Cmdline, r.Cmdline)
+	out.Remove = Removals{}
+	return out
+}
+
+func pick(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func union(parent, child, remove []string) []string {
+	drop := map[string]bool{}
+	for _, s := range remove {
+		drop[s] = true
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, list := range [][]string{parent, child} {
+		for _, s := range list {
+			if seen[s] || drop[s] {
+				continue
+			}
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,194 @@
+package edition
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func fp(f float64) *float64 { return &f }
+func ip(i int) *int         { return &i }
+
+func TestMerge(t *testing.T) {
+	parent := Edition{
+		Name: "base", Abstract: true, Description: "base", Version: "1.0", Arch: "amd64",
+		Kernel:   Kernel{Recipe: "kernel", Config: []string{"base"}, Modules: []string{"ahci", "e1000"}},
+		Recipes:  []string{"init", "u-root"},
+		Overlays: []string{"base"},
+		Boot:     Boot{Hostname: "genai", Level: fp(0.7), Timeout: ip(2), Cmdline: []string{"quiet"}},
+		Outputs:  []string{"iso"},
+	}
+	tests := []struct {
+		name  string
+		child Edition
+		check func(t *testing.T, got Edition)
+	}{
+		{"scalars inherited when unset", Edition{Name: "server"}, func(t *testing.T, got Edition) {
+			if got.Version != "1.0" || got.Arch != "amd64" || got.Kernel.Recipe != "kernel" || got.Boot.Hostname != "genai" {
+				t.Errorf("scalars not inherited: %+v", got)
+			}
+			if got.Boot.LevelOr(-1) != 0.7 || got.Boot.TimeoutOr(-1) != 2 {
+				t.Errorf("pointer scalars not inherited: %+v", got.Boot)
+			}
+		}},
+		{"scalars overridden", Edition{Name: "s", Version: "2.0", Boot: Boot{Hostname: "srv", Level: fp(0), Timeout: ip(0)}}, func(t *testing.T, got Edition) {
+			if got.Version != "2.0" || got.Boot.Hostname != "srv" {
+				t.Errorf("not overridden: %+v", got)
+			}
+			// An explicit zero overrides: level 0 and timeout 0 are meaningful values.
+			if got.Boot.LevelOr(-1) != 0 || got.Boot.TimeoutOr(-1) != 0 {
+				t.Errorf("explicit zero lost: %+v", got.Boot)
+			}
+		}},
+		{"lists appended once in order", Edition{Name: "s", Recipes: []string{"ssh", "init"}, Kernel: Kernel{Modules: []string{"nvme", "ahci"}}}, func(t *testing.T, got Edition) {
+			if want := []string{"init", "u-root", "ssh"}; !reflect.DeepEqual(got.Recipes, want) {
+				t.Errorf("recipes = %v, want %v", got.Recipes, want)
+			}
+			if want := []string{"ahci", "e1000", "nvme"}; !reflect.DeepEqual(got.Kernel.Modules, want) {
+				t.Errorf("modules = %v, want %v", got.Kernel.Modules, want)
+			}
+		}},
+		{"remove takes parent entries away", Edition{Name: "s", Remove: Removals{Modules: []string{"e1000"}, Recipes: []string{"u-root"}, Cmdline: []string{"quiet"}}}, func(t *testing.T, got Edition) {
+			if want := []string{"ahci"}; !reflect.DeepEqual(got.Kernel.Modules, want) {
+				t.Errorf("modules = %v, want %v", got.Kernel.Modules, want)
+			}
+			if want := []string{"init"}; !reflect.DeepEqual(got.Recipes, want) {
+				t.Errorf("recipes = %v, want %v", got.Recipes, want)
+			}
+			if len(got.Boot.Cmdline) != 0 {
+				t.Errorf("cmdline = %v, want empty", got.Boot.Cmdline)
+			}
+			if !reflect.DeepEqual(got.Remove, Removals{}) {
+				t.Errorf("remove is carried into the result: %+v", got.Remove)
+			}
+		}},
+		{"abstract is not inherited", Edition{Name: "s"}, func(t *testing.T, got Edition) {
+			if got.Abstract {
+				t.Error("child became abstract")
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.check(t, Merge(parent, tt.child)) })
+	}
+}
+
+// repo makes a throwaway repository root with the given editions and the folders they refer to.
+func repo(t *testing.T, editions map[string]string) Set {
+	t.Helper()
+	root := t.TempDir()
+	for _, d := range []string{"editions", "recipes", "kconfig", "overlays/base"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, body := range map[string]string{"recipes/kernel.yaml": "", "recipes/init.yaml": "", "kconfig/base.config": ""} {
+		if err := os.WriteFile(filepath.Join(root, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, body := range editions {
+		if err := os.WriteFile(filepath.Join(root, "editions", name+".yaml"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return Set{Dir: filepath.Join(root, "editions")}
+}
+
+const goodBase = `name: base
+abstract: true
+version: 1.0
+arch: amd64
+kernel:
+  recipe: kernel
+  config: [base]
+recipes: [init]
+overlays: [base]
+outputs: [iso]
+`
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name     string
+		editions map[string]string
+		load     string
+		want     []string // substrings of the error, all required
+	}{
+		{"unknown edition lists the known ones", map[string]string{"base": goodBase, "server": "name: server\nextends: base\n"},
+			"desktop", []string{`unknown edition "desktop"`, "known editions: base, server"}},
+		{"unknown field names file and line", map[string]string{"base": goodBase, "server": "name: server\nextends: base\nkernel:\n  modules: [ahci]\n  modulez: [x]\n"},
+			"server", []string{"server.yaml:5:", `"modulez" is not a known field of Kernel`}},
+		{"wrong type names file and line", map[string]string{"base": goodBase, "server": "name: server\nextends: base\nrecipes: init\n"},
+			"server", []string{"server.yaml:3:"}},
+		{"every problem at once", map[string]string{"base": goodBase, "server": `name: server
+extends: base
+version: "not a version"
+recipes: [init, nosuch]
+overlays: [missing]
+boot:
+  level: 1.5
+  hostname: Bad_Host
+outputs: [iso, floppy]
+`}, "server", []string{
+			"server.yaml:3: version:", "server.yaml:4: recipes[1]: no recipe \"nosuch\"",
+			"server.yaml:5: overlays[0]: no overlay folder overlays/missing/", "server.yaml:7: boot.level: 1.5 is outside",
+			"server.yaml:8: boot.hostname:", "server.yaml:9: outputs[1]: unknown output format \"floppy\""}},
+		{"problem found in the parent points at the parent", map[string]string{"base": strings.Replace(goodBase, "arch: amd64", "arch: sparc", 1), "server": "name: server\nextends: base\n"},
+			"server", []string{"base.yaml:4: arch: \"sparc\" is not supported"}},
+		{"name must match the file", map[string]string{"base": goodBase, "server": "name: srv\nextends: base\n"},
+			"server", []string{"server.yaml:1: name:", "does not match"}},
+		{"unknown parent", map[string]string{"server": "name: server\nextends: nope\n"},
+			"server", []string{"server.yaml:2: extends: unknown edition \"nope\""}},
+		{"extends loop", map[string]string{"a": "name: a\nextends: b\n", "b": "name: b\nextends: a\n"},
+			"a", []string{"extends chain loops: a -> b -> a"}},
+		{"not yaml", map[string]string{"server": "name: [\n"}, "server", []string{"server.yaml:"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := repo(t, tt.editions).Load(tt.load)
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadUnknownEditionType(t *testing.T) {
+	_, err := repo(t, map[string]string{"base": goodBase}).Load("x")
+	var ue *UnknownEditionError
+	if !errors.As(err, &ue) || !reflect.DeepEqual(ue.Known, []string{"base"}) {
+		t.Fatalf("err = %v, want *UnknownEditionError with known [base]", err)
+	}
+}
+
+// TestRepositoryEditions loads every edition of the repository: the shipped manifests must be valid.
+func TestRepositoryEditions(t *testing.T) {
+	set := Set{Dir: filepath.Join("..", "..", "editions")}
+	names, err := set.Names()
+	if err != nil || len(names) == 0 {
+		t.Fatalf("Names = %v, %v", names, err)
+	}
+	for _, n := range names {
+		e, err := set.Load(n)
+		if err != nil {
+			t.Errorf("%s: %v", n, err)
+			continue
+		}
+		if n == "server" {
+			if e.Abstract || e.Version == "" || e.Kernel.Recipe != "kernel" || len(e.Kernel.Modules) == 0 || e.Boot.Hostname != "genai-server" {
+				t.Errorf("server edition merged wrong: %+v", e)
+			}
+			if len(e.Chain) != 2 {
+				t.Errorf("server chain = %v, want server and base", e.Chain)
+			}
+		}
+	}
+}

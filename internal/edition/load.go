@@ -1,0 +1,367 @@
+package edition
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Problem is one thing wrong with a manifest, at a position.
+type Problem struct {
+	File  string
+	Line  int
+	Field string // dotted path, e.g. "kernel.modules[3]"
+	Msg   string
+}
+
+func (p Problem) String() string {
+	pos := p.File
+	if p.Line > 0 {
+		pos += ":" + strconv.Itoa(p.Line)
+	}
+	if p.Field != "" {
+		return fmt.Sprintf("%s: %s: %s", pos, p.Field, p.Msg)
+	}
+	return fmt.Sprintf("%s: %s", pos, p.Msg)
+}
+
+// Problems is every problem found; it is the error Load and Validate return.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// UnknownEditionError is returned for a name with no editions/<name>.yaml.
+type UnknownEditionError struct {
+	Name  string
+	Known []string
+}
+
+func (e *UnknownEditionError) Error() string {
+	return fmt.Sprintf("unknown edition %q; known editions: %s", e.Name, strings.Join(e.Known, ", "))
+}
+
+// Set is the editions folder.
+type Set struct {
+	Dir string
+}
+
+// Names lists the editions in the folder, sorted, abstract ones included.
+func (s Set) Names() ([]string, error) {
+	matches, err := filepath.Glob(filepath.Join(s.Dir, "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, m := range matches {
+		names = append(names, strings.TrimSuffix(filepath.Base(m), ".yaml"))
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// file is one manifest as written, with the position of every field.
+type file struct {
+	path string
+	ed   Edition
+	pos  map[string]int // field path -> line
+}
+
+var validName = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+
+// readFile decodes one manifest strictly.
+func readFile(path string) (*file, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f := &file{path: path, pos: map[string]int{}}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f.ed); err != nil {
+		return nil, yamlProblems(path, err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlProblems(path, err)
+	}
+	if len(root.Content) > 0 {
+		positions(root.Content[0], "", f.pos)
+	}
+	f.ed.Source = path
+	return f, nil
+}
+
+var unknownField = regexp.MustCompile(`^field (\S+) not found in type edition\.(\w+)$`)
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// yamlProblems turns a yaml.v3 error into Problems with file:line.
+func yamlProblems(path string, err error) Problems {
+	var msgs []string
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	} else {
+		msgs = []string{err.Error()}
+	}
+	var ps Problems
+	for _, m := range msgs {
+		p := Problem{File: path, Msg: m}
+		if sm := yamlLine.FindStringSubmatch(m); sm != nil {
+			p.Line, _ = strconv.Atoi(sm[1])
+			p.Msg = sm[2]
+			if fm := unknownField.FindStringSubmatch(p.Msg); fm != nil {
+				p.Msg = fmt.Sprintf("%q is not a known field", fm[1])
+				if fm[2] != "Edition" {
+					p.Msg += " of " + fm[2]
+				}
+			}
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// positions records the line of every mapping key and sequence item under n.
+func positions(n *yaml.Node, prefix string, out map[string]int) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			p := k
+			if prefix != "" {
+				p = prefix + "." + k
+			}
+			out[p] = n.Content[i].Line
+			positions(n.Content[i+1], p, out)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := fmt.Sprintf("%s[%d]", prefix, i)
+			out[p] = c.Line
+			positions(c, p, out)
+		}
+	}
+}
+
+// Load reads editions/<name>.yaml and its extends chain, merges it and validates the result against
+// the repository root (recipes, overlays and kconfig fragments must exist). The error is a Problems
+// list, an *UnknownEditionError, or an I/O error.
+func (s Set) Load(name string) (*Edition, error) {
+	known, err := s.Names()
+	if err != nil {
+		return nil, err
+	}
+	if !contains(known, name) {
+		return nil, &UnknownEditionError{Name: name, Known: known}
+	}
+	var chain []*file
+	seen := map[string]bool{}
+	for cur := name; cur != ""; {
+		if seen[cur] {
+			var names []string
+			for _, f := range chain {
+				names = append(names, f.ed.Name)
+			}
+			last := chain[len(chain)-1]
+			return nil, Problems{{File: last.path, Line: last.pos["extends"], Field: "extends",
+				Msg: fmt.Sprintf("extends chain loops: %s -> %s", strings.Join(names, " -> "), cur)}}
+		}
+		seen[cur] = true
+		f, err := readFile(filepath.Join(s.Dir, cur+".yaml"))
+		if err != nil {
+			return nil, err
+		}
+		if ps := checkFile(f, cur, known); len(ps) > 0 {
+			return nil, ps
+		}
+		chain = append(chain, f)
+		cur = f.ed.Extends
+	}
+	// Merge from the root of the chain down to the leaf.
+	merged := chain[len(chain)-1].ed
+	merged.Abstract = false
+	for i := len(chain) - 2; i >= 0; i-- {
+		merged = Merge(merged, chain[i].ed)
+	}
+	merged.Abstract = chain[0].ed.Abstract
+	merged.Source = chain[0].path
+	for _, f := range chain {
+		merged.Chain = append(merged.Chain, f.path)
+	}
+	if ps := validate(&merged, chain, filepath.Dir(s.Dir)); len(ps) > 0 {
+		return nil, ps
+	}
+	return &merged, nil
+}
+
+// checkFile reports what is wrong with a single manifest on its own.
+func checkFile(f *file, name string, known []string) Problems {
+	var ps Problems
+	add := func(field, msg string) {
+		ps = append(ps, Problem{File: f.path, Line: f.pos[field], Field: field, Msg: msg})
+	}
+	switch {
+	case f.ed.Name == "":
+		add("name", "missing (it must be "+strconv.Quote(name)+", the file's name)")
+	case f.ed.Name != name:
+		add("name", fmt.Sprintf("%q does not match the file name %q", f.ed.Name, name+".yaml"))
+	}
+	if f.ed.Extends != "" && !contains(known, f.ed.Extends) {
+		add("extends", fmt.Sprintf("unknown edition %q; known editions: %s", f.ed.Extends, strings.Join(known, ", ")))
+	}
+	return ps
+}
+
+// Validate checks a merged edition against the repository root and reports every problem.
+func validate(e *Edition, chain []*file, root string) Problems {
+	var ps Problems
+	// where finds the file and line that set a field, searching the chain from the leaf up.
+	where := func(field string) (string, int) {
+		for _, f := range chain {
+			if l, ok := f.pos[field]; ok {
+				return f.path, l
+			}
+		}
+		return chain[0].path, 0
+	}
+	add := func(field, msg string) {
+		file, line := where(field)
+		ps = append(ps, Problem{File: file, Line: line, Field: field, Msg: msg})
+	}
+	// listItem finds the position of a list item by value, for lists merged from several files.
+	listItem := func(list, value string) string {
+		for _, f := range chain {
+			for i := 0; ; i++ {
+				k := fmt.Sprintf("%s[%d]", list, i)
+				if _, ok := f.pos[k]; !ok {
+					break
+				}
+				if itemValue(f, list, i) == value {
+					return k
+				}
+			}
+		}
+		return list
+	}
+	if !validName.MatchString(e.Name) {
+		add("name", fmt.Sprintf("%q: use lower-case letters, digits and '-'", e.Name))
+	}
+	if e.Abstract {
+		// Abstract editions are checked only as far as their fields go.
+		return ps
+	}
+	if e.Version == "" {
+		add("version", "missing: set a release version (e.g. 0.1.0) here or in a parent")
+	} else if !regexp.MustCompile(`^[0-9][0-9A-Za-z.+~-]*$`).MatchString(e.Version) {
+		add("version", fmt.Sprintf("%q: a version starts with a digit and holds letters, digits and . + ~ -", e.Version))
+	}
+	if e.Arch != "amd64" {
+		add("arch", fmt.Sprintf("%q is not supported; supported: amd64", e.Arch))
+	}
+	if e.Kernel.Recipe == "" {
+		add("kernel.recipe", "missing: name the kernel recipe (e.g. kernel)")
+	} else if !exists(filepath.Join(root, "recipes", e.Kernel.Recipe+".yaml")) {
+		add("kernel.recipe", fmt.Sprintf("no recipe %q (recipes/%s.yaml)", e.Kernel.Recipe, e.Kernel.Recipe))
+	}
+	for _, c := range e.Kernel.Config {
+		if !exists(filepath.Join(root, "kconfig", c+".config")) {
+			add(listItem("kernel.config", c), fmt.Sprintf("no kernel requirement fragment kconfig/%s.config", c))
+		}
+	}
+	for _, r := range e.Recipes {
+		if !exists(filepath.Join(root, "recipes", r+".yaml")) {
+			add(listItem("recipes", r), fmt.Sprintf("no recipe %q (recipes/%s.yaml)", r, r))
+		}
+	}
+	for _, o := range e.Overlays {
+		if !isDir(filepath.Join(root, "overlays", o)) {
+			add(listItem("overlays", o), fmt.Sprintf("no overlay folder overlays/%s/", o))
+		}
+	}
+	if len(e.Outputs) == 0 {
+		add("outputs", "no output format: add one (iso)")
+	}
+	for _, o := range e.Outputs {
+		if o != "iso" {
+			add(listItem("outputs", o), fmt.Sprintf("unknown output format %q; known: iso", o))
+		}
+	}
+	if l := e.Boot.Level; l != nil && (*l < 0 || *l > 1) {
+		add("boot.level", fmt.Sprintf("%g is outside 0.0..1.0", *l))
+	}
+	if t := e.Boot.Timeout; t != nil && (*t < 0 || *t > 600) {
+		add("boot.timeout", fmt.Sprintf("%d seconds is outside 0..600", *t))
+	}
+	if e.Boot.Hostname != "" && !regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`).MatchString(e.Boot.Hostname) {
+		add("boot.hostname", fmt.Sprintf("%q is not a valid host name", e.Boot.Hostname))
+	}
+	if e.Boot.Serial != "" && !regexp.MustCompile(`^ttyS[0-9]+(,[0-9]+)?$`).MatchString(e.Boot.Serial) {
+		add("boot.serial", fmt.Sprintf("%q: expected ttySN or ttySN,BAUD", e.Boot.Serial))
+	}
+	switch e.Initramfs.Compression {
+	case "", "zstd", "gzip", "xz", "none":
+	default:
+		add("initramfs.compression", fmt.Sprintf("%q: use zstd, gzip, xz or none", e.Initramfs.Compression))
+	}
+	for _, m := range e.Kernel.Modules {
+		if !regexp.MustCompile(`^[A-Za-z0-9_-]+$`).MatchString(m) {
+			add(listItem("kernel.modules", m), fmt.Sprintf("%q is not a module name", m))
+		}
+	}
+	return ps
+}
+
+// itemValue is the scalar value of list[i] in f.
+func itemValue(f *file, list string, i int) string {
+	var l []string
+	switch list {
+	case "recipes":
+		l = f.ed.Recipes
+	case "overlays":
+		l = f.ed.Overlays
+	case "outputs":
+		l = f.ed.Outputs
+	case "kernel.config":
+		l = f.ed.Kernel.Config
+	case "kernel.modules":
+		l = f.ed.Kernel.Modules
+	}
+	if i < len(l) {
+		return l[i]
+	}
+	return ""
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}

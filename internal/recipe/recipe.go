@@ -1,0 +1,200 @@
+// Package recipe reads recipes/<name>.yaml: the named components an edition is made of. Each recipe
+// has a kind; the builder has one handler per kind.
+package recipe
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Kind is what a recipe makes.
+type Kind string
+
+const (
+	// KindKernel: Debian's signed kernel package; Package names the meta-package whose
+	// `linux-image-*` dependency is locked (linux-image-amd64).
+	KindKernel Kind = "kernel"
+	// KindDebianFiles: named files taken out of Debian packages (boot loaders).
+	KindDebianFiles Kind = "debian-files"
+	// KindGo: a Go program of this repository, built for the target and installed at Install.
+	KindGo Kind = "go"
+	// KindURoot: u-root commands as one busybox-style binary in Install (a folder), one symlink each.
+	KindURoot Kind = "u-root"
+)
+
+// Kinds lists every kind the builder knows.
+var Kinds = []Kind{KindKernel, KindDebianFiles, KindGo, KindURoot}
+
+// Recipe is one recipes/<name>.yaml.
+type Recipe struct {
+	Name        string `yaml:"name"`
+	Kind        Kind   `yaml:"kind"`
+	Description string `yaml:"description"`
+	// Package is the Debian package (kernel) or the Go package path (go, e.g. ./initramfs/cmd/x).
+	Package string `yaml:"package"`
+	// Packages are the Debian packages that Files come from (debian-files).
+	Packages []string `yaml:"packages"`
+	// Files maps a role (the name the builder asks for, e.g. isolinux.bin) to a path inside one of
+	// Packages (debian-files).
+	Files map[string]string `yaml:"files"`
+	// Install is where the output goes in the root tree (go: a file path; u-root: a folder).
+	Install string `yaml:"install"`
+	// Links are extra symlinks to the installed file (go), e.g. "init".
+	Links []string `yaml:"links"`
+	// Commands are u-root commands ("core/ls") for kind u-root.
+	Commands []string `yaml:"commands"`
+
+	File string `yaml:"-"`
+}
+
+// DebianPackages lists the Debian packages the recipe needs locked.
+func (r *Recipe) DebianPackages() []string {
+	switch r.Kind {
+	case KindKernel:
+		return []string{r.Package}
+	case KindDebianFiles:
+		return r.Packages
+	}
+	return nil
+}
+
+// Problems are every problem found in recipe files, each with file:line.
+type Problems []string
+
+func (ps Problems) Error() string { return strings.Join(ps, "\n") }
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// Load reads recipes/<name>.yaml strictly and checks its fields for its kind.
+func Load(dir, name string) (*Recipe, error) {
+	path := filepath.Join(dir, name+".yaml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no recipe %q: %s does not exist", name, path)
+		}
+		return nil, err
+	}
+	var r Recipe
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&r); err != nil {
+		var te *yaml.TypeError
+		msgs := []string{err.Error()}
+		if errors.As(err, &te) {
+			msgs = te.Errors
+		}
+		var ps Problems
+		for _, m := range msgs {
+			if sm := yamlLine.FindStringSubmatch(m); sm != nil {
+				m = sm[1] + ": " + strings.Replace(sm[2], " not found in type recipe.Recipe", " is not a known field", 1)
+				ps = append(ps, path+":"+m)
+			} else {
+				ps = append(ps, path+": "+m)
+			}
+		}
+		return nil, ps
+	}
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root)
+	line := func(key string) string {
+		if len(root.Content) > 0 {
+			n := root.Content[0]
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == key {
+					return strconv.Itoa(n.Content[i].Line)
+				}
+			}
+		}
+		return "1"
+	}
+	var ps Problems
+	bad := func(key, msg string) { ps = append(ps, fmt.Sprintf("%s:%s: %s: %s", path, line(key), key, msg)) }
+	if r.Name != name {
+		bad("name", fmt.Sprintf("%q does not match the file name %q", r.Name, name+".yaml"))
+	}
+	switch r.Kind {
+	case KindKernel:
+		if r.Package == "" {
+			bad("package", "missing: the kernel meta-package (e.g. linux-image-amd64)")
+		}
+	case KindDebianFiles:
+		if len(r.Packages) == 0 {
+			bad("packages", "missing: the Debian packages the files come from")
+		}
+		if len(r.Files) == 0 {
+			bad("files", "missing: role: path-in-package pairs")
+		}
+	case KindGo:
+		if !strings.HasPrefix(r.Package, "./") {
+			bad("package", fmt.Sprintf("%q: a Go package of this repository, starting with ./", r.Package))
+		}
+		if r.Install == "" {
+			bad("install", "missing: where the binary goes (e.g. sbin/consciousness-init)")
+		}
+	case KindURoot:
+		if len(r.Commands) == 0 {
+			bad("commands", "missing: the u-root commands (e.g. core/ls)")
+		}
+		if r.Install == "" {
+			bad("install", "missing: the folder for the binary and its links (e.g. bin)")
+		}
+	default:
+		var ks []string
+		for _, k := range Kinds {
+			ks = append(ks, string(k))
+		}
+		bad("kind", fmt.Sprintf("%q is not a recipe kind; known: %s", r.Kind, strings.Join(ks, ", ")))
+	}
+	if len(ps) > 0 {
+		return nil, ps
+	}
+	r.File = path
+	return &r, nil
+}
+
+// LoadAll loads the named recipes; problems of all of them are reported together.
+func LoadAll(dir string, names []string) ([]*Recipe, error) {
+	var out []*Recipe
+	var ps Problems
+	for _, n := range names {
+		r, err := Load(dir, n)
+		if err != nil {
+			var rp Problems
+			if errors.As(err, &rp) {
+				ps = append(ps, rp...)
+				continue
+			}
+			ps = append(ps, err.Error())
+			continue
+		}
+		out = append(out, r)
+	}
+	if len(ps) > 0 {
+		return nil, ps
+	}
+	return out, nil
+}
+
+// Names lists the recipes in dir, sorted.
+func Names(dir string) ([]string, error) {
+	m, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range m {
+		out = append(out, strings.TrimSuffix(filepath.Base(p), ".yaml"))
+	}
+	sort.Strings(out)
+	return out, nil
+}
