@@ -1,0 +1,247 @@
+// Package build runs the pipeline that turns an edition manifest into an image, in named steps:
+//
+//	prepare  load the edition, its recipes and the lock; fetch and verify every Debian input
+//	kernel   unpack the kernel, check its config against kconfig/, pick the modules
+//	userland build the init, the edition's Go programs and u-root's busybox
+//	rootfs   assemble the root tree (one segment per component) and write the initramfs
+//	boot     boot loaders, menus and the UEFI system partition
+//	image    write the image under a temporary name, its checksum and build manifest, then rename
+//
+// Every step's output is cached by the hash of its inputs (internal/cache), so a rebuild redoes only
+// what changed.
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/genai-os/genai-build/internal/cache"
+	"github.com/genai-os/genai-build/internal/debian"
+	"github.com/genai-os/genai-build/internal/edition"
+	"github.com/genai-os/genai-build/internal/recipe"
+)
+
+// LockFile is the lock's path in the checkout.
+const LockFile = "recipes/debian.lock"
+
+// KeyringFile is the Debian archive keyring that verifies InRelease.
+const KeyringFile = "recipes/keys/debian-archive-keyring.gpg"
+
+// Progress receives what a long build is doing; the CLI shows it on a terminal.
+type Progress interface {
+	// Step starts step n of total.
+	Step(n, total int, name, detail string)
+	// Bytes reports a download's progress (total may be 0 when unknown).
+	Bytes(name string, done, total int64)
+	// Note reports a slow sub-task ("building u-root busybox (about a minute)").
+	Note(msg string)
+}
+
+type nopProgress struct{}
+
+func (nopProgress) Step(int, int, string, string) {}
+func (nopProgress) Bytes(string, int64, int64)    {}
+func (nopProgress) Note(string)                   {}
+
+// Options are the inputs of one build.
+type Options struct {
+	Root       string // the genai-build checkout
+	Edition    string
+	OutDir     string // default <Root>/images
+	Cache      *cache.Cache
+	Mirror     debian.Mirror // where Debian packages come from (needed unless every blob is cached)
+	Offline    bool          // build from the cache alone
+	SourceDate time.Time     // every timestamp in the image
+	Log        *slog.Logger
+	Progress   Progress
+}
+
+// StepTime is how long a step took.
+type StepTime struct {
+	Name     string
+	Duration time.Duration
+}
+
+// Result is what a build wrote.
+type Result struct {
+	Image        string // the image file
+	Checksum     string // <image>.sha256
+	Manifest     string // <image>.manifest.json
+	SHA256       string
+	Size         int64
+	InitrdSize   int64
+	KernelSize   int64
+	KernelVer    string
+	Steps        []StepTime
+	CacheHits    []string // the stages that were reused
+	CacheMisses  []string // the stages that were built
+	ManifestData *Manifest
+}
+
+// state is what the steps hand each other within one build.
+type state struct {
+	opts    Options
+	log     *slog.Logger
+	prog    Progress
+	ed      *edition.Edition
+	recipes []*recipe.Recipe
+	lock    *debian.Lock
+	fetcher *debian.Fetcher
+
+	kernel      *kernelStage
+	debFiles    map[string]string // role -> path of an extracted boot-loader file (stage folder)
+	inputs      []Input           // for the manifest
+	segments    []*segment        // the initramfs, in order
+	initrd      string            // path of the concatenated initramfs
+	initrdFiles []FileRecord      // every file of the initramfs
+	res         *Result
+	hits        []string
+	misses      []string
+	imageName   string
+}
+
+func (s *state) stageHit(kind string, hit bool) {
+	if hit {
+		s.hits = append(s.hits, kind)
+	} else {
+		s.misses = append(s.misses, kind)
+	}
+}
+
+// Run builds the edition's image.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Cache == nil {
+		return nil, errors.New("build: no cache")
+	}
+	if opts.OutDir == "" {
+		opts.OutDir = filepath.Join(opts.Root, "images")
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Progress == nil {
+		opts.Progress = nopProgress{}
+	}
+	if opts.SourceDate.IsZero() {
+		return nil, errors.New("build: no source date (SOURCE_DATE_EPOCH)")
+	}
+	s := &state{opts: opts, log: opts.Log, prog: opts.Progress, res: &Result{}}
+	steps := []struct {
+		name   string
+		detail string
+		run    func(context.Context) error
+	}{
+		{"prepare", "edition, recipes, lock; fetch and verify Debian packages", s.prepare},
+		{"kernel", "unpack the kernel, check its config, resolve modules", s.kernelStep},
+		{"userland", "build the init, Go programs and u-root busybox", s.userland},
+		{"rootfs", "assemble the root tree and write the initramfs", s.rootfs},
+		{"boot", "boot loaders, menus, UEFI system partition", s.bootStep},
+		{"image", "write the image, checksum and manifest", s.image},
+	}
+	for i, st := range steps {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		s.prog.Step(i+1, len(steps), st.name, st.detail)
+		start := time.Now()
+		if err := st.run(ctx); err != nil {
+			return nil, fmt.Errorf("%s: %w", st.name, err)
+		}
+		s.res.Steps = append(s.res.Steps, StepTime{st.name, time.Since(start)})
+		s.log.Debug("step done", "step", st.name, "took", time.Since(start))
+	}
+	s.res.CacheHits, s.res.CacheMisses = s.hits, s.misses
+	return s.res, nil
+}
+
+// ImageName is the file name of an edition's ISO.
+func ImageName(ed *edition.Edition, format string) string {
+	return fmt.Sprintf("genai-os-%s-%s-%s.%s", ed.Name, ed.Version, ed.Arch, format)
+}
+
+func (s *state) prepare(ctx context.Context) error {
+	set := edition.Set{Dir: filepath.Join(s.opts.Root, "editions")}
+	ed, err := set.Load(s.opts.Edition)
+	if err != nil {
+		return err
+	}
+	if ed.Abstract {
+		return fmt.Errorf("edition %q is abstract (a parent of other editions) and cannot be built", ed.Name)
+	}
+	if ed.Arch != runtime.GOARCH && ed.Arch != "amd64" {
+		return fmt.Errorf("edition %q targets %s, which is not supported", ed.Name, ed.Arch)
+	}
+	s.ed = ed
+	names := append([]string{ed.Kernel.Recipe}, ed.Recipes...)
+	if s.recipes, err = recipe.LoadAll(filepath.Join(s.opts.Root, "recipes"), names); err != nil {
+		return err
+	}
+	if s.recipes[0].Kind != recipe.KindKernel {
+		return fmt.Errorf("%s: kernel.recipe %q is of kind %s, want kernel", ed.Source, ed.Kernel.Recipe, s.recipes[0].Kind)
+	}
+	lockPath := filepath.Join(s.opts.Root, LockFile)
+	if s.lock, err = debian.ReadLock(lockPath); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%s is missing: run `genai-build lock` to pin the Debian packages", LockFile)
+		}
+		return err
+	}
+	s.fetcher = &debian.Fetcher{Mirror: s.opts.Mirror, Cache: s.opts.Cache, Offline: s.opts.Offline,
+		Progress: func(name string, done, total int64) { s.prog.Bytes(name, done, total) }}
+	// Fetch every Debian package first: a failed download or a bad digest stops the build before
+	// anything is written.
+	var missing []string
+	for _, r := range s.recipes {
+		for _, name := range r.DebianPackages() {
+			lp, err := s.locked(r, name)
+			if err != nil {
+				return err
+			}
+			if _, err := s.fetcher.FetchLocked(ctx, lp); err != nil {
+				if errors.Is(err, cache.ErrMissing) {
+					missing = append(missing, fmt.Sprintf("%s %s (%s)", lp.Name, lp.Version, lp.Filename))
+					continue
+				}
+				return fmt.Errorf("recipe %s: %w", r.Name, err)
+			}
+			s.inputs = append(s.inputs, Input{Name: lp.Name, Version: lp.Version, SHA256: lp.SHA256, Size: lp.Size,
+				From: "debian:" + s.lock.Suite + ":" + lp.Filename, Recipe: r.Name})
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("offline build, but the cache lacks:\n%s\nrun once without --offline to fetch them", joinLines(missing))
+	}
+	return nil
+}
+
+// locked finds the pinned package for a recipe's Debian package name.
+func (s *state) locked(r *recipe.Recipe, name string) (debian.LockedPackage, error) {
+	var lp debian.LockedPackage
+	var ok bool
+	if r.Kind == recipe.KindKernel {
+		lp, ok = s.lock.Followed(name)
+	} else {
+		lp, ok = s.lock.Package(name)
+	}
+	if !ok {
+		return lp, fmt.Errorf("recipe %s: package %s is not in %s: run `genai-build lock` to pin it", r.Name, name, LockFile)
+	}
+	return lp, nil
+}
+
+func joinLines(l []string) string {
+	out := ""
+	for i, s := range l {
+		if i > 0 {
+			out += "\n"
+		}
+		out += "  " + s
+	}
+	return out
+}

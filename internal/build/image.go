@@ -1,0 +1,171 @@
+package build
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/genai-os/genai-build/internal/bootmenu"
+	"github.com/genai-os/genai-build/internal/fstree"
+	"github.com/genai-os/genai-build/internal/iso"
+)
+
+// Input is one outside input of the build, for the manifest.
+type Input struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	SHA256  string `json:"sha256"`
+	Size    int64  `json:"size,omitempty"`
+	From    string `json:"from"`
+	Recipe  string `json:"recipe"`
+}
+
+// Manifest is the build record written next to the image (and, without the image's own digest,
+// into it as /genai/build.json).
+type Manifest struct {
+	Edition         string       `json:"edition"`
+	Version         string       `json:"version"`
+	Arch            string       `json:"arch"`
+	SourceDateEpoch int64        `json:"source_date_epoch"`
+	Kernel          string       `json:"kernel"`
+	Cmdline         []string     `json:"cmdline"`
+	Image           *ImageRecord `json:"image,omitempty"`
+	Inputs          []Input      `json:"inputs"`
+	Files           []FileRecord `json:"files"`
+}
+
+// ImageRecord describes the written image.
+type ImageRecord struct {
+	Name   string `json:"name"`
+	Format string `json:"format"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// image lays out the ISO 9660 side, writes the image under a temporary name, then its checksum and
+// manifest, and renames the image into place last.
+func (s *state) image(ctx context.Context) error {
+	t := fstree.New()
+	menu, err := s.menu()
+	if err != nil {
+		return err
+	}
+	add := func(p, src string, data []byte, origin string) error {
+		e := fstree.Entry{Path: p, Kind: fstree.File, Mode: 0o444, Source: src, Data: data, Origin: origin}
+		if src != "" {
+			fi, err := os.Stat(src)
+			if err != nil {
+				return err
+			}
+			e.Size = fi.Size()
+		}
+		return t.Add(e)
+	}
+	info := fmt.Sprintf("GenAI OS %s %s %s (%s)\n", s.ed.Name, s.ed.Version, s.ed.Arch, s.opts.SourceDate.UTC().Format("2006-01-02"))
+	kernelOrigin := "kernel:" + s.kernel.Package.Name + " " + s.kernel.Package.Version
+	buildJSON, err := json.MarshalIndent(s.manifest(nil), "", "  ")
+	if err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		path, src string
+		data      []byte
+		origin    string
+	}{
+		{".disk/info", "", []byte(info), "generated:image"}, // GRUB's embedded config searches for this file
+		{"boot/vmlinuz", s.kernel.vmlinuz(), nil, kernelOrigin},
+		{"boot/initrd.img", s.initrd, nil, "generated:initramfs"},
+		{"boot/grub/grub.cfg", "", bootmenu.GRUB(menu), "generated:boot-menu"},
+		{"boot/efi.img", s.debFiles["efi.img"], nil, "generated:esp (shim-signed, grub-efi-amd64-signed)"},
+		{"isolinux/isolinux.bin", s.debFiles[roleISOLINUX], nil, "recipe:isolinux"},
+		{"isolinux/ldlinux.c32", s.debFiles[roleLDLINUX], nil, "recipe:isolinux"},
+		{"isolinux/isolinux.cfg", "", bootmenu.ISOLINUX(menu), "generated:boot-menu"},
+		{"genai/build.json", "", append(buildJSON, '\n'), "generated:manifest"},
+	} {
+		if err := add(f.path, f.src, f.data, f.origin); err != nil {
+			return err
+		}
+	}
+	mbr, err := os.ReadFile(s.debFiles[roleMBR])
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(s.opts.OutDir, 0o755); err != nil {
+		return err
+	}
+	name := ImageName(s.ed, "iso")
+	out := filepath.Join(s.opts.OutDir, name)
+	tmp := out + ".partial"
+	defer os.Remove(tmp)
+	spec := iso.Spec{
+		VolumeID:   strings.ToUpper("GENAI_" + s.ed.Name + "_" + strings.NewReplacer(".", "_", "-", "_", "+", "_", "~", "_").Replace(s.ed.Version)),
+		SourceDate: s.opts.SourceDate,
+		Files:      t,
+		BIOS:       &iso.BIOSBoot{Image: "isolinux/isolinux.bin", Catalog: "isolinux/boot.cat"},
+		UEFI:       &iso.UEFIBoot{Image: "boot/efi.img"},
+		Hybrid:     mbr,
+	}
+	if len(spec.VolumeID) > 32 {
+		spec.VolumeID = spec.VolumeID[:32]
+	}
+	s.prog.Note("writing " + name)
+	if err := iso.Write(ctx, tmp, spec); err != nil {
+		return err
+	}
+	sum, err := fileSHA256(tmp)
+	if err != nil {
+		return err
+	}
+	fi, err := os.Stat(tmp)
+	if err != nil {
+		return err
+	}
+	isoFiles, err := records(t, "iso")
+	if err != nil {
+		return err
+	}
+	m := s.manifest(&ImageRecord{Name: name, Format: "iso", Size: fi.Size(), SHA256: sum})
+	m.Files = append(isoFiles, m.Files...)
+	mj, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	// The checksum and manifest go first; the image's rename is the last step, so an image in
+	// images/ is always complete and matches its .sha256.
+	if err := writeAtomic(out+".sha256", []byte(sum+"  "+name+"\n")); err != nil {
+		return err
+	}
+	if err := writeAtomic(out+".manifest.json", append(mj, '\n')); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return err
+	}
+	ks, _ := os.Stat(s.kernel.vmlinuz())
+	*s.res = Result{Image: out, Checksum: out + ".sha256", Manifest: out + ".manifest.json", SHA256: sum, Size: fi.Size(),
+		InitrdSize: s.res.InitrdSize, KernelSize: ks.Size(), KernelVer: s.kernel.Version, Steps: s.res.Steps, ManifestData: m}
+	return nil
+}
+
+func (s *state) manifest(img *ImageRecord) *Manifest {
+	menu, _ := s.menu()
+	var cmdline []string
+	if len(menu.Entries) > 0 {
+		cmdline = menu.Entries[0].Cmdline
+	}
+	return &Manifest{Edition: s.ed.Name, Version: s.ed.Version, Arch: s.ed.Arch, SourceDateEpoch: s.opts.SourceDate.Unix(),
+		Kernel: s.kernel.Version, Cmdline: cmdline, Image: img, Inputs: s.inputs, Files: s.initrdFiles}
+}
+
+// writeAtomic writes a file under a temporary name and renames it.
+func writeAtomic(p string, data []byte) error {
+	tmp := p + ".partial"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, p)
+}

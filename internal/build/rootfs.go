@@ -1,0 +1,359 @@
+package build
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/genai-os/genai-build/internal/cache"
+	"github.com/genai-os/genai-build/internal/fstree"
+	"github.com/genai-os/genai-build/internal/gobuild"
+	"github.com/genai-os/genai-build/internal/initrd"
+	"github.com/genai-os/genai-build/internal/recipe"
+)
+
+// segmentRecipe names how segments are written; change it when the archive layout changes.
+const segmentRecipe = "initrd-segment/1"
+
+// segment is one component's part of the initramfs: its own compressed cpio archive. The kernel
+// unpacks concatenated archives in order, so a change to one component rewrites only its segment.
+type segment struct {
+	name string
+	tree *fstree.Tree
+	// key identifies the segment's content without hashing it (e.g. a cached binary's path, which
+	// holds its input hash); empty: the tree's content is hashed.
+	key string
+}
+
+// FileRecord is one file of the image, for the build manifest.
+type FileRecord struct {
+	Path   string `json:"path"`
+	Where  string `json:"where"` // "iso", "initramfs:<segment>"
+	Kind   string `json:"kind"`
+	Mode   string `json:"mode"`
+	Size   int64  `json:"size,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	Target string `json:"target,omitempty"`
+	Origin string `json:"origin"`
+}
+
+// records lists a tree's entries with their digests.
+func records(t *fstree.Tree, where string) ([]FileRecord, error) {
+	var out []FileRecord
+	for _, e := range t.Entries() {
+		r := FileRecord{Path: "/" + e.Path, Where: where, Kind: e.Kind.String(), Mode: fmt.Sprintf("%04o", uint32(e.Mode.Perm())), Target: e.Target, Origin: e.Origin}
+		if e.Kind == fstree.File {
+			sum, n, err := digest(e)
+			if err != nil {
+				return nil, err
+			}
+			r.SHA256, r.Size = sum, n
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func digest(e *fstree.Entry) (string, int64, error) {
+	rc, err := e.Open()
+	if err != nil {
+		return "", 0, err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, rc)
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// contentKey hashes every entry of a tree, with file contents.
+func contentKey(t *fstree.Tree) (string, error) {
+	recs, err := records(t, "")
+	if err != nil {
+		return "", err
+	}
+	b, _ := json.Marshal(recs)
+	return cache.Key(string(b)), nil
+}
+
+// writeSegments writes (or reuses) each segment's compressed archive and concatenates them into
+// the initramfs, itself cached by the segments' keys.
+func (s *state) writeSegments(ctx context.Context) error {
+	comp, err := initrd.ParseCompression(s.ed.Initramfs.Compression)
+	if err != nil {
+		return err
+	}
+	epoch := strconv.FormatInt(s.opts.SourceDate.Unix(), 10)
+	var paths, keys []string
+	var files []FileRecord
+	for _, seg := range s.segments {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		key := seg.key
+		if key == "" {
+			if key, err = contentKey(seg.tree); err != nil {
+				return err
+			}
+		}
+		key = cache.Key(segmentRecipe, seg.name, key, comp.String(), epoch)
+		dir, err := s.opts.Cache.Stage("initrd-segment", key)
+		s.stageHit("segment:"+seg.name, err == nil)
+		if err != nil {
+			s.prog.Note(fmt.Sprintf("writing initramfs segment %s (%s)", seg.name, comp))
+			dir, err = s.opts.Cache.CommitStage("initrd-segment", key, func(dir string) error {
+				f, err := os.Create(filepath.Join(dir, "segment"))
+				if err != nil {
+					return err
+				}
+				if err := initrd.Write(f, seg.tree, initrd.Options{SourceDate: s.opts.SourceDate, Compression: comp}); err != nil {
+					f.Close()
+					return fmt.Errorf("segment %s: %w", seg.name, err)
+				}
+				if err := f.Close(); err != nil {
+					return err
+				}
+				recs, err := records(seg.tree, "initramfs:"+seg.name)
+				if err != nil {
+					return err
+				}
+				b, err := json.MarshalIndent(recs, "", " ")
+				if err != nil {
+					return err
+				}
+				return os.WriteFile(filepath.Join(dir, "files.json"), b, 0o644)
+			})
+			if err != nil {
+				return err
+			}
+		}
+		var recs []FileRecord
+		b, err := os.ReadFile(filepath.Join(dir, "files.json"))
+		if err == nil {
+			err = json.Unmarshal(b, &recs)
+		}
+		if err != nil {
+			return fmt.Errorf("segment %s: %w", seg.name, err)
+		}
+		files = append(files, recs...)
+		paths = append(paths, filepath.Join(dir, "segment"))
+		keys = append(keys, key)
+	}
+	key := cache.Key(append([]string{"initrd/1"}, keys...)...)
+	dir, err := s.opts.Cache.Stage("initrd", key)
+	s.stageHit("initrd", err == nil)
+	if err != nil {
+		dir, err = s.opts.Cache.CommitStage("initrd", key, func(dir string) error {
+			out, err := os.Create(filepath.Join(dir, "initrd.img"))
+			if err != nil {
+				return err
+			}
+			var rs []io.Reader
+			var closers []io.Closer
+			for _, p := range paths {
+				f, err := os.Open(p)
+				if err != nil {
+					return err
+				}
+				rs = append(rs, f)
+				closers = append(closers, f)
+			}
+			err = initrd.Concat(out, rs...)
+			for _, c := range closers {
+				c.Close()
+			}
+			if err != nil {
+				out.Close()
+				return err
+			}
+			return out.Close()
+		})
+		if err != nil {
+			return err
+		}
+	}
+	s.initrd = filepath.Join(dir, "initrd.img")
+	s.initrdFiles = files
+	fi, err := os.Stat(s.initrd)
+	if err != nil {
+		return err
+	}
+	s.res.InitrdSize = fi.Size()
+	return nil
+}
+
+// userland builds every Go recipe and the u-root busybox (concurrently: u-root takes a minute when
+// it is not cached) and makes one segment of each.
+func (s *state) userland(ctx context.Context) error {
+	type built struct {
+		seg   *segment
+		input Input
+		err   error
+	}
+	var work []*recipe.Recipe
+	for _, r := range s.recipes {
+		if r.Kind == recipe.KindGo || r.Kind == recipe.KindURoot {
+			work = append(work, r)
+		}
+	}
+	out := make([]built, len(work))
+	var wg sync.WaitGroup
+	for i, r := range work {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			seg, in, err := s.buildGo(ctx, r)
+			out[i] = built{seg, in, err}
+		}()
+	}
+	wg.Wait()
+	for i, b := range out {
+		if b.err != nil {
+			return fmt.Errorf("recipe %s: %w", work[i].Name, b.err)
+		}
+		s.segments = append(s.segments, b.seg)
+		s.inputs = append(s.inputs, b.input)
+	}
+	return nil
+}
+
+func (s *state) buildGo(ctx context.Context, r *recipe.Recipe) (*segment, Input, error) {
+	t := fstree.New()
+	origin := "recipe:" + r.Name
+	switch r.Kind {
+	case recipe.KindGo:
+		bin, err := gobuild.BuildProgram(ctx, gobuild.ProgramOptions{ModuleDir: s.opts.Root, Package: r.Package, GOARCH: s.ed.Arch, Cache: s.opts.Cache, Log: s.log})
+		if err != nil {
+			return nil, Input{}, err
+		}
+		if err := t.Add(fstree.Entry{Path: r.Install, Kind: fstree.File, Mode: 0o755, Source: bin, Origin: origin}); err != nil {
+			return nil, Input{}, err
+		}
+		for _, l := range r.Links {
+			target, err := filepath.Rel(path.Dir("/"+l), "/"+r.Install)
+			if err != nil {
+				return nil, Input{}, err
+			}
+			if err := t.Add(fstree.Entry{Path: l, Kind: fstree.Symlink, Mode: 0o777, Target: target, Origin: origin}); err != nil {
+				return nil, Input{}, err
+			}
+		}
+		sum, err := fileSHA256(bin)
+		return &segment{name: r.Name, tree: t, key: bin + "\n" + r.Install + "\n" + strings.Join(r.Links, ",")}, Input{Name: r.Name, Version: "source", SHA256: sum, From: "go:" + r.Package, Recipe: r.Name}, err
+	case recipe.KindURoot:
+		res, err := gobuild.BuildURoot(ctx, gobuild.URootOptions{ModuleDir: s.opts.Root, Commands: r.Commands, GOARCH: s.ed.Arch, Cache: s.opts.Cache, Log: s.log, Progress: s.prog.Note})
+		if err != nil {
+			return nil, Input{}, err
+		}
+		if err := t.Add(fstree.Entry{Path: path.Join(r.Install, "bb"), Kind: fstree.File, Mode: 0o755, Source: res.Binary, Origin: origin}); err != nil {
+			return nil, Input{}, err
+		}
+		for _, c := range res.Commands {
+			if err := t.Add(fstree.Entry{Path: path.Join(r.Install, c), Kind: fstree.Symlink, Mode: 0o777, Target: "bb", Origin: origin}); err != nil {
+				return nil, Input{}, err
+			}
+		}
+		sum, err := fileSHA256(res.Binary)
+		return &segment{name: r.Name, tree: t, key: res.Binary + "\n" + r.Install + "\n" + strings.Join(res.Commands, ",")},
+			Input{Name: "u-root", Version: uRootVersion(s.opts.Root), SHA256: sum, From: "go:github.com/u-root/u-root (" + strings.Join(res.Commands, " ") + ")", Recipe: r.Name}, err
+	}
+	return nil, Input{}, fmt.Errorf("not a Go recipe")
+}
+
+// uRootVersion reads u-root's version from go.mod (for the manifest).
+func uRootVersion(root string) string {
+	b, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		return "unknown"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 && f[0] == "github.com/u-root/u-root" {
+			return f[1]
+		}
+	}
+	return "unknown"
+}
+
+func fileSHA256(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// rootfs adds the system segment (folders, generated configuration, overlays) and writes the
+// initramfs.
+func (s *state) rootfs(ctx context.Context) error {
+	t := fstree.New()
+	gen := "generated:edition"
+	dirs := []struct {
+		p    string
+		mode os.FileMode
+	}{{"dev", 0o755}, {"proc", 0o555}, {"sys", 0o555}, {"run", 0o755}, {"tmp", 0o1777}, {"root", 0o700},
+		{"var/log", 0o755}, {"etc/consciousness/services", 0o755}, {"usr/bin", 0o755}, {"sbin", 0o755}}
+	for _, d := range dirs {
+		if err := t.Add(fstree.Entry{Path: d.p, Kind: fstree.Dir, Mode: d.mode, Origin: gen}); err != nil {
+			return err
+		}
+	}
+	for p, body := range s.systemFiles() {
+		if err := t.Add(fstree.Entry{Path: p, Kind: fstree.File, Mode: 0o644, Data: []byte(body), Origin: gen}); err != nil {
+			return err
+		}
+	}
+	for _, o := range s.ed.Overlays {
+		if err := t.AddHostDir(filepath.Join(s.opts.Root, "overlays", o), "", "overlay:"+o, true); err != nil {
+			return fmt.Errorf("overlay %s: %w", o, err)
+		}
+	}
+	s.segments = append(s.segments, &segment{name: "system", tree: t})
+	return s.writeSegments(ctx)
+}
+
+// systemFiles are the files generated from the edition.
+func (s *state) systemFiles() map[string]string {
+	e := s.ed
+	level := strconv.FormatFloat(e.Boot.LevelOr(0.5), 'f', -1, 64)
+	host := e.Boot.Hostname
+	if host == "" {
+		host = "genai-" + e.Name
+	}
+	osRelease := fmt.Sprintf(`NAME="GenAI OS"
+ID=genai-os
+PRETTY_NAME="GenAI OS %s (%s edition)"
+VERSION="%s (%s)"
+VERSION_ID=%s
+VARIANT="%s edition"
+VARIANT_ID=%s
+BUILD_ID=%s
+HOME_URL="https://github.com/genai-os/genai-build"
+`, e.Version, e.Name, e.Version, e.Name, e.Version, strings.ToUpper(e.Name[:1])+e.Name[1:], e.Name, s.opts.SourceDate.UTC().Format("20060102T150405Z"))
+	bootConf := fmt.Sprintf("# Written by genai-build from editions/%s.yaml.\nedition = %s\nversion = %s\nhostname = %s\nlevel = %s\nlog_level = info\n",
+		e.Name, e.Name, e.Version, host, level)
+	files := map[string]string{
+		"etc/os-release":              osRelease,
+		"etc/consciousness/boot.conf": bootConf,
+		"etc/hostname":                host + "\n",
+		"etc/passwd":                  "root:x:0:0:root:/root:/bin/gosh\n",
+		"etc/group":                   "root:x:0:\n",
+	}
+	return files
+}

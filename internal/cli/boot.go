@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/genai-os/genai-build/internal/build"
+	"github.com/genai-os/genai-build/internal/edition"
+	"github.com/genai-os/genai-build/internal/qemu"
+)
+
+func newBoot(env Env, g *globals) *cobra.Command {
+	var edName, firmware, media, accel string
+	var memory int
+	var net bool
+	var fwd []string
+	cmd := &cobra.Command{
+		Use:   "boot [IMAGE]",
+		Short: "Boot an image in QEMU with the serial console on this terminal",
+		Long: `Start QEMU on an image the way a PC boots it: --firmware bios (SeaBIOS), uefi (OVMF) or
+secureboot (OVMF with Microsoft's keys enrolled and Secure Boot on), from --media cd (an AHCI
+CD-ROM) or usb (a USB stick, as written by dd). The serial console is this terminal; quit with
+Ctrl-A X. Without IMAGE, the edition's image in images/ is booted (build it first with
+genai-build iso). Needs qemu-system-x86_64, and OVMF for UEFI (Debian: qemu-system-x86 ovmf).
+KVM is used when it works, TCG otherwise (--accel).`,
+		Example: `  genai-build boot --edition server
+  genai-build boot images/genai-os-server-0.1.0-amd64.iso --firmware secureboot --media usb
+  genai-build boot --firmware uefi --net --hostfwd tcp::2222-:22`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fw, err := qemu.ParseFirmware(firmware)
+			if err != nil {
+				return err
+			}
+			md, err := qemu.ParseMedia(media)
+			if err != nil {
+				return err
+			}
+			var img string
+			if len(args) == 1 {
+				img = args[0]
+			} else {
+				root, err := g.repoRoot()
+				if err != nil {
+					return err
+				}
+				ed, err := edition.Set{Dir: filepath.Join(root, "editions")}.Load(edName)
+				if err != nil {
+					return err
+				}
+				img = filepath.Join(root, "images", build.ImageName(ed, "iso"))
+				if _, err := os.Stat(img); errors.Is(err, os.ErrNotExist) {
+					return fmt.Errorf("%s does not exist: build it with `genai-build iso --edition %s`", img, edName)
+				}
+			}
+			fmt.Fprintf(env.Stderr, "booting %s (firmware %s, media %s); quit with Ctrl-A X\n", img, fw, md)
+			return qemu.Interactive(cmd.Context(), qemu.Config{Image: img, Firmware: fw, Media: md, MemoryMB: memory, Net: net, HostFwd: fwd},
+				qemu.Accel(accel), env.Stdin, env.Stdout, env.Stderr)
+		},
+	}
+	cmd.Flags().StringVarP(&edName, "edition", "e", "server", "edition whose image to boot, when no IMAGE is given")
+	cmd.Flags().StringVar(&firmware, "firmware", "bios", "bios, uefi or secureboot")
+	cmd.Flags().StringVar(&media, "media", "cd", "cd or usb")
+	cmd.Flags().StringVar(&accel, "accel", "auto", "auto (KVM when usable), kvm or tcg")
+	cmd.Flags().IntVar(&memory, "memory", 1024, "guest memory in MiB")
+	cmd.Flags().BoolVar(&net, "net", false, "attach a virtio NIC on QEMU's user network")
+	cmd.Flags().StringSliceVar(&fwd, "hostfwd", nil, "forward a host port to the guest, e.g. tcp::2222-:22 (implies --net)")
+	return cmd
+}
