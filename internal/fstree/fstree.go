@@ -130,6 +130,13 @@ func (t *Tree) add(e Entry, replace bool) error {
 	if e.Kind == File && e.Source == "" {
 		e.Size = int64(len(e.Data))
 	}
+	if e.Kind == File && e.Source != "" {
+		fi, err := os.Stat(e.Source)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		e.Size = fi.Size()
+	}
 	if e.Kind == Symlink && e.Target == "" {
 		return fmt.Errorf("%s: symlink without a target", p)
 	}
