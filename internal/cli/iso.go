@@ -103,4 +103,3 @@ func sourceDate(env Env, root string) (time.Time, error) {
 	}
 	return time.Unix(n, 0).UTC(), nil
 }
-
