@@ -1,0 +1,34 @@
+# genai-build: the two commands a user needs are `make iso` and `make test` (see README.md).
+GO      ?= go
+EDITION ?= server
+BIN     := bin/genai-build
+
+.PHONY: iso build test check bench lock clean
+
+# Build an edition's ISO into images/ (default: the server edition).
+iso:
+	$(GO) run ./cmd/genai-build iso --edition $(EDITION)
+
+# The genai-build binary itself.
+build:
+	$(GO) build -o $(BIN) ./cmd/genai-build
+
+# Static checks, then every test: unit, fuzz seeds, and the QEMU boot matrix of the server ISO.
+test: check
+	$(GO) test -timeout 45m ./...
+
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Build times, sizes and boot times; prints the table README.md shows.
+bench:
+	$(GO) run ./ci/bench -edition $(EDITION)
+
+# Refresh recipes/debian.lock from the Debian archive (verified), then review and commit it.
+lock:
+	$(GO) run ./cmd/genai-build lock
+
+clean:
+	rm -rf bin images/*.iso images/*.sha256 images/*.manifest.json
