@@ -1,0 +1,207 @@
+// Command bench measures genai-build the way README.md reports it: build times (cold, warm, after
+// one overlay file changed), image sizes and boot times in every firmware and medium, both as wall
+// time and as the guest's own clock. Run it with `make bench`; it prints a Markdown table.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/genai-os/genai-build/internal/qemu"
+)
+
+func main() {
+	edition := flag.String("edition", "server", "edition to measure")
+	boots := flag.Int("boots", 1, "boots per mode")
+	skipCold := flag.Bool("skip-cold", false, "skip the cold build (it rebuilds u-root with an empty Go cache: minutes)")
+	flag.Parse()
+	if err := run(*edition, *boots, *skipCold); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type row struct{ what, value, how string }
+
+func run(edition string, boots int, skipCold bool) error {
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "genai-bench-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	bin := filepath.Join(work, "genai-build")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/genai-build").CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	userCache := os.Getenv("GENAI_BUILD_CACHE")
+	if userCache == "" {
+		userCache = filepath.Join(os.Getenv("HOME"), ".cache", "genai-build")
+		if x := os.Getenv("XDG_CACHE_HOME"); x != "" {
+			userCache = filepath.Join(x, "genai-build")
+		}
+	}
+	out := filepath.Join(work, "images")
+	cacheDir := filepath.Join(work, "cache")
+	env := append(os.Environ(), "GENAI_BUILD_CACHE="+cacheDir, "SOURCE_DATE_EPOCH=1764000000")
+	build := func(extra ...string) (time.Duration, error) {
+		cmd := exec.Command(bin, append([]string{"iso", "--quiet", "--edition", edition, "--out", out}, extra...)...)
+		cmd.Env = env
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+		start := time.Now()
+		err := cmd.Run()
+		if err != nil {
+			return 0, fmt.Errorf("%v: %v\n%s", cmd.Args, err, stderr.String())
+		}
+		return time.Since(start), nil
+	}
+	var rows []row
+	// The downloads are copied from the user's cache so the cold figure does not measure the network.
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return err
+	}
+	if err := exec.Command("cp", "-r", filepath.Join(userCache, "blobs"), cacheDir).Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: no downloads in", userCache, "- the cold build will download them")
+	}
+	if !skipCold {
+		fmt.Fprintln(os.Stderr, "cold build (empty build cache and Go build cache)…")
+		gocache := filepath.Join(work, "gocache")
+		env = append(env, "GOCACHE="+gocache)
+		d, err := build()
+		if err != nil {
+			return err
+		}
+		env = env[:len(env)-1]
+		rows = append(rows, row{"cold build (empty cache, downloads present)", secs(d), "fresh GENAI_BUILD_CACHE and GOCACHE"})
+	} else if _, err := build(); err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "warm builds…")
+	var warm []time.Duration
+	for i := 0; i < 3; i++ {
+		d, err := build()
+		if err != nil {
+			return err
+		}
+		warm = append(warm, d)
+	}
+	rows = append(rows, row{"warm rebuild, nothing changed", secs(median(warm)), "median of 3"})
+	// One overlay file changed: only the system segment of the initramfs and the image are redone.
+	stamp := filepath.Join(root, "overlays", edition, "etc", "bench-stamp")
+	defer os.Remove(stamp)
+	var changed []time.Duration
+	for i := 0; i < 3; i++ {
+		if err := os.WriteFile(stamp, []byte(strconv.Itoa(i)+time.Now().String()), 0o644); err != nil {
+			return err
+		}
+		d, err := build()
+		if err != nil {
+			return err
+		}
+		changed = append(changed, d)
+	}
+	os.Remove(stamp)
+	rows = append(rows, row{"rebuild after one overlay file changed", secs(median(changed)), "median of 3"})
+	if _, err := build(); err != nil {
+		return err
+	}
+	isos, _ := filepath.Glob(filepath.Join(out, "genai-os-"+edition+"-*.iso"))
+	if len(isos) != 1 {
+		return fmt.Errorf("expected one ISO in %s, found %v", out, isos)
+	}
+	image := isos[0]
+	fi, err := os.Stat(image)
+	if err != nil {
+		return err
+	}
+	var m struct {
+		Files []struct {
+			Path string `json:"path"`
+			Size int64  `json:"size"`
+		} `json:"files"`
+	}
+	data, err := os.ReadFile(image + ".manifest.json")
+	if err == nil {
+		err = json.Unmarshal(data, &m)
+	}
+	if err != nil {
+		return err
+	}
+	sizes := map[string]int64{}
+	for _, f := range m.Files {
+		sizes[f.Path] = f.Size
+	}
+	rows = append(rows,
+		row{"ISO size", mb(fi.Size()), filepath.Base(image)},
+		row{"kernel (vmlinuz)", mb(sizes["/boot/vmlinuz"]), "Debian's signed kernel"},
+		row{"initramfs", mb(sizes["/boot/initrd.img"]), "zstd segments"},
+		row{"UEFI system partition image", mb(sizes["/boot/efi.img"]), "shim + GRUB"},
+	)
+	ready := regexp.MustCompile(`genai-os: ready .*boot_ms=([0-9]+)`)
+	initMS := regexp.MustCompile(`init_ms=([0-9]+)`)
+	for _, fw := range qemu.Firmwares {
+		for _, md := range qemu.Medias {
+			var wall, guest, init []time.Duration
+			for i := 0; i < boots; i++ {
+				fmt.Fprintf(os.Stderr, "boot %s/%s…\n", fw, md)
+				r, err := qemu.Boot(context.Background(), qemu.Config{Image: image, Firmware: fw, Media: md},
+					qemu.Watch{Ready: ready, Timeout: 4 * time.Minute})
+				if err != nil {
+					var fe *qemu.FailError
+					if errors.As(err, &fe) {
+						return fmt.Errorf("%s/%s: %s", fw, md, fe.Reason)
+					}
+					return err
+				}
+				wall = append(wall, r.ReadyAt)
+				ms, _ := strconv.Atoi(ready.FindStringSubmatch(r.ReadyLine)[1])
+				guest = append(guest, time.Duration(ms)*time.Millisecond)
+				if sm := initMS.FindStringSubmatch(r.ReadyLine); sm != nil {
+					n, _ := strconv.Atoi(sm[1])
+					init = append(init, time.Duration(n)*time.Millisecond)
+				}
+			}
+			v := fmt.Sprintf("%s wall, %s guest", secs(median(wall)), secs(median(guest)))
+			if len(init) > 0 {
+				v += fmt.Sprintf(", init→ready %s", secs(median(init)))
+			}
+			rows = append(rows, row{fmt.Sprintf("boot to ready line, %s %s", fw, md), v, "QEMU start → ready; guest: kernel start → ready"})
+		}
+	}
+	fmt.Printf("Measured on %s/%s, %d CPUs, %s, QEMU TCG unless KVM works (`make bench`):\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+	fmt.Println("| measure | value | how |")
+	fmt.Println("| --- | --- | --- |")
+	for _, r := range rows {
+		fmt.Printf("| %s | %s | %s |\n", r.what, r.value, r.how)
+	}
+	return nil
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+func mb(n int64) string          { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration{}, ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
