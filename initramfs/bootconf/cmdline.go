@@ -1,0 +1,82 @@
+package bootconf
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Cmdline is what the init takes from the kernel command line (/proc/cmdline).
+type Cmdline struct {
+	Level    Level  // consciousness.level=0.0..1.0
+	HasLevel bool   // whether consciousness.level was given (it overrides boot.conf)
+	Debug    bool   // init.debug
+	Test     string // consciousness.test=poweroff|shell|<target>: run, then act (see the init)
+}
+
+// Known values of consciousness.test; any other value names a target to reach
+// before powering off.
+const (
+	TestPoweroff = "poweroff" // print the ready line, then power off
+	TestShell    = "shell"    // print the ready line, run a shell, power off when it exits
+)
+
+// ParseCmdline parses a kernel command line. Values may be double-quoted as the
+// kernel allows (Documentation/admin-guide/kernel-parameters.rst). Malformed
+// consciousness.* parameters are returned as errors (joined), unknown
+// consciousness.* parameters as warnings; neither stops the parse.
+func ParseCmdline(s string) (Cmdline, []string, error) {
+	var c Cmdline
+	var warns []string
+	var errs []error
+	for _, p := range splitCmdline(s) {
+		k, v, hasV := strings.Cut(p, "=")
+		switch {
+		case k == "init.debug":
+			c.Debug = true
+		case k == "consciousness.level":
+			l, err := ParseLevel(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("cmdline consciousness.level: %w", err))
+				continue
+			}
+			c.Level, c.HasLevel = l, true
+		case k == "consciousness.test":
+			if !hasV || v == "" {
+				errs = append(errs, errors.New("cmdline consciousness.test: empty value"))
+				continue
+			}
+			c.Test = v
+		case strings.HasPrefix(k, "consciousness."):
+			warns = append(warns, fmt.Sprintf("cmdline: unknown parameter %q ignored", k))
+		}
+	}
+	return c, warns, errors.Join(errs...)
+}
+
+// splitCmdline splits on blanks outside double quotes and removes the quotes,
+// like the kernel's next_arg (lib/cmdline.c).
+func splitCmdline(s string) []string {
+	var out []string
+	var b strings.Builder
+	inQ, any := false, false
+	for _, r := range s {
+		switch {
+		case r == '"':
+			inQ, any = !inQ, true
+		case !inQ && (r == ' ' || r == '\t' || r == '\n'):
+			if any {
+				out = append(out, b.String())
+				b.Reset()
+				any = false
+			}
+		default:
+			b.WriteRune(r)
+			any = true
+		}
+	}
+	if any {
+		out = append(out, b.String())
+	}
+	return out
+}

@@ -1,0 +1,415 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/genai-os/genai-build/initramfs/boot"
+	"github.com/genai-os/genai-build/initramfs/bootconf"
+	"github.com/genai-os/genai-build/initramfs/conslog"
+	"github.com/genai-os/genai-build/initramfs/ctl"
+	"github.com/genai-os/genai-build/initramfs/modload"
+	"github.com/genai-os/genai-build/initramfs/power"
+	"github.com/genai-os/genai-build/initramfs/reaper"
+	"github.com/genai-os/genai-build/initramfs/svc"
+	"golang.org/x/sys/unix"
+)
+
+// The file contract between the image builder and the init.
+const (
+	bootConfPath  = "etc/consciousness/boot.conf"
+	modulesPath   = "etc/consciousness/modules"
+	modulesDep    = "etc/consciousness/modules.dep"
+	osReleasePath = "etc/os-release"
+	cmdlinePath   = "proc/cmdline"
+	shellPath     = "bin/gosh"
+)
+
+type initProc struct {
+	start    time.Time
+	root     string
+	log      *slog.Logger
+	conf     bootconf.Config
+	cmdline  bootconf.Cmdline
+	reaper   *reaper.Reaper
+	sigs     chan os.Signal
+	mgr      *svc.Manager
+	bootInfo ctl.BootInfo
+	started  bool // run has been through boot once
+}
+
+func (in *initProc) path(p string) string { return filepath.Join(in.root, p) }
+
+// run boots once, then serves signals. It returns only if going down failed.
+func (in *initProc) run() {
+	if !in.started {
+		in.started = true
+		in.boot()
+	}
+	if in.sigs == nil { // boot panicked before signals were set up
+		return
+	}
+	for sig := range in.sigs {
+		if a := power.ForSignal(sig); a != power.None {
+			in.log.Info("signal", "signal", sigName(sig), "action", a.String())
+			in.shutdown(a)
+			return
+		}
+		in.log.Debug("signal ignored", "signal", sigName(sig))
+	}
+}
+
+func (in *initProc) boot() {
+	// Before the console is known to be there, collect problems to log later.
+	stepErr := boot.Create(boot.Table(in.root))
+	reopened, consErr := boot.Console(in.path("dev/console"))
+
+	var early []func(*slog.Logger)
+	cmdline, cmdErr := in.readCmdline(&early)
+	conf := in.readConf(&early)
+	if cmdline.HasLevel {
+		conf.Level = cmdline.Level
+	}
+	in.conf, in.cmdline = conf, cmdline
+
+	lvl := slog.LevelInfo
+	switch {
+	case cmdline.Debug || conf.LogLevel == "debug":
+		lvl = slog.LevelDebug
+	case conf.LogLevel == "warn":
+		lvl = slog.LevelWarn
+	case conf.LogLevel == "error":
+		lvl = slog.LevelError
+	}
+	in.log = slog.New(conslog.New(os.Stdout, "consciousness-init", lvl))
+	log := in.log
+
+	osr := in.readOSRelease()
+	if conf.Edition == bootconf.Default().Edition && osr["VARIANT_ID"] != "" {
+		in.conf.Edition = osr["VARIANT_ID"]
+	}
+	log.Info("starting", "os", osr["ID"], "version", osr["VERSION_ID"], "edition", in.conf.Edition,
+		"level", in.conf.Level.String())
+	if stepErr != nil {
+		for _, e := range unjoin(stepErr) {
+			log.Warn("setup step failed", "err", e)
+		}
+	}
+	if consErr != nil {
+		log.Warn("console", "err", consErr)
+	} else if reopened {
+		log.Debug("stdio reopened on /dev/console")
+	}
+	if cmdErr != nil {
+		for _, e := range unjoin(cmdErr) {
+			log.Warn("kernel command line", "err", e)
+		}
+	}
+	for _, f := range early {
+		f(log)
+	}
+
+	in.sigs = make(chan os.Signal, 8)
+	signal.Notify(in.sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGHUP)
+	if err := power.CtrlAltDelSignals(); err != nil {
+		log.Warn("ctrl-alt-del", "err", err)
+	}
+	in.reaper = reaper.New(func(e reaper.Exit) {
+		log.Debug("reaped orphan", "pid", e.Pid, "status", describe(e.Status))
+	})
+	in.goSafe("reaper", in.reaper.Run)
+
+	if err := boot.SetHostname(in.conf.Hostname); err != nil {
+		log.Warn("hostname", "err", err)
+	}
+	if err := boot.LinkUp("lo"); err != nil {
+		log.Warn("loopback", "err", err)
+	}
+
+	modulesMs := in.loadModules()
+	rep := in.startServices()
+
+	sinceBoot, _ := boot.SinceBoot()
+	initMs := in.initMillis(sinceBoot)
+	in.bootInfo = ctl.BootInfo{Edition: in.conf.Edition, Level: in.conf.Level.String(),
+		InitMs: sinceBoot/1e6 - initMs, ModulesMs: modulesMs, ReadyMs: sinceBoot / 1e6,
+		ServicesOK: rep.OK, ServicesTotal: rep.Total}
+	// The one line boot tests wait for; keep its format stable.
+	fmt.Fprintf(os.Stdout, "genai-os: ready edition=%s level=%s boot_ms=%d services=%d/%d\n",
+		in.conf.Edition, in.conf.Level, sinceBoot/1e6, rep.OK, rep.Total)
+	log.Debug("init timing", "init_ms", initMs, "modules_ms", modulesMs)
+	_ = os.WriteFile(in.path("run/consciousness/ready"), fmt.Appendf(nil, "%d\n", sinceBoot/1e6), 0o644)
+
+	switch cmdline.Test {
+	case "":
+		in.goSafe("console shell", func() { in.shell(true) })
+	case bootconf.TestPoweroff:
+		in.shutdown(power.Poweroff)
+	case bootconf.TestShell:
+		in.goSafe("test shell", func() {
+			in.shell(false)
+			in.sigs <- syscall.SIGUSR2 // power off when the shell exits
+		})
+	default:
+		in.testUnit(cmdline.Test)
+		in.shutdown(power.Poweroff)
+	}
+}
+
+func (in *initProc) readCmdline(early *[]func(*slog.Logger)) (bootconf.Cmdline, error) {
+	b, err := os.ReadFile(in.path(cmdlinePath))
+	if err != nil {
+		return bootconf.Cmdline{}, err
+	}
+	c, warns, err := bootconf.ParseCmdline(string(b))
+	for _, w := range warns {
+		*early = append(*early, func(l *slog.Logger) { l.Warn(w) })
+	}
+	return c, err
+}
+
+func (in *initProc) readConf(early *[]func(*slog.Logger)) bootconf.Config {
+	name := "/" + bootConfPath
+	f, err := os.Open(in.path(bootConfPath))
+	if err != nil {
+		*early = append(*early, func(l *slog.Logger) { l.Warn("boot.conf missing, using defaults", "err", err) })
+		return bootconf.Default()
+	}
+	defer f.Close()
+	c, warns, err := bootconf.Parse(name, f)
+	for _, w := range warns {
+		*early = append(*early, func(l *slog.Logger) { l.Warn(w.String()) })
+	}
+	if err != nil {
+		// Strict parse, lenient boot: report every problem, boot with what parsed.
+		for _, e := range unjoin(err) {
+			*early = append(*early, func(l *slog.Logger) { l.Error("boot.conf", "err", e) })
+		}
+	}
+	return c
+}
+
+func (in *initProc) readOSRelease() map[string]string {
+	b, err := os.ReadFile(in.path(osReleasePath))
+	if err != nil {
+		return map[string]string{}
+	}
+	return bootconf.ParseOSRelease(bytes.NewReader(b))
+}
+
+// loadModules loads what the builder listed and returns the time it took in ms.
+func (in *initProc) loadModules() int64 {
+	log := in.log
+	f, err := os.Open(in.path(modulesPath))
+	if errors.Is(err, os.ErrNotExist) {
+		log.Debug("no module list")
+		return 0
+	}
+	if err != nil {
+		log.Warn("modules", "err", err)
+		return 0
+	}
+	mods, err := modload.ReadList("/"+modulesPath, f)
+	f.Close()
+	if err != nil {
+		log.Warn("modules", "err", err)
+	}
+	var deps map[string][]string
+	if df, err := os.Open(in.path(modulesDep)); err == nil {
+		deps, err = modload.ParseDep("/"+modulesDep, df)
+		df.Close()
+		if err != nil {
+			log.Warn("modules.dep", "err", err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		log.Warn("modules.dep", "err", err)
+	}
+	t0 := time.Now()
+	res := modload.Load(context.Background(), mods, deps, 2*runtime.NumCPU(), modload.Finit)
+	failed := 0
+	for _, r := range res {
+		if r.Err != nil {
+			failed++
+			log.Warn("module failed", "err", r.Err)
+			continue
+		}
+		log.Debug("module loaded", "module", filepath.Base(r.Path),
+			"start_ms", r.Start.Milliseconds(), "ms", r.Duration.Milliseconds())
+	}
+	ms := time.Since(t0).Milliseconds()
+	log.Info("modules loaded", "ok", len(res)-failed, "failed", failed, "ms", ms)
+	return ms
+}
+
+// testUnit runs consciousness.test=<unit>: start it, print one result line.
+func (in *initProc) testUnit(name string) {
+	if in.mgr == nil {
+		fmt.Fprintf(os.Stdout, "genai-os: test unit=%s result=no-manager\n", name)
+		return
+	}
+	if !strings.Contains(name, ".") {
+		name += ".service"
+	}
+	state, result := "missing", ""
+	if _, err := in.mgr.Start(name); err == nil {
+		if st, err := in.mgr.Status(name); err == nil {
+			state, result = string(st[0].State), st[0].Result
+		}
+	}
+	fmt.Fprintf(os.Stdout, "genai-os: test unit=%s state=%s result=%q\n", name, state, result)
+}
+
+// initMillis is the time since this process started: /proc/self/stat's
+// starttime (field 22, clock ticks since boot, USER_HZ = 100 on Linux ABIs),
+// or the time since main began if that is unreadable.
+func (in *initProc) initMillis(sinceBootNs int64) int64 {
+	if b, err := os.ReadFile(in.path("proc/self/stat")); err == nil {
+		s := string(b)
+		if i := strings.LastIndexByte(s, ')'); i > 0 {
+			fs := strings.Fields(s[i+1:])
+			// fields after "(comm)" start at field 3.
+			if len(fs) > 19 {
+				var ticks int64
+				if _, err := fmt.Sscan(fs[19], &ticks); err == nil {
+					return sinceBootNs/1e6 - ticks*10
+				}
+			}
+		}
+	}
+	return time.Since(in.start).Milliseconds()
+}
+
+// shell runs the console shell, again and again if respawn is set, with a
+// backoff when it dies quickly. It runs on the tty behind /dev/console as its
+// controlling terminal, so that Ctrl-C reaches its jobs.
+func (in *initProc) shell(respawn bool) {
+	sh := in.path(shellPath)
+	delay := time.Second
+	for {
+		began := time.Now()
+		pid, done, err := in.startOnConsole(sh)
+		if err != nil {
+			in.log.Error("console shell", "path", sh, "err", err)
+			return
+		}
+		in.log.Debug("console shell started", "pid", pid)
+		e := <-done
+		in.log.Info("console shell exited", "status", describe(e.Status))
+		if !respawn {
+			return
+		}
+		if time.Since(began) > 10*time.Second {
+			delay = time.Second
+		} else if delay *= 2; delay > 30*time.Second {
+			delay = 30 * time.Second
+		}
+		time.Sleep(delay)
+	}
+}
+
+func (in *initProc) startOnConsole(path string) (int, <-chan reaper.Exit, error) {
+	attr := &syscall.ProcAttr{
+		Dir:   in.path("root"),
+		Env:   []string{"PATH=/bin:/sbin:/usr/bin:/usr/sbin", "HOME=/root", "USER=root", "LOGNAME=root", "TERM=linux"},
+		Files: []uintptr{0, 1, 2},
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	}
+	if dev, err := boot.ConsoleDevice(in.root); err == nil {
+		if fd, err := unix.Open(dev, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0); err == nil {
+			defer unix.Close(fd)
+			attr.Files = []uintptr{uintptr(fd), uintptr(fd), uintptr(fd)}
+			attr.Sys.Setctty, attr.Sys.Ctty = true, 0
+			if strings.Contains(dev, "ttyS") {
+				attr.Env[len(attr.Env)-1] = "TERM=vt100"
+			}
+		}
+	}
+	pid, done, err := in.reaper.Start(path, []string{path}, attr)
+	if err != nil && attr.Sys.Setctty { // no usable tty: a shell without job control
+		attr.Files, attr.Sys.Setctty = []uintptr{0, 1, 2}, false
+		pid, done, err = in.reaper.Start(path, []string{path}, attr)
+	}
+	return pid, done, err
+}
+
+// shutdown ends the system. It returns only if reboot(2) failed.
+func (in *initProc) shutdown(a power.Action) {
+	log := in.log
+	log.Info("going down", "action", a.String())
+	reap := func() {}
+	if in.reaper != nil {
+		reap = in.reaper.Reap
+	}
+	if in.mgr != nil {
+		t0 := time.Now()
+		in.mgr.StopAll()
+		log.Info("services stopped", "ms", time.Since(t0).Milliseconds())
+	}
+	power.KillAll(2*time.Second, reap)
+	if err := power.UnmountAll(); err != nil {
+		for _, e := range unjoin(err) {
+			log.Debug("unmount", "err", e)
+		}
+	}
+	err := power.Final(a)
+	log.Error("reboot(2) failed", "action", a.String(), "err", err)
+}
+
+// idle keeps PID 1 alive after run gave up: reap, and log signals.
+func (in *initProc) idle() {
+	if in.reaper == nil {
+		in.reaper = reaper.New(nil)
+		in.goSafe("reaper", in.reaper.Run)
+	}
+	time.Sleep(time.Second)
+}
+
+// goSafe runs f in a goroutine that logs a panic instead of killing PID 1.
+func (in *initProc) goSafe(name string, f func()) {
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				in.log.Error("panic", "in", name, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			}
+		}()
+		f()
+	}()
+}
+
+func describe(ws syscall.WaitStatus) string {
+	switch {
+	case ws.Exited():
+		return fmt.Sprintf("exit %d", ws.ExitStatus())
+	case ws.Signaled():
+		return "signal " + ws.Signal().String()
+	}
+	return fmt.Sprintf("status %#x", uint32(ws))
+}
+
+// unjoin splits an errors.Join result so that each problem gets its own line.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+func sigName(s os.Signal) string {
+	if n, ok := s.(syscall.Signal); ok {
+		if name := unix.SignalName(n); name != "" {
+			return name
+		}
+	}
+	return s.String()
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/genai-os/genai-build/initramfs/ctl"
+	"github.com/genai-os/genai-build/initramfs/svc"
+)
+
+const usage = `usage: consciousness-manager [--json] [--socket PATH] VERB [ARGS]
+  status [SERVICE...]     state, pid, uptime, restarts, level of services
+  start|stop|restart|reload SERVICE...
+  logs [-f] SERVICE       captured stdout and stderr
+  boot                    the boot timeline
+  level [VALUE]           show or change the consciousness level (0.0..1.0)
+  poweroff | reboot`
+
+func run(ctx context.Context, stdout io.Writer, args []string) error {
+	fs := flag.NewFlagSet("consciousness-manager", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	asJSON := fs.Bool("json", false, "print the answer as JSON")
+	socket := fs.String("socket", ctl.DefaultSocket, "control socket of the init")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%v\n%s", err, usage)
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		return errors.New(usage)
+	}
+	req := ctl.Request{Verb: rest[0], Args: rest[1:]}
+	if req.Verb == "logs" {
+		lf := flag.NewFlagSet("logs", flag.ContinueOnError)
+		lf.SetOutput(io.Discard)
+		lf.BoolVar(&req.Follow, "f", false, "follow")
+		if err := lf.Parse(req.Args); err != nil {
+			return fmt.Errorf("logs: %v", err)
+		}
+		req.Args = lf.Args()
+	}
+	var more func(ctl.Response) error
+	if req.Follow {
+		more = func(r ctl.Response) error {
+			if *asJSON {
+				return json.NewEncoder(stdout).Encode(r)
+			}
+			printLines(stdout, r.Lines)
+			return nil
+		}
+	}
+	resp, err := ctl.Call(ctx, *socket, req, more)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *socket, err)
+	}
+	if resp.Error != "" {
+		return errors.New(resp.Error)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(resp)
+	}
+	return printText(stdout, req, resp)
+}
+
+func printText(w io.Writer, req ctl.Request, r ctl.Response) error {
+	switch req.Verb {
+	case "status":
+		printStatus(w, r.Services)
+		fmt.Fprintf(w, "level %s\n", r.Level)
+	case "start", "restart":
+		fmt.Fprintf(w, "%s: %d/%d ok", req.Verb, r.Report.OK, r.Report.Total)
+		if len(r.Report.Failed) > 0 {
+			fmt.Fprintf(w, ", failed: %s", strings.Join(r.Report.Failed, " "))
+		}
+		if len(r.Report.Skipped) > 0 {
+			fmt.Fprintf(w, ", skipped by level: %s", strings.Join(r.Report.Skipped, " "))
+		}
+		fmt.Fprintln(w)
+	case "logs":
+		printLines(w, r.Lines)
+	case "boot":
+		printBoot(w, r)
+	case "level":
+		fmt.Fprintln(w, r.Level)
+		if r.Report != nil {
+			fmt.Fprintf(w, "started %d/%d", r.Report.OK, r.Report.Total)
+			if len(r.Report.Failed) > 0 {
+				fmt.Fprintf(w, ", failed: %s", strings.Join(r.Report.Failed, " "))
+			}
+			fmt.Fprintln(w)
+		}
+	default:
+		fmt.Fprintln(w, "ok")
+	}
+	return nil
+}
+
+func printStatus(w io.Writer, ss []svc.Status) {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE\tSTATE\tPID\tUPTIME\tRESTARTS\tLEVEL\tDETAIL")
+	for _, s := range ss {
+		pid, up := "-", "-"
+		if s.PID != 0 {
+			pid = fmt.Sprint(s.PID)
+		}
+		if s.UptimeMs > 0 {
+			up = (time.Duration(s.UptimeMs) * time.Millisecond).Round(time.Second).String()
+		}
+		detail := s.Result
+		if s.StatusText != "" {
+			detail = s.StatusText
+		}
+		if !s.Boot && s.State == svc.Inactive && detail == "" {
+			detail = "not started at boot"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.Name, s.State, pid, up, s.Restarts, s.Level, detail)
+	}
+	tw.Flush()
+}
+
+func printLines(w io.Writer, ls []svc.LogLine) {
+	for _, l := range ls {
+		fmt.Fprintf(w, "[%9.3f] %s\n", float64(l.At)/float64(time.Second), l.Text)
+	}
+}
+
+func printBoot(w io.Writer, r ctl.Response) {
+	b := r.Boot
+	if b == nil {
+		b = &ctl.BootInfo{}
+	}
+	fmt.Fprintf(w, "edition %s, level %s\n", b.Edition, b.Level)
+	fmt.Fprintf(w, "kernel start -> /init   %6d ms\n", b.InitMs)
+	fmt.Fprintf(w, "modules loaded in       %6d ms\n", b.ModulesMs)
+	fmt.Fprintf(w, "kernel start -> ready   %6d ms  (services %d/%d)\n", b.ReadyMs, b.ServicesOK, b.ServicesTotal)
+	ss := append([]svc.Status(nil), r.Services...)
+	sort.SliceStable(ss, func(i, j int) bool { return ss[i].StartedMs < ss[j].StartedMs })
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "START ms\tREADY ms\tTOOK ms\t SERVICE\t STATE\t")
+	for _, s := range ss {
+		if s.StartedMs == 0 && s.ReadyMs == 0 {
+			continue
+		}
+		took, ready := "-", "-"
+		if s.ReadyMs > 0 {
+			ready, took = fmt.Sprint(s.ReadyMs), fmt.Sprint(s.ReadyMs-s.StartedMs)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t %s\t %s\t\n", s.StartedMs, ready, took, s.Name, s.State)
+	}
+	tw.Flush()
+}

@@ -1,0 +1,311 @@
+// Package ctl is the control protocol between the init and
+// consciousness-manager: newline-delimited JSON over a unix stream socket
+// (DefaultSocket), one Request per connection, answered by one Response, or
+// by a stream of Responses for "logs -f".
+package ctl
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/genai-os/genai-build/initramfs/bootconf"
+	"github.com/genai-os/genai-build/initramfs/svc"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultSocket is where the init listens: root, or group "consciousness".
+const DefaultSocket = "/run/consciousness/control.sock"
+
+// Request is one command.
+type Request struct {
+	Verb   string   `json:"verb"` // status start stop restart reload logs boot level poweroff reboot
+	Args   []string `json:"args,omitempty"`
+	Follow bool     `json:"follow,omitempty"` // logs -f
+}
+
+// Response answers a Request. Exactly one of Error or the data fields is set;
+// a stream of log lines sends one Response per line.
+type Response struct {
+	Error    string        `json:"error,omitempty"`
+	Services []svc.Status  `json:"services,omitempty"`
+	Report   *svc.Report   `json:"report,omitempty"`
+	Lines    []svc.LogLine `json:"lines,omitempty"`
+	Level    string        `json:"level,omitempty"`
+	Boot     *BootInfo     `json:"boot,omitempty"`
+	Done     bool          `json:"done,omitempty"`
+}
+
+// BootInfo is the init's own part of the boot timeline.
+type BootInfo struct {
+	Edition       string `json:"edition"`
+	Level         string `json:"level"`
+	InitMs        int64  `json:"init_start_ms"` // kernel start to /init
+	ModulesMs     int64  `json:"modules_ms"`    // time spent loading modules
+	ReadyMs       int64  `json:"ready_ms"`      // kernel start to the ready line
+	ServicesOK    int    `json:"services_ok"`
+	ServicesTotal int    `json:"services_total"`
+}
+
+// Manager is what the server drives (a *svc.Manager).
+type Manager interface {
+	Status(names ...string) ([]svc.Status, error)
+	Start(names ...string) (svc.Report, error)
+	Stop(names ...string) error
+	Restart(names ...string) (svc.Report, error)
+	Reload(name string) error
+	Logs(name string) ([]svc.LogLine, error)
+	Follow(name string) ([]svc.LogLine, <-chan svc.LogLine, func(), error)
+	Level() bootconf.Level
+	SetLevel(bootconf.Level) svc.Report
+}
+
+// Server answers requests.
+type Server struct {
+	M        Manager
+	Boot     func() BootInfo
+	Power    func(verb string) error // "poweroff" or "reboot"; returns at once, the init goes down after
+	AllowGID int                     // peers with this gid may connect besides root; -1: none
+	Log      *slog.Logger
+}
+
+// Listen makes the socket at path, mode 0660, group gid (if >= 0).
+func Listen(path string, gid int) (*net.UnixListener, error) {
+	os.Remove(path)
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	if gid >= 0 {
+		os.Chown(path, 0, gid)
+	}
+	if err := os.Chmod(path, 0o660); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// Serve accepts connections until l is closed.
+func (s *Server) Serve(l *net.UnixListener) error {
+	for {
+		c, err := l.AcceptUnix()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		go s.handle(c)
+	}
+}
+
+func (s *Server) allowed(c *net.UnixConn) bool {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var cred *unix.Ucred
+	rc.Control(func(fd uintptr) { cred, err = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) })
+	if err != nil || cred == nil {
+		return false
+	}
+	return cred.Uid == 0 || int(cred.Uid) == os.Getuid() || s.AllowGID >= 0 && int(cred.Gid) == s.AllowGID
+}
+
+func (s *Server) handle(c *net.UnixConn) {
+	defer c.Close()
+	defer func() {
+		if p := recover(); p != nil && s.Log != nil {
+			s.Log.Error("control panic", "panic", fmt.Sprint(p))
+		}
+	}()
+	enc := json.NewEncoder(c)
+	if !s.allowed(c) {
+		enc.Encode(Response{Error: "permission denied: root or group consciousness only"})
+		return
+	}
+	var req Request
+	if err := json.NewDecoder(io.LimitReader(c, 64<<10)).Decode(&req); err != nil {
+		enc.Encode(Response{Error: "bad request: " + err.Error()})
+		return
+	}
+	if req.Verb == "logs" && req.Follow {
+		s.follow(c, enc, req)
+		return
+	}
+	resp := s.Do(req)
+	enc.Encode(resp)
+}
+
+// Do answers one non-streaming request.
+func (s *Server) Do(req Request) Response {
+	fail := func(err error) Response { return Response{Error: err.Error()} }
+	need := func(n int) error {
+		if len(req.Args) < n {
+			return fmt.Errorf("%s: want a unit name", req.Verb)
+		}
+		return nil
+	}
+	switch req.Verb {
+	case "status":
+		st, err := s.M.Status(names(req.Args)...)
+		if err != nil {
+			return fail(err)
+		}
+		return Response{Services: st, Level: s.M.Level().String()}
+	case "start", "restart":
+		if err := need(1); err != nil {
+			return fail(err)
+		}
+		f := s.M.Start
+		if req.Verb == "restart" {
+			f = s.M.Restart
+		}
+		rep, err := f(names(req.Args)...)
+		if err != nil {
+			return fail(err)
+		}
+		return Response{Report: &rep}
+	case "stop":
+		if err := need(1); err != nil {
+			return fail(err)
+		}
+		if err := s.M.Stop(names(req.Args)...); err != nil {
+			return fail(err)
+		}
+		return Response{Done: true}
+	case "reload":
+		if err := need(1); err != nil {
+			return fail(err)
+		}
+		for _, n := range names(req.Args) {
+			if err := s.M.Reload(n); err != nil {
+				return fail(err)
+			}
+		}
+		return Response{Done: true}
+	case "logs":
+		if err := need(1); err != nil {
+			return fail(err)
+		}
+		lines, err := s.M.Logs(names(req.Args)[0])
+		if err != nil {
+			return fail(err)
+		}
+		return Response{Lines: lines}
+	case "boot":
+		st, err := s.M.Status()
+		if err != nil {
+			return fail(err)
+		}
+		var bi BootInfo
+		if s.Boot != nil {
+			bi = s.Boot()
+		}
+		return Response{Boot: &bi, Services: st}
+	case "level":
+		if len(req.Args) == 0 {
+			return Response{Level: s.M.Level().String()}
+		}
+		l, err := bootconf.ParseLevel(req.Args[0])
+		if err != nil {
+			return fail(err)
+		}
+		rep := s.M.SetLevel(l)
+		return Response{Level: l.String(), Report: &rep}
+	case "poweroff", "reboot":
+		if s.Power == nil {
+			return fail(errors.New("power control not available"))
+		}
+		if err := s.Power(req.Verb); err != nil {
+			return fail(err)
+		}
+		return Response{Done: true}
+	}
+	return fail(fmt.Errorf("unknown verb %q", req.Verb))
+}
+
+func (s *Server) follow(c net.Conn, enc *json.Encoder, req Request) {
+	if len(req.Args) == 0 {
+		enc.Encode(Response{Error: "logs: want a unit name"})
+		return
+	}
+	lines, ch, cancel, err := s.M.Follow(names(req.Args)[0])
+	if err != nil {
+		enc.Encode(Response{Error: err.Error()})
+		return
+	}
+	defer cancel()
+	if enc.Encode(Response{Lines: lines}) != nil {
+		return
+	}
+	gone := make(chan struct{})
+	go func() { io.Copy(io.Discard, c); close(gone) }() // the client hanging up ends the stream
+	for {
+		select {
+		case l, ok := <-ch:
+			if !ok || enc.Encode(Response{Lines: []svc.LogLine{l}}) != nil {
+				return
+			}
+		case <-gone:
+			return
+		}
+	}
+}
+
+// names adds ".service" to bare names.
+func names(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if !strings.Contains(a, ".") {
+			a += ".service"
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// Call sends req to the socket at path and returns the first Response; with
+// req.Follow, each further Response goes to more until ctx ends or the
+// server closes.
+func Call(ctx context.Context, path string, req Request, more func(Response) error) (Response, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return Response{}, err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	if err := json.NewEncoder(c).Encode(req); err != nil {
+		return Response{}, err
+	}
+	dec := json.NewDecoder(bufio.NewReader(c))
+	var first Response
+	if err := dec.Decode(&first); err != nil {
+		return Response{}, fmt.Errorf("reading answer: %w", err)
+	}
+	if first.Error != "" || !req.Follow || more == nil {
+		return first, nil
+	}
+	for {
+		var r Response
+		if err := dec.Decode(&r); err != nil {
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
+				return first, nil
+			}
+			return first, err
+		}
+		if err := more(r); err != nil {
+			return first, err
+		}
+	}
+}

@@ -1,0 +1,158 @@
+// Package modload loads kernel modules listed by the image builder, in
+// parallel where their dependencies allow.
+//
+// The builder writes /etc/consciousness/modules (one absolute path per line, in
+// dependency order) and /etc/consciousness/modules.dep ("path: dep dep", like
+// depmod's modules.dep). A module starts once every module listed before it
+// that it depends on has loaded; modules with no edge between them load
+// concurrently.
+package modload
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ReadList reads a module list: one path per line; blank lines and '#' comments
+// are skipped. Duplicates are an error, reported with name:line.
+func ReadList(name string, r io.Reader) ([]string, error) {
+	var mods []string
+	var errs []error
+	seen := map[string]int{}
+	sc := bufio.NewScanner(r)
+	n := 0
+	for sc.Scan() {
+		n++
+		l := strings.TrimSpace(sc.Text())
+		if l == "" || l[0] == '#' {
+			continue
+		}
+		if prev, dup := seen[l]; dup {
+			errs = append(errs, fmt.Errorf("%s:%d: %s already listed on line %d", name, n, l, prev))
+			continue
+		}
+		seen[l] = n
+		mods = append(mods, l)
+	}
+	if err := sc.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", name, err))
+	}
+	return mods, errors.Join(errs...)
+}
+
+// ParseDep reads a modules.dep: lines "path: dep-path dep-path". A module may
+// have no line, or a line with no deps. Errors carry name:line.
+func ParseDep(name string, r io.Reader) (map[string][]string, error) {
+	deps := map[string][]string{}
+	var errs []error
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	n := 0
+	for sc.Scan() {
+		n++
+		l := strings.TrimSpace(sc.Text())
+		if l == "" || l[0] == '#' {
+			continue
+		}
+		mod, rest, ok := strings.Cut(l, ":")
+		mod = strings.TrimSpace(mod)
+		if !ok || mod == "" {
+			errs = append(errs, fmt.Errorf("%s:%d: want \"module: deps...\", got %q", name, n, l))
+			continue
+		}
+		if _, dup := deps[mod]; dup {
+			errs = append(errs, fmt.Errorf("%s:%d: %s listed twice", name, n, mod))
+			continue
+		}
+		deps[mod] = strings.Fields(rest)
+	}
+	if err := sc.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", name, err))
+	}
+	return deps, errors.Join(errs...)
+}
+
+// ErrDepFailed is wrapped in the Result of a module that was not tried because
+// a module it depends on failed; fixing that dependency fixes this one.
+var ErrDepFailed = errors.New("dependency failed")
+
+// Result is the outcome of one module.
+type Result struct {
+	Path     string
+	Err      error         // nil when loaded (or already loaded)
+	Start    time.Duration // since Load began
+	Duration time.Duration
+}
+
+// LoadFunc loads one module.
+type LoadFunc func(ctx context.Context, path string) error
+
+// Load runs load for every module in mods, at most parallel at a time, each one
+// after the modules listed before it that deps says it depends on. Edges to
+// modules that are not listed, or are listed after the module, are ignored
+// (the list order is authoritative, which also rules out cycles). Results are in
+// list order. A module whose dependency failed is not tried (ErrDepFailed).
+func Load(ctx context.Context, mods []string, deps map[string][]string, parallel int, load LoadFunc) []Result {
+	if parallel < 1 {
+		parallel = 1
+	}
+	index := make(map[string]int, len(mods))
+	for i, m := range mods {
+		index[m] = i
+	}
+	type state struct {
+		done chan struct{}
+		err  error
+	}
+	st := make([]state, len(mods))
+	for i := range st {
+		st[i].done = make(chan struct{})
+	}
+	res := make([]Result, len(mods))
+	sem := make(chan struct{}, parallel)
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	for i, m := range mods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(st[i].done)
+			res[i].Path = m
+			for _, d := range deps[m] {
+				j, ok := index[d]
+				if !ok || j >= i {
+					continue
+				}
+				<-st[j].done
+				if st[j].err != nil {
+					st[i].err = fmt.Errorf("%s: %w: %s", m, ErrDepFailed, d)
+					res[i].Err = st[i].err
+					return
+				}
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				st[i].err = fmt.Errorf("%s: %w", m, ctx.Err())
+				res[i].Err = st[i].err
+				return
+			}
+			res[i].Start = time.Since(t0)
+			err := load(ctx, m)
+			res[i].Duration = time.Since(t0) - res[i].Start
+			<-sem
+			if err != nil {
+				err = fmt.Errorf("%s: %w", m, err)
+			}
+			st[i].err, res[i].Err = err, err
+		}()
+	}
+	wg.Wait()
+	return res
+}
