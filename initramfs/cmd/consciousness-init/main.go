@@ -13,17 +13,20 @@ import (
 	"os"
 	"runtime/debug"
 	"time"
+
+	"github.com/genai-os/genai-build/initramfs/boot"
 )
 
 func main() {
 	start := time.Now()
+	startedNs, _ := boot.SinceBoot() // CLOCK_BOOTTIME: the kernel's own clock since it started
 	if os.Getpid() != 1 {
 		fmt.Fprintln(os.Stderr, "consciousness-init: must run as PID 1")
 		os.Exit(1)
 	}
 	// Under emulation the GC costs more than the few MB it would save at boot.
 	debug.SetGCPercent(400)
-	in := &initProc{start: start, root: "/", log: slog.New(slog.DiscardHandler)}
+	in := &initProc{start: start, startedNs: startedNs, root: "/", log: slog.New(slog.DiscardHandler)}
 	for {
 		func() {
 			defer func() {
