@@ -51,15 +51,18 @@ func (nopProgress) Note(string)                   {}
 
 // Options are the inputs of one build.
 type Options struct {
-	Root       string // the genai-build checkout
-	Edition    string
-	OutDir     string // default <Root>/images
-	Cache      *cache.Cache
-	Mirror     debian.Mirror // where Debian packages come from (needed unless every blob is cached)
-	Offline    bool          // build from the cache alone
-	SourceDate time.Time     // every timestamp in the image
-	Log        *slog.Logger
-	Progress   Progress
+	Root    string // the genai-build checkout
+	Edition string
+	OutDir  string // default <Root>/images
+	Cache   *cache.Cache
+	Mirror  debian.Mirror // where Debian packages come from (needed unless every blob is cached)
+	Offline bool          // build from the cache alone
+	// ExtraOverlays are host folders laid over the root tree after the edition's overlays (like
+	// mkosi's ExtraTrees): site configuration, keys, test services.
+	ExtraOverlays []string
+	SourceDate    time.Time // every timestamp in the image
+	Log           *slog.Logger
+	Progress      Progress
 }
 
 // StepTime is how long a step took.

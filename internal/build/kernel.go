@@ -247,7 +247,7 @@ func resolveModules(k *kernelStage, names []string) ([]kmod.Module, error) {
 func (s *state) moduleSegment(ctx context.Context, k *kernelStage, mods []kmod.Module) (*fstree.Tree, error) {
 	t := fstree.New()
 	base := path.Join("lib/modules", k.Version)
-	var order, deps []string
+	var order, deps, aliases []string
 	byName := map[string]string{}
 	for _, m := range mods {
 		dst := path.Join(base, strings.TrimSuffix(strings.TrimSuffix(m.Path, ".xz"), ".zst"))
@@ -278,12 +278,21 @@ func (s *state) moduleSegment(ctx context.Context, k *kernelStage, mods []kmod.M
 		}
 		sort.Strings(ds)
 		deps = append(deps, strings.TrimSpace("/"+dst+": "+strings.Join(ds, " ")))
+		for _, a := range m.Info.Aliases {
+			aliases = append(aliases, "alias "+a+" "+kmod.Canonical(kmod.NameFromPath(m.Path)))
+		}
 	}
 	gen := "generated:kernel.modules"
 	if err := t.Add(fstree.Entry{Path: "etc/consciousness/modules", Kind: fstree.File, Mode: 0o644, Data: lines(order), Origin: gen}); err != nil {
 		return nil, err
 	}
 	if err := t.Add(fstree.Entry{Path: "etc/consciousness/modules.dep", Kind: fstree.File, Mode: 0o644, Data: lines(deps), Origin: gen}); err != nil {
+		return nil, err
+	}
+	// modules.alias in depmod's format ("alias <modalias glob> <module>"), for matching devices'
+	// /sys/.../modalias against the edition's modules at boot (coldplug).
+	sort.Strings(aliases)
+	if err := t.Add(fstree.Entry{Path: "etc/consciousness/modules.alias", Kind: fstree.File, Mode: 0o644, Data: lines(aliases), Origin: gen}); err != nil {
 		return nil, err
 	}
 	return t, nil

@@ -252,7 +252,7 @@ func (s *state) buildGo(ctx context.Context, r *recipe.Recipe) (*segment, Input,
 		sum, err := fileSHA256(bin)
 		return &segment{name: r.Name, tree: t, key: bin + "\n" + r.Install + "\n" + strings.Join(r.Links, ",")}, Input{Name: r.Name, Version: "source", SHA256: sum, From: "go:" + r.Package, Recipe: r.Name}, err
 	case recipe.KindURoot:
-		res, err := gobuild.BuildURoot(ctx, gobuild.URootOptions{ModuleDir: s.opts.Root, Commands: r.Commands, GOARCH: s.ed.Arch, Cache: s.opts.Cache, Log: s.log, Progress: s.prog.Note})
+		res, err := gobuild.BuildURoot(ctx, gobuild.URootOptions{ModuleDir: s.opts.Root, Commands: r.Commands, Tags: r.Tags, GOARCH: s.ed.Arch, Cache: s.opts.Cache, Log: s.log, Progress: s.prog.Note})
 		if err != nil {
 			return nil, Input{}, err
 		}
@@ -324,6 +324,15 @@ func (s *state) rootfs(ctx context.Context) error {
 			return fmt.Errorf("overlay %s: %w", o, err)
 		}
 	}
+	for _, o := range s.opts.ExtraOverlays {
+		fi, err := os.Stat(o)
+		if err != nil || !fi.IsDir() {
+			return fmt.Errorf("extra overlay %s: not a folder", o)
+		}
+		if err := t.AddHostDir(o, "", "extra-overlay:"+o, true); err != nil {
+			return fmt.Errorf("extra overlay %s: %w", o, err)
+		}
+	}
 	s.segments = append(s.segments, &segment{name: "system", tree: t})
 	return s.writeSegments(ctx)
 }
@@ -346,8 +355,8 @@ VARIANT_ID=%s
 BUILD_ID=%s
 HOME_URL="https://github.com/genai-os/genai-build"
 `, e.Version, e.Name, e.Version, e.Name, e.Version, strings.ToUpper(e.Name[:1])+e.Name[1:], e.Name, s.opts.SourceDate.UTC().Format("20060102T150405Z"))
-	bootConf := fmt.Sprintf("# Written by genai-build from editions/%s.yaml.\nedition = %s\nversion = %s\nhostname = %s\nlevel = %s\nlog_level = info\n",
-		e.Name, e.Name, e.Version, host, level)
+	bootConf := fmt.Sprintf("# Written by genai-build from editions/%s.yaml.\nedition = %s\nhostname = %s\nlevel = %s\nlog_level = info\n",
+		e.Name, e.Name, host, level)
 	files := map[string]string{
 		"etc/os-release":              osRelease,
 		"etc/consciousness/boot.conf": bootConf,

@@ -20,6 +20,7 @@ type isoFlags struct {
 	mirror  string
 	offline bool
 	quiet   bool
+	overlay []string
 }
 
 func newISO(env Env, g *globals) *cobra.Command {
@@ -38,7 +39,8 @@ drives every timestamp. The image is written under a temporary name and renamed 
 Write it to a USB stick with: dd if=IMAGE of=/dev/sdX bs=4M conv=fsync`,
 		Example: `  genai-build iso --edition server
   SOURCE_DATE_EPOCH=1700000000 genai-build iso --edition server --out /tmp/images
-  genai-build iso --edition server --offline`,
+  genai-build iso --edition server --offline
+  genai-build iso --edition server --overlay ./site   # add site files (keys, services) to the image`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := runISO(cmd, env, g, f)
@@ -54,6 +56,7 @@ Write it to a USB stick with: dd if=IMAGE of=/dev/sdX bs=4M conv=fsync`,
 	cmd.Flags().StringVar(&f.mirror, "mirror", "", "Debian mirror URL (default: $GENAI_BUILD_MIRROR or the host's apt sources)")
 	cmd.Flags().BoolVar(&f.offline, "offline", false, "build from the cache alone; say what is missing")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
+	cmd.Flags().StringArrayVar(&f.overlay, "overlay", nil, "a folder laid over the root tree after the edition's overlays (repeatable)")
 	return cmd
 }
 
@@ -77,7 +80,7 @@ func runISO(cmd *cobra.Command, env Env, g *globals, f *isoFlags) (*build.Result
 		}
 	}
 	return build.Run(cmd.Context(), build.Options{Root: root, Edition: f.edition, OutDir: f.outDir, Cache: c, Mirror: m,
-		Offline: f.offline, SourceDate: date, Log: g.logger(env), Progress: newProgress(env.Stderr, f.quiet)})
+		Offline: f.offline, ExtraOverlays: f.overlay, SourceDate: date, Log: g.logger(env), Progress: newProgress(env.Stderr, f.quiet)})
 }
 
 // sourceDate is SOURCE_DATE_EPOCH, else the time of the checkout's last commit.

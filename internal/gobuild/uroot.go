@@ -53,6 +53,9 @@ type URootOptions struct {
 	Cache     *cache.Cache     // where the binary is kept, keyed by its inputs
 	Log       *slog.Logger     // optional
 	Progress  func(msg string) // optional; told about the slow steps
+	// Tags are Go build tags for every command, e.g. goshliner: gosh's plain line editor, which
+	// works on any serial terminal, instead of one that queries the terminal.
+	Tags []string
 }
 
 // URootResult is a built busybox and the names it answers to (as argv[0] or as its first argument).
@@ -102,6 +105,7 @@ func BuildURoot(ctx context.Context, opts URootOptions) (URootResult, error) {
 	parts = append(parts, tc.keyParts()...)
 	parts = append(parts, "GOOS=linux", "GOARCH="+opts.GOARCH, "CGO_ENABLED=0")
 	parts = append(parts, urootBuildFlags...)
+	parts = append(parts, "tags", strings.Join(opts.Tags, ","))
 	parts = append(parts, "commands")
 	parts = append(parts, pkgs...)
 	key := cache.Key(parts...)
@@ -123,6 +127,7 @@ func BuildURoot(ctx context.Context, opts URootOptions) (URootResult, error) {
 			urootDir: mod.Dir,
 			pkgs:     pkgs,
 			goarch:   opts.GOARCH,
+			tags:     opts.Tags,
 			goroot:   tc.Root,
 			out:      filepath.Join(dir, urootBinary),
 			log:      log,
@@ -246,6 +251,7 @@ type busyboxJob struct {
 	urootDir string   // the u-root module in the module cache (read-only)
 	pkgs     []string // sorted import paths of the commands
 	goarch   string
+	tags     []string // Go build tags
 	goroot   string
 	out      string // the binary to write
 	log      *slog.Logger
@@ -284,7 +290,7 @@ func buildBusybox(ctx context.Context, j busyboxJob) error {
 		golang.WithMod(golang.ModReadonly),
 		golang.WithWorkingDir(j.urootDir),
 	)
-	genv.BuildTags = nil
+	genv.BuildTags = j.tags
 	genv.GBBDEBUG = false
 
 	j.progress(fmt.Sprintf("generating u-root busybox sources (%d commands)…", len(j.pkgs)))
@@ -307,6 +313,9 @@ func buildBusybox(ctx context.Context, j busyboxJob) error {
 	j.progress("building u-root busybox (about a minute)…")
 	start = time.Now()
 	args := append([]string{"build", "-o", j.out}, urootBuildFlags...)
+	if len(j.tags) > 0 {
+		args = append(args, "-tags", strings.Join(j.tags, ","))
+	}
 	args = append(args, ".")
 	bbDir := filepath.Join(gopath, "src", "bb.u-root.com", "bb")
 	buildEnv := targetEnv(j.goarch, "GO111MODULE=off", "GOPATH="+gopath, "GOROOT="+j.goroot, "GOTOOLCHAIN=local")

@@ -4,7 +4,6 @@
 package qemu
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -256,10 +256,7 @@ var (
 func Boot(ctx context.Context, c Config, w Watch) (*Result, error) {
 	accel := c.Accel
 	if accel == "" || accel == AccelAuto {
-		accel = AccelTCG
-		if kvmUsable() && !kvmBroken.Load() {
-			accel = AccelKVM
-		}
+		accel = c.autoAccel()
 		r, err := boot(ctx, c, w, accel)
 		var fe *FailError
 		if accel == AccelKVM && errors.As(err, &fe) && kvmFailure(fe.Console) {
@@ -270,6 +267,34 @@ func Boot(ctx context.Context, c Config, w Watch) (*Result, error) {
 	}
 	return boot(ctx, c, w, accel)
 }
+
+// autoAccel is KVM when /dev/kvm opens and QEMU can set up a KVM CPU, else TCG. Some nested
+// hypervisors offer /dev/kvm but fail at once ("failed to set MSR"); a paused QEMU (-S) shows that in
+// milliseconds, and on a working host it simply stays paused until the probe ends it.
+func (c Config) autoAccel() Accel {
+	if !kvmUsable() || kvmBroken.Load() {
+		return AccelTCG
+	}
+	probeOnce.Do(func() {
+		bin, err := c.binary()
+		if err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+		defer cancel()
+		err = exec.CommandContext(ctx, bin, "-accel", "kvm", "-cpu", "host", "-machine", "q35", "-nodefaults",
+			"-display", "none", "-S", "-monitor", "none", "-serial", "none").Run()
+		if err != nil && ctx.Err() == nil {
+			kvmBroken.Store(true)
+		}
+	})
+	if kvmBroken.Load() {
+		return AccelTCG
+	}
+	return AccelKVM
+}
+
+var probeOnce sync.Once
 
 // kvmBroken remembers, for the life of the process, that KVM failed to run a guest here.
 var kvmBroken atomic.Bool
@@ -284,98 +309,353 @@ func kvmFailure(console []byte) bool {
 }
 
 func boot(ctx context.Context, c Config, w Watch, accel Accel) (*Result, error) {
+	timeout := w.Timeout
+	if timeout == 0 {
+		timeout = 3 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	m, err := start(ctx, c, accel, w.Fail, w.Log)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Kill()
+	res := &Result{Accel: accel}
+	if w.Ready != nil {
+		line, err := m.WaitFor(w.Ready)
+		res.KernelInit, res.Console = m.KernelInit(), m.Console()
+		if err != nil {
+			return res, err
+		}
+		res.ReadyLine, res.ReadyAt = line, time.Since(m.started)
+	}
+	if w.KeepRunning || w.Ready == nil {
+		if err := m.Wait(); err == nil {
+			res.ExitedAt = time.Since(m.started)
+		} else {
+			var fe *FailError
+			if errors.As(err, &fe) {
+				return res, err
+			}
+		}
+	}
+	res.KernelInit, res.Console = m.KernelInit(), m.Console()
+	return res, nil
+}
+
+// Machine is a running virtual machine whose serial console can be read and typed into.
+type Machine struct {
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	started time.Time
+	state   string // per-boot firmware state folder, removed by Kill/Wait
+	ctx     context.Context
+	cancel  context.CancelFunc
+	fail    *regexp.Regexp
+	cursor  int // console line after the last WaitFor match
+	// rawCursor is the console byte after the last Expect match.
+	rawCursor int
+
+	mu      sync.Mutex
+	console bytes.Buffer
+	lines   []string
+	kinit   time.Duration
+	changed chan struct{} // closed and replaced whenever a line arrives or QEMU exits
+	exited  bool
+	exitErr error
+	failed  string
+}
+
+// Start boots the machine and returns at once; use WaitFor, Send and Wait to drive it. With
+// AccelAuto it uses KVM when /dev/kvm opens (use Boot for the fall-back to TCG).
+func Start(ctx context.Context, c Config) (*Machine, error) {
+	accel := c.Accel
+	if accel == "" || accel == AccelAuto {
+		accel = c.autoAccel()
+	}
+	return start(ctx, c, accel, nil, nil)
+}
+
+func start(ctx context.Context, c Config, accel Accel, fail *regexp.Regexp, log io.Writer) (*Machine, error) {
 	bin, err := c.binary()
 	if err != nil {
 		return nil, err
+	}
+	m := &Machine{fail: fail, changed: make(chan struct{})}
+	if m.fail == nil {
+		m.fail = defaultFail
 	}
 	if c.StateDir == "" {
 		d, err := os.MkdirTemp("", "genai-qemu-*")
 		if err != nil {
 			return nil, err
 		}
-		defer os.RemoveAll(d)
-		c.StateDir = d
+		c.StateDir, m.state = d, d
 	}
 	args, err := c.Args(accel)
 	if err != nil {
+		m.cleanup()
 		return nil, err
 	}
-	timeout := w.Timeout
-	if timeout == 0 {
-		timeout = 3 * time.Minute
+	m.ctx, m.cancel = context.WithCancel(ctx)
+	m.cmd = exec.CommandContext(m.ctx, bin, args...)
+	if m.stdin, err = m.cmd.StdinPipe(); err != nil {
+		m.cleanup()
+		return nil, err
 	}
-	fail := w.Fail
-	if fail == nil {
-		fail = defaultFail
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Stdin = nil
 	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	cmd.WaitDelay = 5 * time.Second
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	m.cmd.Stdout, m.cmd.Stderr = pw, pw
+	m.cmd.WaitDelay = 5 * time.Second
+	m.started = time.Now()
+	if err := m.cmd.Start(); err != nil {
+		m.cleanup()
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
-	waitErr := make(chan error, 1)
-	go func() { err := cmd.Wait(); pw.Close(); waitErr <- err }()
+	go func() {
+		err := m.cmd.Wait()
+		pw.Close()
+		m.mu.Lock()
+		m.exited, m.exitErr = true, err
+		m.mu.Unlock()
+	}()
+	go m.read(pr, log)
+	return m, nil
+}
 
-	res := &Result{Accel: accel}
-	var console bytes.Buffer
-	sc := bufio.NewScanner(pr)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	var failed string
-	for sc.Scan() {
-		line := strings.TrimRight(sc.Text(), "\r")
-		console.WriteString(line + "\n")
-		if w.Log != nil {
-			fmt.Fprintln(w.Log, line)
-		}
-		if res.KernelInit == 0 {
-			if m := kernelInit.FindStringSubmatch(line); m != nil {
-				d, _ := time.ParseDuration(m[1] + "s")
-				res.KernelInit = d
+// terminalQueries are what a full-screen program asks its terminal, with the answer a terminal
+// emulator gives (ECMA-48 DSR 6 "report cursor position"; xterm OSC 10/11 "report colours").
+// The console shell's line editor waits for them, so the machine answers as a terminal would.
+var terminalQueries = []struct{ ask, answer string }{
+	{"\x1b[6n", "\x1b[24;1R"},
+	{"\x1b]10;?", "\x1b]10;rgb:ffff/ffff/ffff\x1b\\"},
+	{"\x1b]11;?", "\x1b]11;rgb:0000/0000/0000\x1b\\"},
+}
+
+func (m *Machine) read(r io.Reader, log io.Writer) {
+	buf := make([]byte, 32*1024)
+	var partial []byte
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			chunk := buf[:n]
+			for _, q := range terminalQueries {
+				for c := bytes.Count(chunk, []byte(q.ask)); c > 0; c-- {
+					io.WriteString(m.stdin, q.answer)
+				}
 			}
-		}
-		if res.ReadyLine == "" && w.Ready != nil && w.Ready.MatchString(line) {
-			res.ReadyLine, res.ReadyAt = line, time.Since(start)
-			if !w.KeepRunning {
-				break
+			partial = append(partial, chunk...)
+			m.mu.Lock()
+			m.console.Write(chunk)
+			for {
+				i := bytes.IndexByte(partial, '\n')
+				if i < 0 {
+					break
+				}
+				line := strings.TrimRight(string(partial[:i]), "\r")
+				partial = partial[i+1:]
+				if log != nil {
+					fmt.Fprintln(log, line)
+				}
+				m.lines = append(m.lines, line)
+				if m.kinit == 0 {
+					if sm := kernelInit.FindStringSubmatch(line); sm != nil {
+						m.kinit, _ = time.ParseDuration(sm[1] + "s")
+					}
+				}
+				if m.failed == "" && m.fail.MatchString(line) {
+					m.failed = line
+				}
 			}
+			close(m.changed)
+			m.changed = make(chan struct{})
+			m.mu.Unlock()
 		}
-		if fail.MatchString(line) {
-			failed = "console: " + line
+		if err != nil {
 			break
 		}
 	}
-	exitedByItself := false
-	select {
-	case err := <-waitErr:
-		exitedByItself = ctx.Err() == nil
-		if exitedByItself {
-			res.ExitedAt = time.Since(start)
+	io.Copy(io.Discard, r)
+	// QEMU has exited (its output is closed): wake every waiter for the last time.
+	for {
+		m.mu.Lock()
+		done := m.exited
+		if done {
+			close(m.changed)
+			m.changed = make(chan struct{})
 		}
-		if err != nil && failed == "" && res.ReadyLine == "" && exitedByItself {
-			failed = "qemu: " + err.Error()
+		m.mu.Unlock()
+		if done {
+			return
 		}
-	default:
-		cancel()
-		go io.Copy(io.Discard, pr)
-		<-waitErr
+		time.Sleep(10 * time.Millisecond)
 	}
-	res.Console = console.Bytes()
-	switch {
-	case failed != "":
-		return res, &FailError{Reason: failed, Console: res.Console}
-	case w.Ready != nil && res.ReadyLine == "" && ctx.Err() != nil && !exitedByItself:
-		return res, &FailError{Reason: fmt.Sprintf("no line matching %q within %s", w.Ready, timeout), Console: res.Console}
-	case w.Ready != nil && res.ReadyLine == "":
-		return res, &FailError{Reason: fmt.Sprintf("qemu exited before a line matched %q", w.Ready), Console: res.Console}
-	}
-	return res, nil
 }
+
+// WaitFor waits for a console line matching re that arrives after the previous WaitFor's match,
+// and returns it. It fails when a failure line appears, QEMU exits, or the context ends.
+func (m *Machine) WaitFor(re *regexp.Regexp) (string, error) {
+	return m.waitFrom(re, &m.cursor, nil)
+}
+
+// ErrNotYet is WaitWithin's answer when no line matched in time; the machine runs on.
+var ErrNotYet = errors.New("no matching console line yet")
+
+// WaitWithin is WaitFor with a time limit of its own; when it passes, it returns ErrNotYet.
+func (m *Machine) WaitWithin(re *regexp.Regexp, d time.Duration) (string, error) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	return m.waitFrom(re, &m.cursor, t.C)
+}
+
+func (m *Machine) waitFrom(re *regexp.Regexp, cursor *int, limit <-chan time.Time) (string, error) {
+	for {
+		m.mu.Lock()
+		for ; *cursor < len(m.lines); *cursor++ {
+			if re.MatchString(m.lines[*cursor]) {
+				line := m.lines[*cursor]
+				*cursor++
+				m.mu.Unlock()
+				return line, nil
+			}
+		}
+		failed, exited, exitErr, ch := m.failed, m.exited, m.exitErr, m.changed
+		m.mu.Unlock()
+		switch {
+		case failed != "":
+			return "", &FailError{Reason: "console: " + failed, Console: m.Console()}
+		case exited:
+			reason := fmt.Sprintf("qemu exited before a line matched %q", re)
+			if exitErr != nil {
+				reason += " (" + exitErr.Error() + ")"
+			}
+			return "", &FailError{Reason: reason, Console: m.Console()}
+		}
+		select {
+		case <-ch:
+		case <-limit:
+			return "", ErrNotYet
+		case <-m.ctx.Done():
+			return "", &FailError{Reason: fmt.Sprintf("no line matching %q: %v", re, context.Cause(m.ctx)), Console: m.Console()}
+		}
+	}
+}
+
+// Expect waits until the console prints s (also within a line that is not finished, such as a
+// shell prompt) after the previous Expect's match, or returns ErrNotYet after d.
+func (m *Machine) Expect(s string, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		m.mu.Lock()
+		out := m.console.Bytes()
+		if i := bytes.Index(out[min(m.rawCursor, len(out)):], []byte(s)); i >= 0 {
+			m.rawCursor += i + len(s)
+			m.mu.Unlock()
+			return nil
+		}
+		exited, ch := m.exited, m.changed
+		m.mu.Unlock()
+		if exited {
+			return &FailError{Reason: fmt.Sprintf("qemu exited before the console printed %q", s), Console: m.Console()}
+		}
+		select {
+		case <-ch:
+		case <-t.C:
+			return ErrNotYet
+		case <-m.ctx.Done():
+			return &FailError{Reason: fmt.Sprintf("console never printed %q: %v", s, context.Cause(m.ctx)), Console: m.Console()}
+		}
+	}
+}
+
+// Mark returns the console's length so far and makes the next Expect look only at what follows.
+func (m *Machine) Mark() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rawCursor = m.console.Len()
+	return m.rawCursor
+}
+
+// Since is what the console printed from offset (a Mark) to the last Expect match.
+func (m *Machine) Since(offset int) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b := m.console.Bytes()
+	end := min(m.rawCursor, len(b))
+	if offset > end {
+		return ""
+	}
+	return string(b[offset:end])
+}
+
+// Send types s on the serial console.
+func (m *Machine) Send(s string) error {
+	_, err := io.WriteString(m.stdin, s)
+	return err
+}
+
+// Wait waits until QEMU exits by itself (e.g. the guest powered off) and returns its error, if any.
+func (m *Machine) Wait() error {
+	for {
+		m.mu.Lock()
+		exited, err, ch := m.exited, m.exitErr, m.changed
+		m.mu.Unlock()
+		if exited {
+			m.cleanup()
+			if m.ctx.Err() != nil {
+				return &FailError{Reason: "timed out waiting for QEMU to exit", Console: m.Console()}
+			}
+			if err != nil {
+				return &FailError{Reason: "qemu: " + err.Error(), Console: m.Console()}
+			}
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-m.ctx.Done():
+			m.Kill()
+			return &FailError{Reason: "timed out waiting for QEMU to exit", Console: m.Console()}
+		}
+	}
+}
+
+// Kill stops QEMU (if it still runs) and removes the machine's state.
+func (m *Machine) Kill() {
+	m.cancel()
+	for i := 0; i < 500; i++ {
+		m.mu.Lock()
+		exited := m.exited
+		m.mu.Unlock()
+		if exited {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	m.cleanup()
+}
+
+func (m *Machine) cleanup() {
+	if m.state != "" {
+		os.RemoveAll(m.state)
+	}
+}
+
+// Console is everything the machine printed so far.
+func (m *Machine) Console() []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]byte(nil), m.console.Bytes()...)
+}
+
+// KernelInit is the kernel's timestamp of running /init, if it printed it.
+func (m *Machine) KernelInit() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.kinit
+}
+
+// Elapsed is the wall time since QEMU started.
+func (m *Machine) Elapsed() time.Duration { return time.Since(m.started) }
 
 // Interactive runs the machine with the serial console on the given terminal streams until it
 // exits (Ctrl-A X quits QEMU).
@@ -385,10 +665,7 @@ func Interactive(ctx context.Context, c Config, accel Accel, stdin io.Reader, st
 		return err
 	}
 	if accel == "" || accel == AccelAuto {
-		accel = AccelTCG
-		if kvmUsable() {
-			accel = AccelKVM
-		}
+		accel = c.autoAccel()
 	}
 	if c.StateDir == "" {
 		d, err := os.MkdirTemp("", "genai-qemu-*")

@@ -52,6 +52,8 @@ type Recipe struct {
 	Links []string `yaml:"links"`
 	// Commands are u-root commands ("core/ls") for kind u-root.
 	Commands []string `yaml:"commands"`
+	// Tags are Go build tags (go, u-root).
+	Tags []string `yaml:"tags"`
 
 	File string `yaml:"-"`
 }
