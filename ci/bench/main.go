@@ -195,7 +195,7 @@ func run(edition string, boots int, skipCold bool) error {
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
-func mb(n int64) string          { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
+func mb(n int64) string           { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
 
 func median(ds []time.Duration) time.Duration {
 	if len(ds) == 0 {

@@ -280,15 +280,25 @@ func TestGolden(t *testing.T) {
 }
 
 func TestWriteErrors(t *testing.T) {
+	// fstree.Add records a host file's size; these files change after that, as a file could
+	// between assembling the tree and writing it.
+	gone := filepath.Join(t.TempDir(), "nope")
+	if err := os.WriteFile(gone, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	missing := fstree.New()
-	mustAdd(t, missing, fstree.Entry{Path: "x", Kind: fstree.File, Source: filepath.Join(t.TempDir(), "nope"), Size: 1})
+	mustAdd(t, missing, fstree.Entry{Path: "x", Kind: fstree.File, Source: gone})
+	os.Remove(gone)
 
 	host := filepath.Join(t.TempDir(), "grown")
-	if err := os.WriteFile(host, []byte("now longer than recorded"), 0o644); err != nil {
+	if err := os.WriteFile(host, []byte("now"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	changed := fstree.New()
-	mustAdd(t, changed, fstree.Entry{Path: "x", Kind: fstree.File, Source: host, Size: 3, Origin: "overlay"})
+	mustAdd(t, changed, fstree.Entry{Path: "x", Kind: fstree.File, Source: host, Origin: "overlay"})
+	if err := os.WriteFile(host, []byte("now longer than recorded"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	badOwner := fstree.New()
 	mustAdd(t, badOwner, fstree.Entry{Path: "x", Kind: fstree.Dir, UID: -1})
