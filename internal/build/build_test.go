@@ -1,0 +1,199 @@
+package build
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/genai-os/genai-build/internal/cache"
+	"github.com/genai-os/genai-build/internal/debian"
+)
+
+// deb builds a .deb (ar archive of debian-binary, control.tar.gz, data.tar.gz; deb(5)) holding files.
+func deb(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	targz := func(files map[string]string) []byte {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		tw := tar.NewWriter(zw)
+		for name, body := range files {
+			if err := tw.WriteHeader(&tar.Header{Name: "./" + name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+				t.Fatal(err)
+			}
+			tw.Write([]byte(body))
+		}
+		tw.Close()
+		zw.Close()
+		return b.Bytes()
+	}
+	var ar bytes.Buffer
+	ar.WriteString("!<arch>\n")
+	member := func(name string, data []byte) {
+		fmt.Fprintf(&ar, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", name, 0, 0, 0, "100644", len(data))
+		ar.Write(data)
+		if len(data)%2 == 1 {
+			ar.WriteByte('\n')
+		}
+	}
+	member("debian-binary", []byte("2.0\n"))
+	member("control.tar.gz", targz(map[string]string{"control": "Package: linux-image-test\nVersion: 1\n"}))
+	member("data.tar.gz", targz(files))
+	return ar.Bytes()
+}
+
+// fakeRepo is a checkout with the repository's editions, overlays and kconfig, a kernel recipe only,
+// and a lock pinning one kernel package served by mirror.
+func fakeRepo(t *testing.T, kernelDeb []byte) (root string, mirror *httptest.Server) {
+	t.Helper()
+	root = t.TempDir()
+	for _, d := range []string{"editions", "kconfig", "overlays"} {
+		if err := os.CopyFS(filepath.Join(root, d), os.DirFS(filepath.Join("..", "..", d))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.MkdirAll(filepath.Join(root, "recipes"), 0o755)
+	for _, r := range []string{"kernel", "isolinux", "uefi-loaders", "consciousness-init", "consciousness-manager", "u-root-core"} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "recipes", r+".yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(root, "recipes", r+".yaml"), data, 0o644)
+	}
+	sum := sha256.Sum256(kernelDeb)
+	pool := "pool/main/l/linux-signed-amd64/linux-image-test_1_amd64.deb"
+	lock := &debian.Lock{Suite: "trixie", Architecture: "amd64", Components: []string{"main"},
+		Release: debian.LockedFile{Path: "dists/trixie/InRelease", SHA256: strings.Repeat("a", 64)},
+		Index:   debian.LockedFile{Path: "dists/trixie/main/binary-amd64/Packages.xz", SHA256: strings.Repeat("b", 64)}}
+	for _, p := range []debian.LockedPackage{
+		{Name: "linux-image-amd64", Version: "1", Architecture: "amd64", Filename: "pool/main/l/linux-signed-amd64/linux-image-amd64_1_amd64.deb", SHA256: strings.Repeat("c", 64), Source: "linux-signed-amd64", Size: 10, Requested: "linux-image-amd64"},
+		{Name: "linux-image-test", Version: "1", Architecture: "amd64", Filename: pool, SHA256: hex.EncodeToString(sum[:]), Source: "linux-signed-amd64", Size: int64(len(kernelDeb)), Requested: "linux-image-amd64"},
+	} {
+		lock.Packages = append(lock.Packages, p)
+	}
+	// The other recipes' packages: pinned to content the mirror does not have.
+	for _, n := range []string{"grub-efi-amd64-signed", "isolinux", "shim-signed", "syslinux-common"} {
+		lock.Packages = append(lock.Packages, debian.LockedPackage{Name: n, Version: "1", Architecture: "all", Filename: "pool/main/x/" + n + "_1_all.deb", SHA256: strings.Repeat("d", 64), Source: n, Size: 10, Requested: n})
+	}
+	if err := lock.Write(filepath.Join(root, LockFile)); err != nil {
+		t.Fatal(err)
+	}
+	mirror = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/"+pool {
+			w.Write(kernelDeb)
+			return
+		}
+		// Everything else is served with the wrong content (of the pinned size).
+		w.Write([]byte("0123456789"))
+	}))
+	t.Cleanup(mirror.Close)
+	return root, mirror
+}
+
+func kernelFiles(config string) map[string]string {
+	return map[string]string{
+		"boot/vmlinuz-6.12.0-test":                        "not a kernel",
+		"boot/config-6.12.0-test":                         config,
+		"usr/lib/modules/6.12.0-test/modules.builtin":     "kernel/drivers/virtio/virtio.ko\n",
+		"usr/lib/modules/6.12.0-test/kernel/fs/x/x.ko.xz": "",
+	}
+}
+
+func run(t *testing.T, root string, c *cache.Cache, m *httptest.Server, offline bool) (*Result, string, error) {
+	out := t.TempDir()
+	res, err := Run(context.Background(), Options{Root: root, Edition: "server", OutDir: out, Cache: c,
+		Mirror: debian.Mirror{URL: m.URL}, Offline: offline, SourceDate: time.Unix(1700000000, 0)})
+	return res, out, err
+}
+
+func assertEmpty(t *testing.T, dir string) {
+	t.Helper()
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 0 {
+		t.Errorf("%s holds %v after a failed build, want nothing", dir, entries)
+	}
+}
+
+// A .deb whose content does not match the lock stops the build before anything is written.
+func TestBadDownloadStopsBuild(t *testing.T) {
+	root, m := fakeRepo(t, deb(t, kernelFiles("CONFIG_X=y\n")))
+	c := &cache.Cache{Dir: t.TempDir()}
+	_, out, err := run(t, root, c, m, false)
+	var mismatch *cache.DigestMismatchError
+	if !errors.As(err, &mismatch) {
+		t.Fatalf("err = %v, want a sha256 mismatch", err)
+	}
+	if !strings.Contains(err.Error(), "prepare:") {
+		t.Errorf("err = %v, want it from the prepare step", err)
+	}
+	assertEmpty(t, out)
+	if _, err := os.Stat(filepath.Join(c.Dir, "stages")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a stage was built after a bad download")
+	}
+}
+
+// Offline, a build says which packages the cache lacks.
+func TestOfflineListsMissing(t *testing.T) {
+	root, m := fakeRepo(t, deb(t, kernelFiles("")))
+	_, out, err := run(t, root, &cache.Cache{Dir: t.TempDir()}, m, true)
+	if err == nil {
+		t.Fatal("offline build with an empty cache succeeded")
+	}
+	for _, want := range []string{"offline", "linux-image-test 1", "shim-signed 1", "grub-efi-amd64-signed 1", "run once without --offline"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	assertEmpty(t, out)
+}
+
+// A kernel without an option the edition requires fails in the kernel step, naming the option and
+// where it is required, before any program is built.
+func TestKconfigCheckedFirst(t *testing.T) {
+	config := "CONFIG_BLK_DEV_INITRD=y\nCONFIG_RD_ZSTD=y\n# CONFIG_DEVTMPFS is not set\n"
+	root, m := fakeRepo(t, deb(t, kernelFiles(config)))
+	c := &cache.Cache{Dir: t.TempDir()}
+	// Seed the cache with every package but the kernel, so the build gets past prepare.
+	lock, err := debian.ReadLock(filepath.Join(root, LockFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range lock.Packages {
+		if p.Name == "linux-image-test" || p.Name == "linux-image-amd64" {
+			continue
+		}
+		body := []byte(fmt.Sprintf("package %d", i))
+		_, sum, err := c.PutBlob(p.Name, bytes.NewReader(body), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lock.Packages[i].SHA256, lock.Packages[i].Size = sum, int64(len(body))
+	}
+	if err := lock.Write(filepath.Join(root, LockFile)); err != nil {
+		t.Fatal(err)
+	}
+	_, out, err := run(t, root, c, m, false)
+	if err == nil {
+		t.Fatal("build succeeded with a kernel lacking CONFIG_DEVTMPFS")
+	}
+	for _, want := range []string{"kernel:", "kconfig/base.config:", "CONFIG_DEVTMPFS"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	assertEmpty(t, out)
+	if _, err := os.Stat(filepath.Join(c.Dir, "stages", "go-program")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("programs were built before the kernel check failed")
+	}
+}

@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Main(context.Background(), Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+		Getenv: func(k string) string { return env[k] }}, args)
+	return code, out.String(), errb.String()
+}
+
+func TestEditions(t *testing.T) {
+	code, out, errs := runCLI(t, nil, "--root", "../..", "editions")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"EDITION", "server", "0.1.0", "base", "(abstract)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestEveryVerbHasHelpWithExamples(t *testing.T) {
+	for _, verb := range []string{"iso", "boot", "editions", "inspect", "lock", "version"} {
+		code, out, _ := runCLI(t, nil, verb, "--help")
+		if code != 0 || !strings.Contains(out, "Examples:") || !strings.Contains(out, "genai-build "+verb) {
+			t.Errorf("%s --help: exit %d, no examples:\n%s", verb, code, out)
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	bad := t.TempDir()
+	for _, d := range []string{"editions", "recipes"} {
+		os.MkdirAll(filepath.Join(bad, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(bad, "editions", "server.yaml"), []byte("name: server\nkernel:\n  modulez: [x]\n"), 0o644)
+	for _, tt := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"unknown edition lists the known ones", []string{"--root", "../..", "iso", "--edition", "nosuch", "--offline"},
+			[]string{`unknown edition "nosuch"`, "known editions: base, server"}},
+		{"abstract edition", []string{"--root", "../..", "iso", "--edition", "base", "--offline", "--cache-dir", t.TempDir()},
+			[]string{"abstract"}},
+		{"malformed manifest names file, line and field", []string{"--root", bad, "iso", "--offline"},
+			[]string{"server.yaml:3:", `"modulez" is not a known field`}},
+		{"no checkout", []string{"--root", t.TempDir(), "editions"}, []string{"no editions/ folder"}},
+		{"bad firmware", []string{"boot", "x.iso", "--firmware", "coreboot"}, []string{`unknown firmware "coreboot"`}},
+		{"inspect a missing file", []string{"inspect", filepath.Join(t.TempDir(), "none.iso")}, []string{"none.iso"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errs := runCLI(t, map[string]string{"SOURCE_DATE_EPOCH": "1700000000", "GENAI_BUILD_CACHE": t.TempDir()}, tt.args...)
+			if code == 0 {
+				t.Fatal("exit 0, want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(errs, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errs)
+				}
+			}
+		})
+	}
+}
+
+func TestSourceDate(t *testing.T) {
+	if _, err := sourceDate(Env{Getenv: func(string) string { return "yesterday" }}, "."); err == nil || !strings.Contains(err.Error(), "SOURCE_DATE_EPOCH") {
+		t.Errorf("bad SOURCE_DATE_EPOCH: err = %v", err)
+	}
+	d, err := sourceDate(Env{Getenv: func(string) string { return "1700000000" }}, ".")
+	if err != nil || d.Unix() != 1700000000 {
+		t.Errorf("sourceDate = %v, %v", d, err)
+	}
+}
