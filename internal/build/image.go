@@ -99,6 +99,13 @@ func (s *state) image(ctx context.Context) error {
 	name := ImageName(s.ed, "iso")
 	out := filepath.Join(s.opts.OutDir, name)
 	tmp := out + ".partial"
+	// A build killed outright (SIGKILL, power loss) may have left temporary files; they are never
+	// mistaken for an image (only the final rename makes one), and are cleared here.
+	if stale, _ := filepath.Glob(out + ".partial*"); len(stale) > 0 {
+		for _, p := range stale {
+			os.RemoveAll(p)
+		}
+	}
 	defer os.Remove(tmp)
 	spec := iso.Spec{
 		VolumeID:   strings.ToUpper("GENAI_" + s.ed.Name + "_" + strings.NewReplacer(".", "_", "-", "_", "+", "_", "~", "_").Replace(s.ed.Version)),

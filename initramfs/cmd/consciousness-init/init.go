@@ -20,6 +20,7 @@ import (
 	"github.com/genai-os/genai-build/initramfs/conslog"
 	"github.com/genai-os/genai-build/initramfs/ctl"
 	"github.com/genai-os/genai-build/initramfs/modload"
+	"github.com/genai-os/genai-build/initramfs/netconf"
 	"github.com/genai-os/genai-build/initramfs/power"
 	"github.com/genai-os/genai-build/initramfs/reaper"
 	"github.com/genai-os/genai-build/initramfs/svc"
@@ -31,6 +32,7 @@ const (
 	bootConfPath  = "etc/consciousness/boot.conf"
 	modulesPath   = "etc/consciousness/modules"
 	modulesDep    = "etc/consciousness/modules.dep"
+	modulesAlias  = "etc/consciousness/modules.alias"
 	osReleasePath = "etc/os-release"
 	cmdlinePath   = "proc/cmdline"
 	shellPath     = "bin/gosh"
@@ -156,6 +158,8 @@ func (in *initProc) boot() {
 		defer close(in.modulesDone)
 		modulesMs = in.loadModules()
 	})
+	// The network waits for its NIC's driver (above) and the DHCP server: never for the ready line.
+	in.goSafe("network", in.network)
 	rep := in.startServices()
 
 	sinceBoot, _ := boot.SinceBoot()
@@ -259,7 +263,28 @@ func (in *initProc) loadModules() int64 {
 		log.Warn("modules.dep", "err", err)
 	}
 	t0 := time.Now()
-	res := modload.Load(context.Background(), mods, deps, 2*runtime.NumCPU(), modload.Finit)
+	var res []modload.Result
+	var skipped []string
+	aliases, err := in.readAliases()
+	switch {
+	case err != nil:
+		// No alias file (an older image) or an unreadable one: load the whole list, as before coldplug.
+		if !errors.Is(err, os.ErrNotExist) {
+			log.Warn("modules.alias", "err", err)
+		}
+		res = modload.Load(context.Background(), mods, deps, 2*runtime.NumCPU(), modload.Finit)
+	default:
+		sysDevices := in.path("sys/devices")
+		cp := modload.Coldplug{Mods: mods, Deps: deps, Aliases: aliases, Load: modload.Finit,
+			Parallel: 2 * runtime.NumCPU(), Scan: func() ([]string, error) { return modload.Modaliases(sysDevices) },
+			// USB enumeration and SCSI scans finish after their host driver's finit_module returns.
+			Settle: 1500 * time.Millisecond, Poll: 250 * time.Millisecond}
+		var scanErr error
+		res, skipped, scanErr = cp.Run(context.Background())
+		if scanErr != nil {
+			log.Warn("coldplug scan", "err", scanErr)
+		}
+	}
 	failed := 0
 	for _, r := range res {
 		if r.Err != nil {
@@ -270,9 +295,45 @@ func (in *initProc) loadModules() int64 {
 		log.Debug("module loaded", "module", filepath.Base(r.Path),
 			"start_ms", r.Start.Milliseconds(), "ms", r.Duration.Milliseconds())
 	}
+	for _, m := range skipped {
+		log.Debug("module skipped: no matching device", "module", modload.ModuleName(m))
+	}
 	ms := time.Since(t0).Milliseconds()
-	log.Info("modules loaded", "ok", len(res)-failed, "failed", failed, "ms", ms)
+	log.Info("modules loaded", "ok", len(res)-failed, "failed", failed, "skipped", len(skipped), "ms", ms)
 	return ms
+}
+
+// readAliases reads modules.alias; a missing file is os.ErrNotExist.
+func (in *initProc) readAliases() ([]modload.Alias, error) {
+	f, err := os.Open(in.path(modulesAlias))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	as, err := modload.ParseAlias("/"+modulesAlias, f)
+	if err != nil && len(as) > 0 { // strict parse, lenient boot: use the lines that parsed
+		in.log.Warn("modules.alias", "err", err)
+		return as, nil
+	}
+	return as, err
+}
+
+// network configures the network as boot.conf says and prints one console line when it is up.
+func (in *initProc) network() {
+	r, renew, err := netconf.Up(context.Background(), in.conf.Network, netconf.Options{Root: in.root, Log: in.log})
+	if errors.Is(err, netconf.ErrOff) {
+		in.log.Info("network off")
+		return
+	}
+	if err != nil {
+		in.log.Warn("network", "err", err)
+		return
+	}
+	// The line boot tests wait for; keep its format stable (fields may be added at the end).
+	fmt.Fprintf(os.Stdout, "genai-os: network %s\n", r)
+	if renew != nil {
+		renew()
+	}
 }
 
 // testUnit runs consciousness.test=<unit>: start it, print one result line.
