@@ -1,8 +1,6 @@
 package edition
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"github.com/genai-os/genai-build/internal/strictyaml"
 )
 
 // Problem is one thing wrong with a manifest, at a position.
@@ -88,74 +86,19 @@ func readFile(path string) (*file, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &file{path: path, pos: map[string]int{}}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f.ed); err != nil {
-		return nil, yamlProblems(path, err)
+	f := &file{path: path}
+	pos, problems := strictyaml.Decode(data, &f.ed)
+	if len(problems) > 0 {
+		var ps Problems
+		for _, p := range problems {
+			msg := strings.TrimSuffix(p.Msg, " of Edition")
+			ps = append(ps, Problem{File: path, Line: p.Line, Msg: msg})
+		}
+		return nil, ps
 	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, yamlProblems(path, err)
-	}
-	if len(root.Content) > 0 {
-		positions(root.Content[0], "", f.pos)
-	}
+	f.pos = pos
 	f.ed.Source = path
 	return f, nil
-}
-
-var unknownField = regexp.MustCompile(`^field (\S+) not found in type edition\.(\w+)$`)
-
-var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-
-// yamlProblems turns a yaml.v3 error into Problems with file:line.
-func yamlProblems(path string, err error) Problems {
-	var msgs []string
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs = te.Errors
-	} else {
-		msgs = []string{err.Error()}
-	}
-	var ps Problems
-	for _, m := range msgs {
-		p := Problem{File: path, Msg: m}
-		if sm := yamlLine.FindStringSubmatch(m); sm != nil {
-			p.Line, _ = strconv.Atoi(sm[1])
-			p.Msg = sm[2]
-			if fm := unknownField.FindStringSubmatch(p.Msg); fm != nil {
-				p.Msg = fmt.Sprintf("%q is not a known field", fm[1])
-				if fm[2] != "Edition" {
-					p.Msg += " of " + fm[2]
-				}
-			}
-		}
-		ps = append(ps, p)
-	}
-	return ps
-}
-
-// positions records the line of every mapping key and sequence item under n.
-func positions(n *yaml.Node, prefix string, out map[string]int) {
-	switch n.Kind {
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i].Value
-			p := k
-			if prefix != "" {
-				p = prefix + "." + k
-			}
-			out[p] = n.Content[i].Line
-			positions(n.Content[i+1], p, out)
-		}
-	case yaml.SequenceNode:
-		for i, c := range n.Content {
-			p := fmt.Sprintf("%s[%d]", prefix, i)
-			out[p] = c.Line
-			positions(c, p, out)
-		}
-	}
 }
 
 // Load reads editions/<name>.yaml and its extends chain, merges it and validates the result against

@@ -3,17 +3,15 @@
 package recipe
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"github.com/genai-os/genai-build/internal/strictyaml"
 )
 
 // Kind is what a recipe makes.
@@ -74,8 +72,6 @@ type Problems []string
 
 func (ps Problems) Error() string { return strings.Join(ps, "\n") }
 
-var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-
 // Load reads recipes/<name>.yaml strictly and checks its fields for its kind.
 func Load(dir, name string) (*Recipe, error) {
 	path := filepath.Join(dir, name+".yaml")
@@ -87,35 +83,17 @@ func Load(dir, name string) (*Recipe, error) {
 		return nil, err
 	}
 	var r Recipe
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&r); err != nil {
-		var te *yaml.TypeError
-		msgs := []string{err.Error()}
-		if errors.As(err, &te) {
-			msgs = te.Errors
-		}
+	pos, problems := strictyaml.Decode(data, &r)
+	if len(problems) > 0 {
 		var ps Problems
-		for _, m := range msgs {
-			if sm := yamlLine.FindStringSubmatch(m); sm != nil {
-				m = sm[1] + ": " + strings.Replace(sm[2], " not found in type recipe.Recipe", " is not a known field", 1)
-				ps = append(ps, path+":"+m)
-			} else {
-				ps = append(ps, path+": "+m)
-			}
+		for _, p := range problems {
+			ps = append(ps, fmt.Sprintf("%s:%d: %s", path, p.Line, strings.TrimSuffix(p.Msg, " of Recipe")))
 		}
 		return nil, ps
 	}
-	var root yaml.Node
-	_ = yaml.Unmarshal(data, &root)
 	line := func(key string) string {
-		if len(root.Content) > 0 {
-			n := root.Content[0]
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == key {
-					return strconv.Itoa(n.Content[i].Line)
-				}
-			}
+		if l, ok := pos[key]; ok {
+			return strconv.Itoa(l)
 		}
 		return "1"
 	}

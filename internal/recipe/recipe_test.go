@@ -1,0 +1,62 @@
+package recipe
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("ok", "name: ok\nkind: go\npackage: ./cmd/x\ninstall: usr/bin/x\n")
+	write("unknown", "name: unknown\nkind: go\npackage: ./cmd/x\ninstall: usr/bin/x\nflavour: sweet\n")
+	write("kindless", "name: kindless\nkind: rpm\n")
+	write("incomplete", "name: incomplete\nkind: debian-files\npackages: []\n")
+	write("misnamed", "name: other\nkind: u-root\ncommands: [core/ls]\ninstall: bin\n")
+	for _, tt := range []struct {
+		name string
+		want []string // substrings of the error; none: success
+	}{
+		{"ok", nil},
+		{"unknown", []string{"unknown.yaml:5:", `"flavour" is not a known field`}},
+		{"kindless", []string{"kindless.yaml:2: kind:", `"rpm" is not a recipe kind`, "debian-files"}},
+		{"incomplete", []string{"incomplete.yaml:3: packages: missing", "incomplete.yaml:1: files: missing"}},
+		{"misnamed", []string{"misnamed.yaml:1: name:", "does not match"}},
+		{"absent", []string{`no recipe "absent"`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Load(dir, tt.name)
+			if len(tt.want) == 0 {
+				if err != nil || r.Name != tt.name {
+					t.Fatalf("Load = %+v, %v", r, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+// TestRepositoryRecipes loads every recipe of the repository.
+func TestRepositoryRecipes(t *testing.T) {
+	names, err := Names(filepath.Join("..", "..", "recipes"))
+	if err != nil || len(names) == 0 {
+		t.Fatalf("Names = %v, %v", names, err)
+	}
+	if _, err := LoadAll(filepath.Join("..", "..", "recipes"), names); err != nil {
+		t.Fatal(err)
+	}
+}
