@@ -246,7 +246,7 @@ func resolveModules(k *kernelStage, names []string) ([]kmod.Module, error) {
 // module), plus the load list the init reads.
 func (s *state) moduleSegment(ctx context.Context, k *kernelStage, mods []kmod.Module) (*fstree.Tree, error) {
 	t := fstree.New()
-	base := path.Join("lib/modules", k.Version)
+	base := path.Join("usr/lib/modules", k.Version)
 	var order, deps, aliases []string
 	byName := map[string]string{}
 	for _, m := range mods {

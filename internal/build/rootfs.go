@@ -308,9 +308,16 @@ func (s *state) rootfs(ctx context.Context) error {
 		p    string
 		mode os.FileMode
 	}{{"dev", 0o755}, {"proc", 0o555}, {"sys", 0o555}, {"run", 0o755}, {"tmp", 0o1777}, {"root", 0o700},
-		{"var/log", 0o755}, {"etc/consciousness/services", 0o755}, {"usr/bin", 0o755}, {"sbin", 0o755}}
+		{"var/log", 0o755}, {"etc/consciousness/services", 0o755}, {"usr/bin", 0o755}, {"usr/sbin", 0o755}, {"usr/lib", 0o755}, {"usr/lib64", 0o755}}
 	for _, d := range dirs {
 		if err := t.Add(fstree.Entry{Path: d.p, Kind: fstree.Dir, Mode: d.mode, Origin: gen}); err != nil {
+			return err
+		}
+	}
+	// The merged-/usr layout of Debian since bookworm: /bin, /sbin, /lib and /lib64 are links into
+	// /usr, so every component installs under usr/ and Debian's packages land where they expect.
+	for _, l := range []string{"bin", "sbin", "lib", "lib64"} {
+		if err := t.Add(fstree.Entry{Path: l, Kind: fstree.Symlink, Mode: 0o777, Target: "usr/" + l, Origin: gen}); err != nil {
 			return err
 		}
 	}
