@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/genai-os/genai-build/internal/cache"
 	"github.com/genai-os/genai-build/internal/qemu"
 )
 
@@ -185,6 +186,11 @@ func run(edition string, boots int, skipCold bool) error {
 			rows = append(rows, row{fmt.Sprintf("boot to ready line, %s %s", fw, md), v, "QEMU start → ready; guest: kernel start → ready"})
 		}
 	}
+	cmp, err := initComparison(root, image, work, &cache.Cache{Dir: cacheDir})
+	if err != nil {
+		return fmt.Errorf("init comparison: %w", err)
+	}
+	rows = append(rows, cmp...)
 	fmt.Printf("Measured on %s/%s, %d CPUs, %s, QEMU TCG unless KVM works (`make bench`):\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
 	fmt.Println("| measure | value | how |")
 	fmt.Println("| --- | --- | --- |")

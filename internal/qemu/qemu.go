@@ -87,6 +87,9 @@ type Config struct {
 	Binary string
 	// FirmwareDir is where OVMF lives; default /usr/share/OVMF.
 	FirmwareDir string
+	// Kernel, Initrd and Append boot a kernel directly (QEMU's -kernel), without a medium or a boot
+	// loader: for measuring the kernel and the init alone. Image and Media are then unused.
+	Kernel, Initrd, Append string
 }
 
 // ErrNoQEMU says QEMU or its firmware is not installed.
@@ -115,8 +118,10 @@ func (c Config) ovmf() (code, vars string, err error) {
 // Args returns QEMU's arguments (without the binary) for this machine, with the serial console on
 // stdio. accel is kvm or tcg.
 func (c Config) Args(accel Accel) ([]string, error) {
-	if _, err := os.Stat(c.Image); err != nil {
-		return nil, fmt.Errorf("image: %w", err)
+	if c.Kernel == "" {
+		if _, err := os.Stat(c.Image); err != nil {
+			return nil, fmt.Errorf("image: %w", err)
+		}
 	}
 	mem, cpus := c.MemoryMB, c.CPUs
 	if mem == 0 {
@@ -159,11 +164,13 @@ func (c Config) Args(accel Accel) ([]string, error) {
 			"-drive", "if=pflash,format=raw,unit=1,file="+vcopy)
 	}
 	img := "file=" + strings.ReplaceAll(c.Image, ",", ",,")
-	switch c.Media {
-	case CD:
+	switch {
+	case c.Kernel != "":
+		args = append(args, "-kernel", c.Kernel, "-initrd", c.Initrd, "-append", c.Append)
+	case c.Media == CD:
 		args = append(args, "-drive", "if=none,id=boot,media=cdrom,readonly=on,format=raw,"+img,
 			"-device", "ide-cd,drive=boot,bootindex=0")
-	case USB:
+	case c.Media == USB:
 		args = append(args, "-drive", "if=none,id=boot,format=raw,snapshot=on,"+img,
 			"-device", "qemu-xhci,id=xhci", "-device", "usb-storage,bus=xhci.0,drive=boot,bootindex=0")
 	default:
