@@ -12,6 +12,7 @@ type Cmdline struct {
 	HasLevel bool   // whether consciousness.level was given (it overrides boot.conf)
 	Debug    bool   // init.debug
 	Test     string // consciousness.test=poweroff|shell|<target>: run, then act (see the init)
+	Console  string // consciousness.console=shell|login (overrides boot.conf's console)
 }
 
 // Known values of consciousness.test; any other value names a target to reach
@@ -47,6 +48,12 @@ func ParseCmdline(s string) (Cmdline, []string, error) {
 				continue
 			}
 			c.Test = v
+		case k == "consciousness.console":
+			if v != "shell" && v != "login" {
+				errs = append(errs, fmt.Errorf("cmdline consciousness.console %q: want shell or login", v))
+				continue
+			}
+			c.Console = v
 		case strings.HasPrefix(k, "consciousness."):
 			warns = append(warns, fmt.Sprintf("cmdline: unknown parameter %q ignored", k))
 		}

@@ -20,6 +20,7 @@ type Config struct {
 	Hostname string // hostname = genai-server
 	Level    Level  // level = 0.7 (the default consciousness level)
 	LogLevel string // log_level = debug|info|warn|error
+	Console  string // console = shell|login (what the serial console offers; default shell)
 	Network  Network
 	AI       AI
 }
@@ -90,6 +91,13 @@ var keys = map[string]setter{
 			return fmt.Errorf("ai.endpoint %q: want an http:// or https:// URL", v)
 		}
 		c.AI.Endpoint = v
+		return nil
+	},
+	"console": func(c *Config, v string) error {
+		if v != "shell" && v != "login" {
+			return fmt.Errorf("console %q: want shell or login", v)
+		}
+		c.Console = v
 		return nil
 	},
 	"ai.model": func(c *Config, v string) error {

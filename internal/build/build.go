@@ -3,6 +3,7 @@
 //	prepare  load the edition, its recipes and the lock; fetch and verify every Debian input
 //	kernel   unpack the kernel, check its config against kconfig/, pick the modules
 //	userland build the init, the edition's Go programs and u-root's busybox
+//	packages unpack the edition's Debian packages into segments of their own
 //	rootfs   assemble the root tree (one segment per component) and write the initramfs
 //	boot     boot loaders, menus and the UEFI system partition
 //	image    write the image under a temporary name, its checksum and build manifest, then rename
@@ -60,9 +61,11 @@ type Options struct {
 	// ExtraOverlays are host folders laid over the root tree after the edition's overlays (like
 	// mkosi's ExtraTrees): site configuration, keys, test services.
 	ExtraOverlays []string
-	SourceDate    time.Time // every timestamp in the image
-	Log           *slog.Logger
-	Progress      Progress
+	// SSHKeys are authorized_keys lines added for root (genai-build iso --ssh-key).
+	SSHKeys    []string
+	SourceDate time.Time // every timestamp in the image
+	Log        *slog.Logger
+	Progress   Progress
 }
 
 // StepTime is how long a step took.
@@ -76,6 +79,7 @@ type Result struct {
 	Image        string // the image file
 	Checksum     string // <image>.sha256
 	Manifest     string // <image>.manifest.json
+	SBOM         string // <image>.spdx.json
 	SHA256       string
 	Size         int64
 	InitrdSize   int64
@@ -98,11 +102,13 @@ type state struct {
 	fetcher *debian.Fetcher
 
 	kernel      *kernelStage
-	debFiles    map[string]string // role -> path of an extracted boot-loader file (stage folder)
-	inputs      []Input           // for the manifest
-	segments    []*segment        // the initramfs, in order
-	initrd      string            // path of the concatenated initramfs
-	initrdFiles []FileRecord      // every file of the initramfs
+	debFiles    map[string]string  // role -> path of an extracted boot-loader file (stage folder)
+	inputs      []Input            // for the manifest
+	segments    []*segment         // the initramfs, in order
+	initrd      string             // path of the concatenated initramfs
+	initrdFiles []FileRecord       // every file of the initramfs
+	packages    []InstalledPackage // Debian packages unpacked into the root tree
+	sysusers    [][]byte           // their sysusers.d files
 	res         *Result
 	hits        []string
 	misses      []string
@@ -143,6 +149,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		{"prepare", "edition, recipes, lock; fetch and verify Debian packages", s.prepare},
 		{"kernel", "unpack the kernel, check its config, resolve modules", s.kernelStep},
 		{"userland", "build the init, Go programs and u-root busybox", s.userland},
+		{"packages", "unpack Debian packages (no maintainer scripts)", s.packageSegments},
 		{"rootfs", "assemble the root tree and write the initramfs", s.rootfs},
 		{"boot", "boot loaders, menus, UEFI system partition", s.bootStep},
 		{"image", "write the image, checksum and manifest", s.image},
@@ -201,7 +208,13 @@ func (s *state) prepare(ctx context.Context) error {
 	// anything is written.
 	var missing []string
 	for _, r := range s.recipes {
-		for _, name := range r.DebianPackages() {
+		names := r.DebianPackages()
+		if r.Kind == recipe.KindDebianPackages {
+			if names, err = s.packageSet(r); err != nil {
+				return err
+			}
+		}
+		for _, name := range names {
 			lp, err := s.locked(r, name)
 			if err != nil {
 				return err

@@ -34,7 +34,9 @@ type Manifest struct {
 	Cmdline         []string     `json:"cmdline"`
 	Image           *ImageRecord `json:"image,omitempty"`
 	Inputs          []Input      `json:"inputs"`
-	Files           []FileRecord `json:"files"`
+	// Packages are the Debian packages unpacked into the root tree, with their licences.
+	Packages []InstalledPackage `json:"packages,omitempty"`
+	Files    []FileRecord       `json:"files"`
 }
 
 // ImageRecord describes the written image.
@@ -148,11 +150,18 @@ func (s *state) image(ctx context.Context) error {
 	if err := writeAtomic(out+".manifest.json", append(mj, '\n')); err != nil {
 		return err
 	}
+	sbom, err := SBOM(m)
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(out+".spdx.json", sbom); err != nil {
+		return err
+	}
 	if err := os.Rename(tmp, out); err != nil {
 		return err
 	}
 	ks, _ := os.Stat(s.kernel.vmlinuz())
-	*s.res = Result{Image: out, Checksum: out + ".sha256", Manifest: out + ".manifest.json", SHA256: sum, Size: fi.Size(),
+	*s.res = Result{Image: out, Checksum: out + ".sha256", Manifest: out + ".manifest.json", SBOM: out + ".spdx.json", SHA256: sum, Size: fi.Size(),
 		InitrdSize: s.res.InitrdSize, KernelSize: ks.Size(), KernelVer: s.kernel.Version, Steps: s.res.Steps, ManifestData: m}
 	return nil
 }
@@ -164,7 +173,7 @@ func (s *state) manifest(img *ImageRecord) *Manifest {
 		cmdline = menu.Entries[0].Cmdline
 	}
 	return &Manifest{Edition: s.ed.Name, Version: s.ed.Version, Arch: s.ed.Arch, SourceDateEpoch: s.opts.SourceDate.Unix(),
-		Kernel: s.kernel.Version, Cmdline: cmdline, Image: img, Inputs: s.inputs, Files: s.initrdFiles}
+		Kernel: s.kernel.Version, Cmdline: cmdline, Image: img, Inputs: s.inputs, Packages: s.packages, Files: s.initrdFiles}
 }
 
 // writeAtomic writes a file under a temporary name and renames it.

@@ -7,12 +7,23 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/genai-os/genai-build/internal/cache"
 	"github.com/genai-os/genai-build/internal/debian"
+	"github.com/genai-os/genai-build/internal/debresolve"
 	"github.com/genai-os/genai-build/internal/recipe"
 )
+
+// splitVersion splits "name (>= 1.2)" into the name and the constraint.
+func splitVersion(s string) (name, version string) {
+	name, rest, ok := strings.Cut(s, "(")
+	if !ok {
+		return strings.TrimSpace(s), ""
+	}
+	return strings.TrimSpace(name), strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), ")"))
+}
 
 // DefaultSuite is the Debian release images are built from (the kernel's 6.12 series).
 const DefaultSuite = "trixie"
@@ -48,7 +59,12 @@ func Lock(ctx context.Context, o LockOptions) (*debian.Lock, []LockChange, error
 	}
 	seen := map[string]bool{}
 	var reqs []debian.Request
+	var sets []*recipe.Recipe
 	for _, r := range recipes {
+		if r.Kind == recipe.KindDebianPackages {
+			sets = append(sets, r)
+			continue
+		}
 		for _, p := range r.DebianPackages() {
 			if seen[p] {
 				continue
@@ -83,9 +99,28 @@ func Lock(ctx context.Context, o LockOptions) (*debian.Lock, []LockChange, error
 	}
 	defer keyring.Close()
 	f := &debian.Fetcher{Mirror: o.Mirror, Cache: o.Cache, Progress: o.Progress}
-	lock, err := debian.LockPackages(ctx, f, suite, arch, keyring, o.Now, reqs)
+	lock, ix, err := debian.OpenArchive(ctx, f, suite, arch, keyring, o.Now)
 	if err != nil {
 		return nil, nil, err
+	}
+	if err := lock.Pin(ix, reqs); err != nil {
+		return nil, nil, err
+	}
+	for _, r := range sets {
+		var rq []debresolve.Request
+		for _, p := range r.Packages {
+			name, version := splitVersion(p)
+			rq = append(rq, debresolve.Request{Name: name, Version: version})
+		}
+		res, err := debresolve.Resolve(ix, arch, rq, debresolve.Options{Exclude: r.Exclude})
+		if err != nil {
+			return nil, nil, fmt.Errorf("recipe %s: %w", r.Name, err)
+		}
+		lock.Add(res.Locked()...)
+		if lock.Sets == nil {
+			lock.Sets = map[string][]string{}
+		}
+		lock.Sets[r.Name] = res.Names()
 	}
 	var changes []LockChange
 	oldV := map[string]string{}

@@ -22,13 +22,15 @@ import (
 )
 
 // segmentRecipe names how segments are written; change it when the archive layout changes.
-const segmentRecipe = "initrd-segment/1"
+const segmentRecipe = "initrd-segment/2" // 2: zstd at its best-compression level
 
 // segment is one component's part of the initramfs: its own compressed cpio archive. The kernel
 // unpacks concatenated archives in order, so a change to one component rewrites only its segment.
 type segment struct {
 	name string
 	tree *fstree.Tree
+	// build makes the tree when it is nil and the segment is not cached (key must be set).
+	build func() (*fstree.Tree, error)
 	// key identifies the segment's content without hashing it (e.g. a cached binary's path, which
 	// holds its input hash); empty: the tree's content is hashed.
 	key string
@@ -102,6 +104,9 @@ func (s *state) writeSegments(ctx context.Context) error {
 			return err
 		}
 		key := seg.key
+		if key == "" && seg.tree == nil {
+			return fmt.Errorf("segment %s: neither a tree nor a key", seg.name)
+		}
 		if key == "" {
 			if key, err = contentKey(seg.tree); err != nil {
 				return err
@@ -112,6 +117,11 @@ func (s *state) writeSegments(ctx context.Context) error {
 		s.stageHit("segment:"+seg.name, err == nil)
 		if err != nil {
 			s.prog.Note(fmt.Sprintf("writing initramfs segment %s (%s)", seg.name, comp))
+			if seg.tree == nil {
+				if seg.tree, err = seg.build(); err != nil {
+					return fmt.Errorf("segment %s: %w", seg.name, err)
+				}
+			}
 			dir, err = s.opts.Cache.CommitStage("initrd-segment", key, func(dir string) error {
 				f, err := os.Create(filepath.Join(dir, "segment"))
 				if err != nil {
@@ -326,6 +336,13 @@ func (s *state) rootfs(ctx context.Context) error {
 			return err
 		}
 	}
+	// sh is the u-root shell: scripts and ssh's "command" need one.
+	if err := t.Add(fstree.Entry{Path: "usr/bin/sh", Kind: fstree.Symlink, Mode: 0o777, Target: "gosh", Origin: gen}); err != nil {
+		return err
+	}
+	if err := s.addAccounts(t); err != nil {
+		return err
+	}
 	for _, o := range s.ed.Overlays {
 		if err := t.AddHostDir(filepath.Join(s.opts.Root, "overlays", o), "", "overlay:"+o, true); err != nil {
 			return fmt.Errorf("overlay %s: %w", o, err)
@@ -368,8 +385,6 @@ HOME_URL="https://github.com/genai-os/genai-build"
 		"etc/os-release":              osRelease,
 		"etc/consciousness/boot.conf": bootConf,
 		"etc/hostname":                host + "\n",
-		"etc/passwd":                  "root:x:0:0:root:/root:/bin/gosh\n",
-		"etc/group":                   "root:x:0:\n",
 	}
 	return files
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ type isoFlags struct {
 	offline bool
 	quiet   bool
 	overlay []string
+	sshKeys []string
 }
 
 func newISO(env Env, g *globals) *cobra.Command {
@@ -40,6 +42,7 @@ Write it to a USB stick with: dd if=IMAGE of=/dev/sdX bs=4M conv=fsync`,
 		Example: `  genai-build iso --edition server
   SOURCE_DATE_EPOCH=1700000000 genai-build iso --edition server --out /tmp/images
   genai-build iso --edition server --offline
+  genai-build iso --edition server --ssh-key ~/.ssh/id_ed25519.pub   # root may log in over SSH with this key
   genai-build iso --edition server --overlay ./site   # add site files (keys, services) to the image`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -56,6 +59,7 @@ Write it to a USB stick with: dd if=IMAGE of=/dev/sdX bs=4M conv=fsync`,
 	cmd.Flags().StringVar(&f.mirror, "mirror", "", "Debian mirror URL (default: $GENAI_BUILD_MIRROR or the host's apt sources)")
 	cmd.Flags().BoolVar(&f.offline, "offline", false, "build from the cache alone; say what is missing")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
+	cmd.Flags().StringArrayVar(&f.sshKeys, "ssh-key", nil, "an SSH public key file (e.g. ~/.ssh/id_ed25519.pub) whose keys may log in as root (repeatable)")
 	cmd.Flags().StringArrayVar(&f.overlay, "overlay", nil, "a folder laid over the root tree after the edition's overlays (repeatable)")
 	return cmd
 }
@@ -79,7 +83,22 @@ func runISO(cmd *cobra.Command, env Env, g *globals, f *isoFlags) (*build.Result
 			return nil, err
 		}
 	}
-	return build.Run(cmd.Context(), build.Options{Root: root, Edition: f.edition, OutDir: f.outDir, Cache: c, Mirror: m,
+	var keys []string
+	for _, kf := range f.sshKeys {
+		data, err := os.ReadFile(kf)
+		if err != nil {
+			return nil, fmt.Errorf("--ssh-key: %w", err)
+		}
+		for _, l := range strings.Split(string(data), "\n") {
+			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+				if !strings.HasPrefix(l, "ssh-") && !strings.HasPrefix(l, "ecdsa-") && !strings.HasPrefix(l, "sk-") {
+					return nil, fmt.Errorf("--ssh-key %s: %q does not look like a public key (ssh-ed25519 AAAA...); pass the .pub file", kf, l[:min(len(l), 20)])
+				}
+				keys = append(keys, l)
+			}
+		}
+	}
+	return build.Run(cmd.Context(), build.Options{SSHKeys: keys, Root: root, Edition: f.edition, OutDir: f.outDir, Cache: c, Mirror: m,
 		Offline: f.offline, ExtraOverlays: f.overlay, SourceDate: date, Log: g.logger(env), Progress: newProgress(env.Stderr, f.quiet)})
 }
 

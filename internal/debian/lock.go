@@ -25,6 +25,9 @@ type Lock struct {
 	Release      LockedFile      `json:"release"`  // InRelease: sha256 + date, for the record
 	Index        LockedFile      `json:"index"`    // path + size + sha256 of the Packages file used
 	Packages     []LockedPackage `json:"packages"` // sorted by name
+	// Sets lists, for each recipe of kind debian-packages, the packages its dependency resolution
+	// chose (sorted names, each pinned in Packages).
+	Sets map[string][]string `json:"sets,omitempty"`
 }
 
 // LockedFile is a file of the archive pinned by digest.
@@ -97,7 +100,15 @@ func (l *Lock) check() error {
 		}
 		seen[p.Name] = true
 	}
+	for set, names := range l.Sets {
+		for _, n := range names {
+			if !seen[n] {
+				problems = append(problems, fmt.Sprintf("set %s: package %s is not pinned", set, n))
+			}
+		}
+	}
 	if len(problems) > 0 {
+		sort.Strings(problems)
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
@@ -116,6 +127,13 @@ func (l *Lock) Marshal() ([]byte, error) {
 		}
 		return c.Packages[i].Architecture < c.Packages[j].Architecture
 	})
+	if len(l.Sets) > 0 {
+		c.Sets = map[string][]string{}
+		for k, v := range l.Sets {
+			c.Sets[k] = append([]string(nil), v...)
+			sort.Strings(c.Sets[k])
+		}
+	}
 	if c.Components == nil {
 		c.Components = []string{}
 	}
@@ -185,20 +203,34 @@ const LockComponent = "main"
 // suite's InRelease with keyring (at time now), fetches the main Packages index for arch and
 // pins each requested package. An unknown name is an error naming it.
 func LockPackages(ctx context.Context, f *Fetcher, suite, arch string, keyring io.Reader, now time.Time, requests []Request) (*Lock, error) {
-	data, err := f.FetchRelease(ctx, suite)
+	lock, ix, err := OpenArchive(ctx, f, suite, arch, keyring, now)
 	if err != nil {
 		return nil, err
 	}
+	if err := lock.Pin(ix, requests); err != nil {
+		return nil, err
+	}
+	return lock, nil
+}
+
+// OpenArchive fetches and verifies the suite's InRelease with keyring (at time now) and the main
+// Packages index for arch by the digest it gives. It returns a lock with no packages yet, recording
+// both, and the index to pin packages from.
+func OpenArchive(ctx context.Context, f *Fetcher, suite, arch string, keyring io.Reader, now time.Time) (*Lock, *Index, error) {
+	data, err := f.FetchRelease(ctx, suite)
+	if err != nil {
+		return nil, nil, err
+	}
 	rel, err := VerifyInRelease(data, keyring, now)
 	if err != nil {
-		return nil, fmt.Errorf("suite %s: %w", suite, err)
+		return nil, nil, fmt.Errorf("suite %s: %w", suite, err)
 	}
 	if rel.Codename != suite && rel.Suite != suite {
-		return nil, fmt.Errorf("asked for suite %s, the archive's InRelease is for %s (%s)", suite, rel.Codename, rel.Suite)
+		return nil, nil, fmt.Errorf("asked for suite %s, the archive's InRelease is for %s (%s)", suite, rel.Codename, rel.Suite)
 	}
 	ix, err := f.FetchIndex(ctx, rel, LockComponent, arch)
 	if err != nil {
-		return nil, fmt.Errorf("suite %s: %w", suite, err)
+		return nil, nil, fmt.Errorf("suite %s: %w", suite, err)
 	}
 	sum := sha256.Sum256(data)
 	lock := &Lock{
@@ -213,14 +245,40 @@ func LockPackages(ctx context.Context, f *Fetcher, suite, arch string, keyring i
 		},
 		Index: ix.File,
 	}
+	return lock, ix, nil
+}
+
+// Add pins packages already chosen (e.g. by a dependency resolver); a package pinned before keeps
+// its entry.
+func (l *Lock) Add(pkgs ...LockedPackage) {
+	have := map[string]bool{}
+	for _, p := range l.Packages {
+		have[p.Name] = true
+	}
+	for _, p := range pkgs {
+		if !have[p.Name] {
+			have[p.Name] = true
+			l.Packages = append(l.Packages, p)
+		}
+	}
+	sort.Slice(l.Packages, func(i, j int) bool { return l.Packages[i].Name < l.Packages[j].Name })
+}
+
+// Pin looks each request up in the index and pins it (and, with FollowDepends, the dependency it
+// names). An unknown name is an error naming every unknown one.
+func (l *Lock) Pin(ix *Index, requests []Request) error {
+	suite, arch := l.Suite, l.Architecture
 	var missing []string
 	locked := map[string]bool{}
+	for _, p := range l.Packages {
+		locked[p.Name] = true
+	}
 	add := func(p Package, requested string) {
 		if locked[p.Name] {
 			return
 		}
 		locked[p.Name] = true
-		lock.Packages = append(lock.Packages, LockedPackage{
+		l.Packages = append(l.Packages, LockedPackage{
 			Name: p.Name, Version: p.Version, Architecture: p.Architecture, Filename: p.Filename,
 			SHA256: p.SHA256, Source: p.Source, Size: p.Size, Requested: requested,
 		})
@@ -237,15 +295,15 @@ func LockPackages(ctx context.Context, f *Fetcher, suite, arch string, keyring i
 		}
 		dep, err := followDepends(ix, p, r.FollowDepends)
 		if err != nil {
-			return nil, fmt.Errorf("suite %s: %w", suite, err)
+			return fmt.Errorf("suite %s: %w", suite, err)
 		}
 		add(dep, r.Name)
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("suite %s %s: no such package: %s", suite, arch, strings.Join(missing, ", "))
+		return fmt.Errorf("suite %s %s: no such package: %s", suite, arch, strings.Join(missing, ", "))
 	}
-	sort.Slice(lock.Packages, func(i, j int) bool { return lock.Packages[i].Name < lock.Packages[j].Name })
-	return lock, nil
+	sort.Slice(l.Packages, func(i, j int) bool { return l.Packages[i].Name < l.Packages[j].Name })
+	return nil
 }
 
 // followDepends finds the first Pre-Depends or Depends alternative of p named with prefix, and

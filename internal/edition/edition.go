@@ -23,6 +23,10 @@ type Edition struct {
 	Boot      Boot      `yaml:"boot"`
 	Initramfs Initramfs `yaml:"initramfs"`
 	Outputs   []string  `yaml:"outputs"` // image formats: "iso"
+	Debian    Debian    `yaml:"debian"`
+	// Users are the accounts of the image besides those its packages need. root always exists; with
+	// neither a password hash nor keys it cannot log in.
+	Users []User `yaml:"users"`
 
 	// Remove takes entries away from what the parent chain added.
 	Remove Removals `yaml:"remove"`
@@ -54,6 +58,26 @@ type Boot struct {
 	Timeout *int `yaml:"timeout"`
 	// Serial is the serial console, as the kernel's console= takes it ("ttyS0,115200").
 	Serial string `yaml:"serial"`
+}
+
+// Debian says how Debian packages are installed.
+type Debian struct {
+	// DropDocs leaves out documentation, man pages, info and locales (not copyright files).
+	DropDocs *bool `yaml:"drop_docs"`
+}
+
+// User is one account.
+type User struct {
+	Name         string   `yaml:"name"`
+	UID          int      `yaml:"uid"`
+	GID          int      `yaml:"gid"`
+	Comment      string   `yaml:"comment"`
+	Home         string   `yaml:"home"`
+	Shell        string   `yaml:"shell"`
+	Groups       []string `yaml:"groups"`
+	PasswordHash string   `yaml:"password_hash"` // crypt(3), e.g. from `mkpasswd -m sha-512`
+	Locked       bool     `yaml:"locked"`
+	SSHKeys      []string `yaml:"ssh_keys"` // lines of ~/.ssh/authorized_keys
 }
 
 // Initramfs says how the initramfs is written.
@@ -93,6 +117,7 @@ func (b Boot) TimeoutOr(def int) int {
 //   - lists (recipes, overlays, outputs, kernel.config, kernel.modules, boot.cmdline): the parent's
 //     entries then the child's, each once, in first-seen order; then the child's `remove:` entries are
 //     taken out;
+//   - users: the parent's, a child's user of the same name replacing the parent's, then the child's;
 //   - abstract and remove are never inherited; extends is the child's.
 func Merge(parent, child Edition) Edition {
 	out := child
@@ -109,6 +134,10 @@ func Merge(parent, child Edition) Edition {
 	if out.Boot.Timeout == nil {
 		out.Boot.Timeout = parent.Boot.Timeout
 	}
+	if out.Debian.DropDocs == nil {
+		out.Debian.DropDocs = parent.Debian.DropDocs
+	}
+	out.Users = mergeUsers(parent.Users, child.Users)
 	r := child.Remove
 	out.Recipes = union(parent.Recipes, child.Recipes, r.Recipes)
 	out.Overlays = union(parent.Overlays, child.Overlays, r.Overlays)
@@ -117,6 +146,26 @@ func Merge(parent, child Edition) Edition {
 	out.Kernel.Modules = union(parent.Kernel.Modules, child.Kernel.Modules, r.Modules)
 	out.Boot.Cmdline = union(parent.Boot.Cmdline, child.Boot.Cmdline, r.Cmdline)
 	out.Remove = Removals{}
+	return out
+}
+
+// mergeUsers keeps the parent's users in order, a child's user of the same name replacing the
+// parent's, then the child's new users.
+func mergeUsers(parent, child []User) []User {
+	byName := map[string]int{}
+	var out []User
+	for _, u := range parent {
+		byName[u.Name] = len(out)
+		out = append(out, u)
+	}
+	for _, u := range child {
+		if i, ok := byName[u.Name]; ok {
+			out[i] = u
+			continue
+		}
+		byName[u.Name] = len(out)
+		out = append(out, u)
+	}
 	return out
 }
 

@@ -169,7 +169,7 @@ func compressor(w io.Writer, c Compression) (io.WriteCloser, error) {
 		// 8 MiB is also the default window; the kernel unpacks up to 128 MiB
 		// (lib/decompress_unzstd.c, ZSTD_WINDOWSIZE_MAX).
 		return zstd.NewWriter(w,
-			zstd.WithEncoderLevel(zstd.SpeedDefault),
+			zstd.WithEncoderLevel(zstd.SpeedBestCompression),
 			zstd.WithEncoderConcurrency(1),
 			zstd.WithWindowSize(8<<20))
 	case Gzip:

@@ -27,10 +27,13 @@ const (
 	KindGo Kind = "go"
 	// KindURoot: u-root commands as one busybox-style binary in Install (a folder), one symlink each.
 	KindURoot Kind = "u-root"
+	// KindDebianPackages: Debian packages and their dependencies, resolved at lock time and
+	// unpacked into the root tree (no maintainer scripts run).
+	KindDebianPackages Kind = "debian-packages"
 )
 
 // Kinds lists every kind the builder knows.
-var Kinds = []Kind{KindKernel, KindDebianFiles, KindGo, KindURoot}
+var Kinds = []Kind{KindKernel, KindDebianFiles, KindGo, KindURoot, KindDebianPackages}
 
 // Recipe is one recipes/<name>.yaml.
 type Recipe struct {
@@ -52,6 +55,11 @@ type Recipe struct {
 	Commands []string `yaml:"commands"`
 	// Tags are Go build tags (go, u-root).
 	Tags []string `yaml:"tags"`
+	// Exclude are packages never installed by a debian-packages recipe; dependencies on them count
+	// as met. Say why in a comment beside each.
+	Exclude []string `yaml:"exclude"`
+	// Overrides name, for a path two packages write differently, the package that wins.
+	Overrides map[string]string `yaml:"overrides"`
 
 	File string `yaml:"-"`
 }
@@ -61,7 +69,7 @@ func (r *Recipe) DebianPackages() []string {
 	switch r.Kind {
 	case KindKernel:
 		return []string{r.Package}
-	case KindDebianFiles:
+	case KindDebianFiles, KindDebianPackages:
 		return r.Packages
 	}
 	return nil
@@ -120,6 +128,10 @@ func Load(dir, name string) (*Recipe, error) {
 		}
 		if r.Install == "" {
 			bad("install", "missing: where the binary goes (e.g. sbin/consciousness-init)")
+		}
+	case KindDebianPackages:
+		if len(r.Packages) == 0 {
+			bad("packages", "missing: the Debian packages to install (their dependencies come along)")
 		}
 	case KindURoot:
 		if len(r.Commands) == 0 {

@@ -180,7 +180,11 @@ func (in *initProc) boot() {
 
 	switch cmdline.Test {
 	case "":
-		in.goSafe("console shell", func() { in.shell(true) })
+		if in.consoleLogin() {
+			in.goSafe("console login", in.getty)
+		} else {
+			in.goSafe("console shell", func() { in.shell(true) })
+		}
 	case bootconf.TestPoweroff:
 		in.shutdown(power.Poweroff)
 	case bootconf.TestShell:
