@@ -1,0 +1,110 @@
+package boot_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"net"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/genai-os/genai-build/internal/build"
+	"github.com/genai-os/genai-build/internal/debian"
+	"github.com/genai-os/genai-build/internal/qemu"
+)
+
+// TestSSH builds the server ISO with a root key given at build time (genai-build iso --ssh-key),
+// boots it with a host port forwarded to the guest's port 22, and logs in with that key; a login
+// with a password is refused.
+func TestSSH(t *testing.T) {
+	needQEMU(t)
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sshPub, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := debian.ResolveMirror("", os.Getenv, "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := build.Run(context.Background(), build.Options{Root: root, Edition: "server", OutDir: t.TempDir(), Cache: testCache(t),
+		Mirror: m, SourceDate: sourceDate, SSHKeys: []string{strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A free port on the host for QEMU's forward.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	_, port, _ := net.SplitHostPort(addr)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	vm, err := qemu.Start(ctx, qemu.Config{Image: res.Image, Firmware: qemu.BIOS, Media: qemu.CD, HostFwd: []string{"tcp:127.0.0.1:" + port + "-:22"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vm.Kill()
+	if _, err := vm.WaitFor(regexp.MustCompile(`genai-os: network iface=\S+ addr=10\.0\.2\.15/24`)); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 20 * time.Second}
+	var client *ssh.Client
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		client, err = ssh.Dial("tcp", addr, cfg)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ssh: %v\nconsole:\n%s", err, vm.Console())
+		}
+		time.Sleep(2 * time.Second)
+	}
+	defer client.Close()
+	run := func(cmd string) string {
+		t.Helper()
+		s, err := client.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		out, err := s.CombinedOutput(cmd)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", cmd, err, out)
+		}
+		return string(out)
+	}
+	uname := run("uname -a")
+	t.Logf("uname -a: %s", uname)
+	if !strings.Contains(uname, "Linux") || !strings.Contains(uname, "6.12") {
+		t.Errorf("uname -a = %q, want Linux 6.12", uname)
+	}
+	status := run("consciousness-manager status")
+	t.Logf("consciousness-manager status:\n%s", status)
+	if !regexp.MustCompile(`sshd\.service\s+running`).MatchString(status) {
+		t.Errorf("status does not show sshd running:\n%s", status)
+	}
+	// A password is refused, whatever it is: the server offers no password method.
+	_, err = ssh.Dial("tcp", addr, &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.Password("root"), ssh.Password("")},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 20 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "unable to authenticate") {
+		t.Errorf("password login: err = %v, want it refused", err)
+	}
+}
