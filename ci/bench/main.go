@@ -191,6 +191,27 @@ func run(edition string, boots int, skipCold bool) error {
 		return fmt.Errorf("init comparison: %w", err)
 	}
 	rows = append(rows, cmp...)
+	pk, err := packageTimes(root, &cache.Cache{Dir: cacheDir})
+	if err != nil {
+		return fmt.Errorf("package times: %w", err)
+	}
+	rows = append(rows, pk...)
+	overlay := filepath.Join(work, "hundred")
+	if err := hundredUnits(overlay); err != nil {
+		return err
+	}
+	out100 := filepath.Join(work, "images100")
+	cmd := exec.Command(bin, "iso", "--quiet", "--edition", edition, "--out", out100, "--overlay", overlay)
+	cmd.Env = env
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%v: %v\n%s", cmd.Args, err, b)
+	}
+	fmt.Fprintln(os.Stderr, "init figures: RSS, 100 services…")
+	in, err := initFigures(image, filepath.Join(out100, filepath.Base(image)))
+	if err != nil {
+		return fmt.Errorf("init figures: %w", err)
+	}
+	rows = append(rows, in...)
 	fmt.Printf("Measured on %s/%s, %d CPUs, %s, QEMU TCG unless KVM works (`make bench`):\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
 	fmt.Println("| measure | value | how |")
 	fmt.Println("| --- | --- | --- |")
