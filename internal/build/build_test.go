@@ -64,12 +64,13 @@ func fakeRepo(t *testing.T, kernelDeb []byte) (root string, mirror *httptest.Ser
 		}
 	}
 	os.MkdirAll(filepath.Join(root, "recipes"), 0o755)
-	for _, r := range []string{"kernel", "isolinux", "uefi-loaders", "consciousness-init", "consciousness-manager", "u-root-core"} {
-		data, err := os.ReadFile(filepath.Join("..", "..", "recipes", r+".yaml"))
+	recipes, _ := filepath.Glob(filepath.Join("..", "..", "recipes", "*.yaml"))
+	for _, r := range recipes {
+		data, err := os.ReadFile(r)
 		if err != nil {
 			t.Fatal(err)
 		}
-		os.WriteFile(filepath.Join(root, "recipes", r+".yaml"), data, 0o644)
+		os.WriteFile(filepath.Join(root, "recipes", filepath.Base(r)), data, 0o644)
 	}
 	sum := sha256.Sum256(kernelDeb)
 	pool := "pool/main/l/linux-signed-amd64/linux-image-test_1_amd64.deb"
@@ -83,7 +84,8 @@ func fakeRepo(t *testing.T, kernelDeb []byte) (root string, mirror *httptest.Ser
 		lock.Packages = append(lock.Packages, p)
 	}
 	// The other recipes' packages: pinned to content the mirror does not have.
-	for _, n := range []string{"grub-efi-amd64-signed", "isolinux", "shim-signed", "syslinux-common"} {
+	lock.Sets = map[string][]string{"openssh-server": {"openssh-server"}}
+	for _, n := range []string{"grub-efi-amd64-signed", "isolinux", "openssh-server", "shim-signed", "syslinux-common"} {
 		lock.Packages = append(lock.Packages, debian.LockedPackage{Name: n, Version: "1", Architecture: "all", Filename: "pool/main/x/" + n + "_1_all.deb", SHA256: strings.Repeat("d", 64), Source: n, Size: 10, Requested: n})
 	}
 	if err := lock.Write(filepath.Join(root, LockFile)); err != nil {
