@@ -24,16 +24,20 @@ func TestNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Kill()
-	line, err := m.WaitFor(regexp.MustCompile(`genai-os: ready edition=server `))
-	if err != nil {
-		t.Fatal(err)
+	// The network comes up beside the services: its line may come before or after the ready line.
+	var line string
+	for seen := map[string]bool{}; !seen["ready"] || !seen["network"]; {
+		l, err := m.WaitFor(regexp.MustCompile(`genai-os: (ready edition=server |network iface=\S+ addr=\S+ gw=\S+ via=\S+)`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s", l)
+		if strings.Contains(l, "genai-os: network") {
+			seen["network"], line = true, l
+		} else {
+			seen["ready"] = true
+		}
 	}
-	t.Logf("%s", line)
-	line, err = m.WaitFor(regexp.MustCompile(`genai-os: network iface=\S+ addr=\S+ gw=\S+ via=\S+`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("%s", line)
 	if !regexp.MustCompile(`addr=10\.0\.2\.15/24 gw=10\.0\.2\.2 via=dhcp`).MatchString(line) {
 		t.Errorf("network line %q: want addr=10.0.2.15/24 gw=10.0.2.2 via=dhcp", line)
 	}
