@@ -116,6 +116,10 @@ func (m *Manager) attempt(s *service, r *runner) (ok bool, result string) {
 		m.log.Warn("service setup", "service", u.Name, "err", err)
 		return false, "resources: " + err.Error()
 	}
+	if err := m.runtimeDirs(u, cred); err != nil {
+		m.log.Warn("service setup", "service", u.Name, "err", err)
+		return false, "resources: " + err.Error()
+	}
 	for _, c := range u.ExecStartPre {
 		ws, _, err := m.runSync(s, c, env, cred, u.TimeoutStartSec, r.stop)
 		if errors.Is(err, errStopped) {
@@ -193,6 +197,22 @@ func (m *Manager) attempt(s *service, r *runner) (ok bool, result string) {
 		m.stopProc(s, pid, exit, env, cred)
 		return false, errStopped.Error()
 	}
+}
+
+// runtimeDirs makes the unit's RuntimeDirectory= folders under /run, owned by its user.
+func (m *Manager) runtimeDirs(u *unit.Unit, cred *syscall.Credential) error {
+	for _, d := range u.RuntimeDirectory {
+		p := filepath.Join(m.cfg.Root, "run", d)
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return fmt.Errorf("RuntimeDirectory: %w", err)
+		}
+		if cred != nil {
+			if err := os.Chown(p, int(cred.Uid), int(cred.Gid)); err != nil {
+				return fmt.Errorf("RuntimeDirectory: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 func success(ws syscall.WaitStatus, c unit.Command) bool {

@@ -72,6 +72,9 @@ type Unit struct {
 	TimeoutStopSec   time.Duration // 0 = no timeout (SIGKILL never sent)
 	User, Group      string
 	WorkingDirectory string
+	// RuntimeDirectory names folders under /run made (owned by User/Group) before the service
+	// starts, as systemd does; the service sees them in $RUNTIME_DIRECTORY.
+	RuntimeDirectory []string
 	Environment      []string // KEY=value, in order
 	EnvironmentFile  []string // "-" prefix: optional
 
@@ -297,6 +300,14 @@ func (p *parser) set(section, k, v string, line int) {
 		u.Group = v
 	case "Service.WorkingDirectory":
 		u.WorkingDirectory = v
+	case "Service.RuntimeDirectory":
+		for _, d := range strings.Fields(v) {
+			if strings.Contains(d, "..") || strings.HasPrefix(d, "/") {
+				p.warn(line, "RuntimeDirectory=%q: want a name under /run without \"..\", skipped", d)
+				continue
+			}
+			u.RuntimeDirectory = append(u.RuntimeDirectory, d)
+		}
 	case "Service.Environment":
 		if v == "" {
 			u.Environment = nil

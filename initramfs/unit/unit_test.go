@@ -232,3 +232,16 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestRuntimeDirectory(t *testing.T) {
+	u, diags, err := Parse("x.service", "x.service", strings.NewReader("[Service]\nExecStart=/bin/true\nRuntimeDirectory=sshd other\nRuntimeDirectory=../etc /abs\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(u.RuntimeDirectory, []string{"sshd", "other"}) {
+		t.Errorf("RuntimeDirectory = %v", u.RuntimeDirectory)
+	}
+	if len(diags) != 2 {
+		t.Errorf("diags = %v, want the two unsafe names reported", diags)
+	}
+}

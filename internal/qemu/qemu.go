@@ -143,7 +143,10 @@ func (c Config) Args(accel Accel) ([]string, error) {
 	if accel == AccelKVM {
 		args = append(args, "-accel", "kvm", "-cpu", "host")
 	} else {
-		args = append(args, "-accel", "tcg")
+		// QEMU's default CPU model lacks RDRAND, which every PC of the last decade has: without
+		// it the kernel's random pool takes seconds to fill under emulation and the first
+		// getrandom(2) at boot (SSH host key, DHCP) waits for it.
+		args = append(args, "-accel", "tcg", "-cpu", "qemu64,+rdrand")
 	}
 	if c.Firmware == UEFI || c.Firmware == SecureBoot {
 		code, vars, err := c.ovmf()
