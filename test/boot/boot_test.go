@@ -27,11 +27,17 @@ import (
 
 const root = "../.."
 
-var (
-	once     sync.Once
-	built    *build.Result
-	buildErr error
-)
+// isos holds the images this package builds, each built once for all its tests.
+var isos = struct {
+	sync.Mutex
+	m map[string]*isoBuild
+}{m: map[string]*isoBuild{}}
+
+type isoBuild struct {
+	once sync.Once
+	res  *build.Result
+	err  error
+}
 
 // sourceDate is fixed so that the image is the same in every run of the tests.
 var sourceDate = time.Unix(1764000000, 0).UTC()
@@ -44,28 +50,39 @@ func testCache(t testing.TB) *cache.Cache {
 	return &cache.Cache{Dir: dir}
 }
 
-// serverISO builds the server ISO once for all tests of this package.
-func serverISO(t *testing.T) *build.Result {
+// buildISO builds the server edition with opts' extras once per name, into a folder that outlives
+// the test that asked first.
+func buildISO(t *testing.T, name string, opts build.Options) *build.Result {
 	t.Helper()
-	once.Do(func() {
+	isos.Lock()
+	b, ok := isos.m[name]
+	if !ok {
+		b = &isoBuild{}
+		isos.m[name] = b
+	}
+	isos.Unlock()
+	b.once.Do(func() {
 		m, err := debian.ResolveMirror("", os.Getenv, "/")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
 		out, err := os.MkdirTemp("", "genai-boot-test-*")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		built, buildErr = build.Run(context.Background(), build.Options{Root: root, Edition: "server", OutDir: out,
-			Cache: testCache(t), Mirror: m, SourceDate: sourceDate})
+		opts.Root, opts.Edition, opts.OutDir, opts.Cache, opts.Mirror, opts.SourceDate = root, "server", out, testCache(t), m, sourceDate
+		b.res, b.err = build.Run(context.Background(), opts)
 	})
-	if buildErr != nil {
-		t.Fatalf("building the server ISO: %v", buildErr)
+	if b.err != nil {
+		t.Fatalf("building the server ISO (%s): %v", name, b.err)
 	}
-	return built
+	return b.res
 }
+
+// serverISO is the server edition as `genai-build iso --edition server` builds it.
+func serverISO(t *testing.T) *build.Result { return buildISO(t, "server", build.Options{}) }
 
 func needQEMU(t *testing.T) {
 	t.Helper()

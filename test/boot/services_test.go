@@ -2,46 +2,19 @@ package boot_test
 
 import (
 	"context"
-	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/genai-os/genai-build/internal/build"
-	"github.com/genai-os/genai-build/internal/debian"
 	"github.com/genai-os/genai-build/internal/qemu"
-)
-
-var (
-	svcOnce  sync.Once
-	svcBuilt *build.Result
-	svcErr   error
 )
 
 // servicesISO is the server ISO with testdata/overlay laid over it (genai-build iso --overlay):
 // three test units beside the edition's own.
 func servicesISO(t *testing.T) *build.Result {
-	t.Helper()
-	svcOnce.Do(func() {
-		m, err := debian.ResolveMirror("", os.Getenv, "/")
-		if err != nil {
-			svcErr = err
-			return
-		}
-		out, err := os.MkdirTemp("", "genai-services-test-*")
-		if err != nil {
-			svcErr = err
-			return
-		}
-		svcBuilt, svcErr = build.Run(context.Background(), build.Options{Root: root, Edition: "server", OutDir: out,
-			Cache: testCache(t), Mirror: m, SourceDate: sourceDate, ExtraOverlays: []string{"testdata/overlay"}})
-	})
-	if svcErr != nil {
-		t.Fatalf("building the server ISO with test services: %v", svcErr)
-	}
-	return svcBuilt
+	return buildISO(t, "services", build.Options{ExtraOverlays: []string{"testdata/overlay"}})
 }
 
 // TestServices boots the server ISO with test units and drives the init from its serial console

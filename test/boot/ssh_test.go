@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"net"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,7 +13,6 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/genai-os/genai-build/internal/build"
-	"github.com/genai-os/genai-build/internal/debian"
 	"github.com/genai-os/genai-build/internal/qemu"
 )
 
@@ -35,15 +33,7 @@ func TestSSH(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := debian.ResolveMirror("", os.Getenv, "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := build.Run(context.Background(), build.Options{Root: root, Edition: "server", OutDir: t.TempDir(), Cache: testCache(t),
-		Mirror: m, SourceDate: sourceDate, SSHKeys: []string{strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := buildISO(t, "ssh", build.Options{SSHKeys: []string{strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))}})
 	// A free port on the host for QEMU's forward.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
