@@ -102,6 +102,13 @@ func initFigures(image, image100 string) ([]row, error) {
 			return 0, "", 0, err
 		}
 		defer m.Kill()
+		if rss {
+			// The debug entry logs root in on the serial console (the default one asks for a login).
+			if err := m.Expect("boot: ", 2*time.Minute); err != nil {
+				return 0, "", 0, err
+			}
+			m.Send("debug\r")
+		}
 		line, err := m.WaitFor(ready)
 		if err != nil {
 			return 0, "", 0, err
@@ -126,7 +133,11 @@ func initFigures(image, image100 string) ([]row, error) {
 		}
 		return initMS, services, rssKB, nil
 	}
-	base, svc, rss, err := boot(image, true)
+	base, svc, _, err := boot(image, false)
+	if err != nil {
+		return nil, err
+	}
+	_, _, rss, err := boot(image, true)
 	if err != nil {
 		return nil, err
 	}

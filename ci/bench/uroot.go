@@ -90,7 +90,8 @@ func initComparison(root, image, work string, c *cache.Cache) ([]row, error) {
 	}
 	prompt := regexp.MustCompile(`\$ `)
 	fmt.Fprintln(os.Stderr, "direct kernel boot: ours, then u-root's init…")
-	o, err := measure(ours, "consciousness.level=0.7", regexp.MustCompile(`genai-os: ready`), prompt)
+	// consciousness.console=shell: a root shell on the console, as u-root's init gives.
+	o, err := measure(ours, "consciousness.level=0.7 consciousness.console=shell", regexp.MustCompile(`genai-os: ready`), prompt)
 	if err != nil {
 		return nil, fmt.Errorf("ours: %w", err)
 	}

@@ -84,6 +84,19 @@ func buildISO(t *testing.T, name string, opts build.Options) *build.Result {
 // serverISO is the server edition as `genai-build iso --edition server` builds it.
 func serverISO(t *testing.T) *build.Result { return buildISO(t, "server", build.Options{}) }
 
+// chooseDebug picks the debug entry at ISOLINUX's prompt (BIOS): its kernel command line has
+// init.debug, with which the init logs root in on the serial console, so the test can type
+// commands there. The default entry asks for a login, and root has no password.
+func chooseDebug(t *testing.T, m *qemu.Machine) {
+	t.Helper()
+	if err := m.Expect("boot: ", 3*time.Minute); err != nil {
+		t.Fatalf("no ISOLINUX prompt: %v\n%s", err, m.Console())
+	}
+	if err := m.Send("debug\r"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func needQEMU(t *testing.T) {
 	t.Helper()
 	if os.Getenv("GENAI_BOOT_TESTS") == "0" {

@@ -24,6 +24,7 @@ func TestNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Kill()
+	chooseDebug(t, m)
 	// The network comes up beside the services: its line may come before or after the ready line.
 	var line string
 	for seen := map[string]bool{}; !seen["ready"] || !seen["network"]; {

@@ -29,6 +29,7 @@ func TestServices(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Kill()
+	chooseDebug(t, m)
 	line, err := m.WaitFor(regexp.MustCompile(`genai-os: ready edition=server level=0\.7 .*services=([0-9]+)/([0-9]+)`))
 	if err != nil {
 		t.Fatal(err)

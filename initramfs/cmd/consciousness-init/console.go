@@ -11,39 +11,50 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// consoleLogin says whether the serial console asks for a login instead of
-// giving a root shell: when asked to (consciousness.console=login, or
-// console = login in boot.conf), or when root has a password it can check.
-// Without either, the console stays a root shell, as images without accounts
-// (before accounts come from the edition) need.
+// consoleLogin says whether the consoles ask for a login (the default: no
+// account without a password can log in) or give a root shell, as
+// consciousness.console=shell on the command line or console = shell in
+// boot.conf ask for (whoever can edit the kernel command line owns the machine
+// anyway).
 func (in *initProc) consoleLogin() bool {
 	switch {
 	case in.cmdline.Console != "":
-		return in.cmdline.Console == "login"
+		return in.cmdline.Console != "shell"
 	case in.conf.Console != "":
-		return in.conf.Console == "login"
+		return in.conf.Console != "shell"
 	}
-	_, hash, err := login.Lookup(in.root, "root")
-	return err == nil && login.Usable(hash)
+	return true
 }
 
-// getty runs login prompts on the console, and the user's shell after each
-// login, forever. With init.debug, root is logged in without a prompt.
-func (in *initProc) getty() {
+// gettys starts a login prompt on the console (the serial port on a headless
+// machine) and on tty1 (the screen), when that is another terminal.
+func (in *initProc) gettys() {
+	dev, err := boot.ConsoleDevice(in.root)
+	if err != nil {
+		in.log.Error("console login", "err", err)
+		return
+	}
+	in.goSafe("console login", func() { in.getty(dev, in.cmdline.Debug) })
+	if tty1 := in.path("dev/tty1"); dev != tty1 && dev != "/dev/tty1" {
+		if _, err := os.Stat(tty1); err == nil {
+			in.goSafe("tty1 login", func() { in.getty(tty1, false) })
+		}
+	}
+}
+
+// getty runs login prompts on dev, and the user's shell after each login,
+// forever. With autologin (init.debug, console only), root is logged in
+// without a prompt.
+func (in *initProc) getty(dev string, autologin bool) {
 	host, _ := os.Hostname()
 	for {
-		dev, err := boot.ConsoleDevice(in.root)
-		if err != nil {
-			in.log.Error("console login", "err", err)
-			return
-		}
 		f, err := os.OpenFile(dev, os.O_RDWR|unix.O_NOCTTY, 0)
 		if err != nil {
 			in.log.Error("console login", "tty", dev, "err", err)
 			return
 		}
 		var a login.Account
-		if in.cmdline.Debug {
+		if autologin {
 			a, _, err = login.Lookup(in.root, "root")
 			in.log.Warn("init.debug: root logged in on the console without a password")
 		} else {

@@ -177,11 +177,17 @@ func (in *initProc) boot() {
 		log.Debug("init timing", "init_ms", initMs, "modules_ms", modulesMs)
 	})
 	_ = os.WriteFile(in.path("run/consciousness/ready"), fmt.Appendf(nil, "%d\n", sinceBoot/1e6), 0o644)
+	// Boot is over: give back what the generous boot-time GC setting (main) let the heap grow to.
+	in.goSafe("settle memory", func() {
+		<-in.modulesDone
+		debug.SetGCPercent(100)
+		debug.FreeOSMemory()
+	})
 
 	switch cmdline.Test {
 	case "":
 		if in.consoleLogin() {
-			in.goSafe("console login", in.getty)
+			in.gettys()
 		} else {
 			in.goSafe("console shell", func() { in.shell(true) })
 		}

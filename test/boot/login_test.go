@@ -1,0 +1,39 @@
+package boot_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/genai-os/genai-build/internal/qemu"
+)
+
+// TestConsoleLogin boots the default entry: the serial console asks for a login, and root, which
+// has neither a password nor (in this image) a key, cannot log in there.
+func TestConsoleLogin(t *testing.T) {
+	needQEMU(t)
+	res := serverISO(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	m, err := qemu.Start(ctx, qemu.Config{Image: res.Image, Firmware: qemu.BIOS, Media: qemu.CD, CPUs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Kill()
+	if err := m.Expect("genai-server login: ", 3*time.Minute); err != nil {
+		t.Fatalf("no login prompt on the serial console: %v\n%s", err, m.Console())
+	}
+	for _, password := range []string{"", "root"} {
+		m.Send("root\r")
+		if err := m.Expect("Password: ", time.Minute); err != nil {
+			t.Fatalf("no password prompt: %v\n%s", err, m.Console())
+		}
+		m.Send(password + "\r")
+		if err := m.Expect("Login incorrect", time.Minute); err != nil {
+			t.Fatalf("root logged in with password %q: %v\n%s", password, err, m.Console())
+		}
+		if err := m.Expect("login: ", time.Minute); err != nil {
+			t.Fatalf("no new login prompt: %v\n%s", err, m.Console())
+		}
+	}
+}
