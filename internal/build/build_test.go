@@ -84,8 +84,8 @@ func fakeRepo(t *testing.T, kernelDeb []byte) (root string, mirror *httptest.Ser
 		lock.Packages = append(lock.Packages, p)
 	}
 	// The other recipes' packages: pinned to content the mirror does not have.
-	lock.Sets = map[string][]string{"openssh-server": {"openssh-server"}}
-	for _, n := range []string{"grub-efi-amd64-signed", "isolinux", "openssh-server", "shim-signed", "syslinux-common"} {
+	lock.Sets = map[string][]string{"server-packages": {"dpkg", "openssh-server"}}
+	for _, n := range []string{"dpkg", "grub-efi-amd64-signed", "isolinux", "openssh-server", "shim-signed", "syslinux-common"} {
 		lock.Packages = append(lock.Packages, debian.LockedPackage{Name: n, Version: "1", Architecture: "all", Filename: "pool/main/x/" + n + "_1_all.deb", SHA256: strings.Repeat("d", 64), Source: n, Size: 10, Requested: n})
 	}
 	if err := lock.Write(filepath.Join(root, LockFile)); err != nil {

@@ -91,6 +91,14 @@ func TestSSH(t *testing.T) {
 	if !regexp.MustCompile(`sshd\.service\s+running`).MatchString(status) {
 		t.Errorf("status does not show sshd running:\n%s", status)
 	}
+	// The image's package database, as dpkg itself reads it.
+	dpkg := run("dpkg -l openssh-server libc6")
+	t.Logf("dpkg -l:\n%s", dpkg)
+	for _, want := range []*regexp.Regexp{regexp.MustCompile(`(?m)^ii\s+openssh-server\s+1:10`), regexp.MustCompile(`(?m)^ii\s+libc6:amd64\s+2\.41`)} {
+		if !want.MatchString(dpkg) {
+			t.Errorf("dpkg -l does not match %s", want)
+		}
+	}
 	// A password is refused, whatever it is: the server offers no password method.
 	_, err = ssh.Dial("tcp", addr, &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.Password("root"), ssh.Password("")},
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 20 * time.Second})
