@@ -1,7 +1,6 @@
 package modload
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -27,27 +26,15 @@ type Alias struct {
 // returned all the same.
 func ParseAlias(name string, r io.Reader) ([]Alias, error) {
 	var out []Alias
-	var errs []error
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	n := 0
-	for sc.Scan() {
-		n++
-		l := strings.TrimSpace(sc.Text())
-		if l == "" || l[0] == '#' {
-			continue
-		}
+	err := lines(name, r, func(_ int, l string) error {
 		f := strings.Fields(l)
 		if len(f) != 3 || f[0] != "alias" {
-			errs = append(errs, fmt.Errorf("%s:%d: want \"alias <pattern> <module>\", got %q", name, n, l))
-			continue
+			return fmt.Errorf("want \"alias <pattern> <module>\", got %q", l)
 		}
 		out = append(out, Alias{Pattern: Normalize(f[1]), Module: Canonical(f[2])})
-	}
-	if err := sc.Err(); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", name, err))
-	}
-	return out, errors.Join(errs...)
+		return nil
+	})
+	return out, err
 }
 
 // Canonical is the form in which module names compare: the kernel treats '-'

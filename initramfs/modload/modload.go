@@ -19,37 +19,11 @@ import (
 	"time"
 )
 
-// ReadList reads a module list: one path per line; blank lines and '#' comments
-// are skipped. Duplicates are an error, reported with name:line.
-func ReadList(name string, r io.Reader) ([]string, error) {
-	var mods []string
-	var errs []error
-	seen := map[string]int{}
-	sc := bufio.NewScanner(r)
-	n := 0
-	for sc.Scan() {
-		n++
-		l := strings.TrimSpace(sc.Text())
-		if l == "" || l[0] == '#' {
-			continue
-		}
-		if prev, dup := seen[l]; dup {
-			errs = append(errs, fmt.Errorf("%s:%d: %s already listed on line %d", name, n, l, prev))
-			continue
-		}
-		seen[l] = n
-		mods = append(mods, l)
-	}
-	if err := sc.Err(); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", name, err))
-	}
-	return mods, errors.Join(errs...)
-}
-
-// ParseDep reads a modules.dep: lines "path: dep-path dep-path". A module may
-// have no line, or a line with no deps. Errors carry name:line.
-func ParseDep(name string, r io.Reader) (map[string][]string, error) {
-	deps := map[string][]string{}
+// lines calls fn with each line of r that is neither blank nor a '#' comment,
+// trimmed, and its number; fn's errors and the reader's are joined, each
+// prefixed with name:line. The builder writes these files; a bad line is
+// reported and skipped, never fatal to the boot.
+func lines(name string, r io.Reader, fn func(n int, l string) error) error {
 	var errs []error
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
@@ -60,22 +34,49 @@ func ParseDep(name string, r io.Reader) (map[string][]string, error) {
 		if l == "" || l[0] == '#' {
 			continue
 		}
-		mod, rest, ok := strings.Cut(l, ":")
-		mod = strings.TrimSpace(mod)
-		if !ok || mod == "" {
-			errs = append(errs, fmt.Errorf("%s:%d: want \"module: deps...\", got %q", name, n, l))
-			continue
+		if err := fn(n, l); err != nil {
+			errs = append(errs, fmt.Errorf("%s:%d: %w", name, n, err))
 		}
-		if _, dup := deps[mod]; dup {
-			errs = append(errs, fmt.Errorf("%s:%d: %s listed twice", name, n, mod))
-			continue
-		}
-		deps[mod] = strings.Fields(rest)
 	}
 	if err := sc.Err(); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", name, err))
 	}
-	return deps, errors.Join(errs...)
+	return errors.Join(errs...)
+}
+
+// ReadList reads a module list: one path per line; blank lines and '#' comments
+// are skipped. Duplicates are an error, reported with name:line.
+func ReadList(name string, r io.Reader) ([]string, error) {
+	var mods []string
+	seen := map[string]int{}
+	err := lines(name, r, func(n int, l string) error {
+		if prev, dup := seen[l]; dup {
+			return fmt.Errorf("%s already listed on line %d", l, prev)
+		}
+		seen[l] = n
+		mods = append(mods, l)
+		return nil
+	})
+	return mods, err
+}
+
+// ParseDep reads a modules.dep: lines "path: dep-path dep-path". A module may
+// have no line, or a line with no deps. Errors carry name:line.
+func ParseDep(name string, r io.Reader) (map[string][]string, error) {
+	deps := map[string][]string{}
+	err := lines(name, r, func(_ int, l string) error {
+		mod, rest, ok := strings.Cut(l, ":")
+		mod = strings.TrimSpace(mod)
+		if !ok || mod == "" {
+			return fmt.Errorf("want \"module: deps...\", got %q", l)
+		}
+		if _, dup := deps[mod]; dup {
+			return fmt.Errorf("%s listed twice", mod)
+		}
+		deps[mod] = strings.Fields(rest)
+		return nil
+	})
+	return deps, err
 }
 
 // ErrDepFailed is wrapped in the Result of a module that was not tried because
