@@ -149,18 +149,20 @@ func (in *initProc) boot() {
 		fmt.Fprintf(os.Stdout, "genai-os: boot firmware=%s secureboot=%s\n", fw.Name(), fw.SecureBoot)
 	}
 
-	// Modules load in the background, in dependency order: under emulation each takes 60-500 ms,
-	// and nothing the init itself does needs them. Services that need hardware wait for it
-	// (in.modulesDone); the ready line does not.
+	// Modules load in the background, in dependency order, once the boot's services have been
+	// started: under emulation each module takes 60-500 ms of both CPUs, which would slow the
+	// services' first exec by as much, and no boot service of ours needs hardware to start (the
+	// network comes up when its driver has loaded, sshd listens on every address). The ready line
+	// does not wait for them.
 	in.modulesDone = make(chan struct{})
 	var modulesMs int64
+	rep := in.startServices()
 	in.goSafe("modules", func() {
 		defer close(in.modulesDone)
 		modulesMs = in.loadModules()
 	})
 	// The network waits for its NIC's driver (above) and the DHCP server: never for the ready line.
 	in.goSafe("network", in.network)
-	rep := in.startServices()
 
 	sinceBoot, _ := boot.SinceBoot()
 	initMs := in.initMillis(sinceBoot)
