@@ -316,16 +316,20 @@ func (s *state) kernelStep(ctx context.Context) error {
 	if err := s.checkKconfig(s.kernel); err != nil {
 		return err
 	}
-	mods, err := resolveModules(s.kernel, s.ed.Kernel.Modules)
-	if err != nil {
-		return err
-	}
-	s.kernel.Modules = mods
-	s.log.Debug("modules resolved", "count", len(mods))
-	tree, err := s.moduleSegment(ctx, s.kernel, mods)
-	if err != nil {
-		return err
-	}
-	s.segments = append(s.segments, &segment{name: "kernel-modules", tree: tree})
+	// The module segment depends only on the kernel package and the module list: when it is
+	// cached, neither the .modinfo reading nor the decompression runs again.
+	key := cache.Key(moduleSegmentRecipe, lp.SHA256, strings.Join(s.ed.Kernel.Modules, ","))
+	s.segments = append(s.segments, &segment{name: "kernel-modules", key: key, build: func() (*fstree.Tree, error) {
+		mods, err := resolveModules(s.kernel, s.ed.Kernel.Modules)
+		if err != nil {
+			return nil, err
+		}
+		s.kernel.Modules = mods
+		s.log.Debug("modules resolved", "count", len(mods))
+		return s.moduleSegment(ctx, s.kernel, mods)
+	}})
 	return nil
 }
+
+// moduleSegmentRecipe names the layout of the module segment; change it when that changes.
+const moduleSegmentRecipe = "kernel-modules/1"
