@@ -27,6 +27,10 @@ import (
 
 const root = "../.."
 
+// The boot tests give the guest one CPU: under multi-threaded TCG, a guest kernel patching its own
+// code on one vCPU while another runs it has been seen to crash with an int3 oops at boot (once in
+// many boots here, in `make bench`). One vCPU is also all these tests need.
+
 // isos holds the images this package builds, each built once for all its tests.
 var isos = struct {
 	sync.Mutex

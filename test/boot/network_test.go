@@ -19,7 +19,7 @@ func TestNetwork(t *testing.T) {
 	res := servicesISO(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	m, err := qemu.Start(ctx, qemu.Config{Image: res.Image, Firmware: qemu.BIOS, Media: qemu.CD, Net: true})
+	m, err := qemu.Start(ctx, qemu.Config{Image: res.Image, Firmware: qemu.BIOS, Media: qemu.CD, Net: true, CPUs: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

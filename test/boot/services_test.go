@@ -24,7 +24,7 @@ func TestServices(t *testing.T) {
 	res := servicesISO(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	m, err := qemu.Start(ctx, qemu.Config{Image: res.Image, Firmware: qemu.BIOS, Media: qemu.CD})
+	m, err := qemu.Start(ctx, qemu.Config{Image: res.Image, Firmware: qemu.BIOS, Media: qemu.CD, CPUs: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func TestSSH(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	vm, err := qemu.Start(ctx, qemu.Config{Image: res.Image, Firmware: qemu.BIOS, Media: qemu.CD, HostFwd: []string{"tcp:127.0.0.1:" + port + "-:22"}})
+	vm, err := qemu.Start(ctx, qemu.Config{Image: res.Image, Firmware: qemu.BIOS, Media: qemu.CD, CPUs: 1, HostFwd: []string{"tcp:127.0.0.1:" + port + "-:22"}})
 	if err != nil {
 		t.Fatal(err)
 	}
