@@ -10,10 +10,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/genai-os/genai-build/internal/build"
 	"github.com/genai-os/genai-build/internal/cache"
 	"github.com/genai-os/genai-build/internal/debian"
 	"github.com/genai-os/genai-build/internal/debinstall"
-	"github.com/genai-os/genai-build/internal/debresolve"
 	"github.com/genai-os/genai-build/internal/fstree"
 	"github.com/genai-os/genai-build/internal/qemu"
 	"github.com/genai-os/genai-build/internal/recipe"
@@ -23,7 +23,7 @@ import (
 // packageTimes resolves and unpacks each debian-packages recipe of the checkout from the cache
 // alone: the Packages index and the .debs pinned by the lock.
 func packageTimes(root string, c *cache.Cache) ([]row, error) {
-	lock, err := debian.ReadLock(filepath.Join(root, "recipes", "debian.lock"))
+	lock, err := debian.ReadLock(filepath.Join(root, build.LockFile))
 	if err != nil {
 		return nil, err
 	}
@@ -53,11 +53,7 @@ func packageTimes(root string, c *cache.Cache) ([]row, error) {
 		ix := debian.NewIndex(pkgs)
 		parsed := time.Since(start)
 		start = time.Now()
-		var reqs []debresolve.Request
-		for _, p := range r.Packages {
-			reqs = append(reqs, debresolve.Request{Name: p})
-		}
-		res, err := debresolve.Resolve(ix, lock.Architecture, reqs, debresolve.Options{Exclude: r.Exclude})
+		res, err := build.ResolveSet(ix, lock.Architecture, r)
 		if err != nil {
 			return nil, err
 		}

@@ -27,8 +27,7 @@ type kernelStage struct {
 	Dir     string // stage folder
 	Version string // e.g. 6.12.57+deb13-amd64
 	Package debian.LockedPackage
-	Modules []kmod.Module // the edition's modules and their dependencies, in load order
-	ModDir  string        // stage folder of the selected, decompressed modules
+	ModDir  string // stage folder of the selected, decompressed modules
 }
 
 // kernelMeta is written into the unpacked stage.
@@ -324,7 +323,6 @@ func (s *state) kernelStep(ctx context.Context) error {
 		if err != nil {
 			return nil, err
 		}
-		s.kernel.Modules = mods
 		s.log.Debug("modules resolved", "count", len(mods))
 		return s.moduleSegment(ctx, s.kernel, mods)
 	}})

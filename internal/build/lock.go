@@ -16,6 +16,17 @@ import (
 	"github.com/genai-os/genai-build/internal/recipe"
 )
 
+// ResolveSet resolves a debian-packages recipe against an index: its packages (with their version
+// constraints), their dependencies, less the recipe's exclusions.
+func ResolveSet(ix *debian.Index, arch string, r *recipe.Recipe) (*debresolve.Result, error) {
+	var rq []debresolve.Request
+	for _, p := range r.Packages {
+		name, version := splitVersion(p)
+		rq = append(rq, debresolve.Request{Name: name, Version: version})
+	}
+	return debresolve.Resolve(ix, arch, rq, debresolve.Options{Exclude: r.Exclude})
+}
+
 // splitVersion splits "name (>= 1.2)" into the name and the constraint.
 func splitVersion(s string) (name, version string) {
 	name, rest, ok := strings.Cut(s, "(")
@@ -107,12 +118,7 @@ func Lock(ctx context.Context, o LockOptions) (*debian.Lock, []LockChange, error
 		return nil, nil, err
 	}
 	for _, r := range sets {
-		var rq []debresolve.Request
-		for _, p := range r.Packages {
-			name, version := splitVersion(p)
-			rq = append(rq, debresolve.Request{Name: name, Version: version})
-		}
-		res, err := debresolve.Resolve(ix, arch, rq, debresolve.Options{Exclude: r.Exclude})
+		res, err := ResolveSet(ix, arch, r)
 		if err != nil {
 			return nil, nil, fmt.Errorf("recipe %s: %w", r.Name, err)
 		}

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -49,8 +50,11 @@ type initProc struct {
 	reaper    *reaper.Reaper
 	sigs      chan os.Signal
 	mgr       *svc.Manager
-	bootInfo  ctl.BootInfo
-	started   bool // run has been through boot once
+	// bootInfo is what `consciousness-manager boot` shows; the control server reads it while boot
+	// and the module loader still write it, so it is behind bootMu.
+	bootMu   sync.Mutex
+	bootInfo ctl.BootInfo
+	started  bool // run has been through boot once
 	// modulesDone is closed when the module list has been loaded (or failed).
 	modulesDone chan struct{}
 }
@@ -166,16 +170,20 @@ func (in *initProc) boot() {
 
 	sinceBoot, _ := boot.SinceBoot()
 	initMs := in.initMillis(sinceBoot)
+	in.bootMu.Lock()
 	in.bootInfo = ctl.BootInfo{Edition: in.conf.Edition, Level: in.conf.Level.String(),
 		InitMs: sinceBoot/1e6 - initMs, ReadyMs: sinceBoot / 1e6,
 		ServicesOK: rep.OK, ServicesTotal: rep.Total}
+	in.bootMu.Unlock()
 	// The one line boot tests wait for; keep its format stable (fields may be added at the end).
 	// boot_ms: kernel start to now; init_ms: this process's start to now.
 	fmt.Fprintf(os.Stdout, "genai-os: ready edition=%s level=%s boot_ms=%d services=%d/%d init_ms=%d\n",
 		in.conf.Edition, in.conf.Level, sinceBoot/1e6, rep.OK, rep.Total, initMs)
 	in.goSafe("modules report", func() {
 		<-in.modulesDone
+		in.bootMu.Lock()
 		in.bootInfo.ModulesMs = modulesMs
+		in.bootMu.Unlock()
 		log.Debug("init timing", "init_ms", initMs, "modules_ms", modulesMs)
 	})
 	_ = os.WriteFile(in.path("run/consciousness/ready"), fmt.Appendf(nil, "%d\n", sinceBoot/1e6), 0o644)

@@ -104,7 +104,11 @@ func (in *initProc) serveControl(m *svc.Manager) {
 	}
 	srv := &ctl.Server{
 		M: m, AllowGID: gid, Log: in.log,
-		Boot: func() ctl.BootInfo { return in.bootInfo },
+		Boot: func() ctl.BootInfo {
+			in.bootMu.Lock()
+			defer in.bootMu.Unlock()
+			return in.bootInfo
+		},
 		Power: func(verb string) error {
 			sig := syscall.SIGTERM // reboot
 			if verb == "poweroff" {
