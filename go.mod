@@ -3,6 +3,7 @@ module github.com/genai-os/genai-build
 go 1.26.8
 
 require (
+	filippo.io/edwards25519 v1.2.0
 	github.com/ProtonMail/go-crypto v1.5.2
 	github.com/diskfs/go-diskfs v1.9.4
 	github.com/insomniacslk/dhcp v0.0.0-20231206064809-8c70d406f6d2

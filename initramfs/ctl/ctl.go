@@ -45,13 +45,21 @@ type Response struct {
 
 // BootInfo is the init's own part of the boot timeline.
 type BootInfo struct {
-	Edition       string `json:"edition"`
-	Level         string `json:"level"`
-	InitMs        int64  `json:"init_start_ms"` // kernel start to /init
-	ModulesMs     int64  `json:"modules_ms"`    // time spent loading modules
-	ReadyMs       int64  `json:"ready_ms"`      // kernel start to the ready line
-	ServicesOK    int    `json:"services_ok"`
-	ServicesTotal int    `json:"services_total"`
+	Edition       string  `json:"edition"`
+	Level         string  `json:"level"`
+	ExecMs        int64   `json:"exec_ms,omitempty"` // kernel start to its exec of /init (from its log)
+	InitMs        int64   `json:"init_start_ms"`     // kernel start to the init's main (after the Go runtime's start)
+	ModulesMs     int64   `json:"modules_ms"`        // time spent loading modules
+	ReadyMs       int64   `json:"ready_ms"`          // kernel start to the ready line
+	ServicesOK    int     `json:"services_ok"`
+	ServicesTotal int     `json:"services_total"`
+	Phases        []Phase `json:"phases,omitempty"` // the init's boot phases, in order
+}
+
+// Phase is a step of the init's boot and when it ended, in ms since the kernel started.
+type Phase struct {
+	Name string `json:"name"`
+	Ms   int64  `json:"ms"`
 }
 
 // Manager is what the server drives (a *svc.Manager).

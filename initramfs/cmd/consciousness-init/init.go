@@ -83,6 +83,7 @@ func (in *initProc) run() {
 func (in *initProc) boot() {
 	// Before the console is known to be there, collect problems to log later.
 	stepErr := boot.Create(boot.Table(in.root))
+	in.mark("mounted")
 	reopened, consErr := boot.Console(in.path("dev/console"))
 
 	var early []func(*slog.Logger)
@@ -130,28 +131,27 @@ func (in *initProc) boot() {
 		f(log)
 	}
 
+	in.mark("configured")
+
 	in.sigs = make(chan os.Signal, 8)
 	signal.Notify(in.sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGHUP)
-	if err := power.CtrlAltDelSignals(); err != nil {
-		log.Warn("ctrl-alt-del", "err", err)
-	}
 	in.reaper = reaper.New(func(e reaper.Exit) {
 		log.Debug("reaped orphan", "pid", e.Pid, "status", describe(e.Status))
 	})
 	in.goSafe("reaper", in.reaper.Run)
 
-	if err := boot.SetHostname(in.conf.Hostname); err != nil {
-		log.Warn("hostname", "err", err)
-	}
-	if err := boot.LinkUp("lo"); err != nil {
-		log.Warn("loopback", "err", err)
-	}
-
-	if fw, err := boot.ReadFirmware(in.root); err != nil {
-		log.Warn("firmware", "err", err)
-	} else {
-		fmt.Fprintf(os.Stdout, "genai-os: boot firmware=%s secureboot=%s\n", fw.Name(), fw.SecureBoot)
-	}
+	// What services need before they start (a hostname, loopback) is done beside loading the units;
+	// what they do not (Ctrl-Alt-Del, the firmware line) waits until they have been started.
+	system := make(chan struct{})
+	in.goSafe("hostname and loopback", func() {
+		defer close(system)
+		if err := boot.SetHostname(in.conf.Hostname); err != nil {
+			log.Warn("hostname", "err", err)
+		}
+		if err := boot.LinkUp("lo"); err != nil {
+			log.Warn("loopback", "err", err)
+		}
+	})
 
 	// Modules load in the background, in dependency order, once the boot's services have been
 	// started: under emulation each module takes 60-500 ms of both CPUs, which would slow the
@@ -160,7 +160,16 @@ func (in *initProc) boot() {
 	// does not wait for them.
 	in.modulesDone = make(chan struct{})
 	var modulesMs int64
-	rep := in.startServices()
+	rep := in.startServices(system)
+	in.mark("services started")
+	if err := power.CtrlAltDelSignals(); err != nil {
+		log.Warn("ctrl-alt-del", "err", err)
+	}
+	if fw, err := boot.ReadFirmware(in.root); err != nil {
+		log.Warn("firmware", "err", err)
+	} else {
+		fmt.Fprintf(os.Stdout, "genai-os: boot firmware=%s secureboot=%s\n", fw.Name(), fw.SecureBoot)
+	}
 	in.goSafe("modules", func() {
 		defer close(in.modulesDone)
 		modulesMs = in.loadModules()
@@ -171,15 +180,20 @@ func (in *initProc) boot() {
 	sinceBoot, _ := boot.SinceBoot()
 	initMs := in.initMillis(sinceBoot)
 	in.bootMu.Lock()
-	in.bootInfo = ctl.BootInfo{Edition: in.conf.Edition, Level: in.conf.Level.String(),
-		InitMs: sinceBoot/1e6 - initMs, ReadyMs: sinceBoot / 1e6,
-		ServicesOK: rep.OK, ServicesTotal: rep.Total}
+	in.bootInfo.Edition, in.bootInfo.Level = in.conf.Edition, in.conf.Level.String()
+	in.bootInfo.InitMs, in.bootInfo.ReadyMs = sinceBoot/1e6-initMs, sinceBoot/1e6
+	in.bootInfo.ServicesOK, in.bootInfo.ServicesTotal = rep.OK, rep.Total
 	in.bootMu.Unlock()
 	// The one line boot tests wait for; keep its format stable (fields may be added at the end).
 	// boot_ms: kernel start to now; init_ms: this process's start to now.
 	fmt.Fprintf(os.Stdout, "genai-os: ready edition=%s level=%s boot_ms=%d services=%d/%d init_ms=%d\n",
 		in.conf.Edition, in.conf.Level, sinceBoot/1e6, rep.OK, rep.Total, initMs)
 	in.goSafe("modules report", func() {
+		if ms, ok := boot.KernelRanInit(); ok {
+			in.bootMu.Lock()
+			in.bootInfo.ExecMs = ms
+			in.bootMu.Unlock()
+		}
 		<-in.modulesDone
 		in.bootMu.Lock()
 		in.bootInfo.ModulesMs = modulesMs
@@ -372,6 +386,17 @@ func (in *initProc) testUnit(name string) {
 		}
 	}
 	fmt.Fprintf(os.Stdout, "genai-os: test unit=%s state=%s result=%q\n", name, state, result)
+}
+
+// mark notes the end of a boot phase on the kernel's clock, for `consciousness-manager boot`.
+func (in *initProc) mark(phase string) {
+	ns, err := boot.SinceBoot()
+	if err != nil {
+		return
+	}
+	in.bootMu.Lock()
+	in.bootInfo.Phases = append(in.bootInfo.Phases, ctl.Phase{Name: phase, Ms: ns / 1e6})
+	in.bootMu.Unlock()
 }
 
 // initMillis is the time since main began, in ms, on the kernel's boot clock when it was readable

@@ -1,27 +1,59 @@
 // Command consciousness-init is the PID 1 of every GenAI OS image
 // (/sbin/consciousness-init, with /init pointing at it).
 //
-// It mounts the API file systems, loads the modules the builder listed, prints
-// one ready line on the console, then reaps children and waits for a signal
-// to reboot or power off. It never exits: a failure is logged and the system
-// keeps running or goes down cleanly.
+// It mounts the API file systems, starts the services, prints one ready line on
+// the console, loads the modules the hardware needs, then reaps children and
+// waits for a signal to reboot or power off. It never exits: a failure is
+// logged and the system keeps running or goes down cleanly.
+//
+// The same binary holds the init's companion commands, chosen by the name it
+// is run as (busybox-style): consciousness-manager and ssh-hostkey. One Go
+// runtime serves all three: the image carries it once, and under software
+// emulation, where translating a new binary's code costs more than running it,
+// a companion started at boot runs code the init has already warmed (about
+// 0.1 s less per first exec under QEMU's TCG; see README.md).
 package main
 
 import (
+	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
+	"path/filepath"
 	"runtime/debug"
+	"syscall"
 	"time"
 
 	"github.com/genai-os/genai-build/initramfs/boot"
+	"github.com/genai-os/genai-build/initramfs/hostkey"
+	"github.com/genai-os/genai-build/initramfs/manager"
 )
+
+// applets are the commands this binary also is, by the base name it is run as.
+var applets = map[string]func(args []string) error{
+	"consciousness-manager": func(args []string) error {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return manager.Run(ctx, os.Stdout, args)
+	},
+	"ssh-hostkey": func(args []string) error { return hostkey.Run(args, os.Stdout, rand.Reader) },
+}
 
 func main() {
 	start := time.Now()
 	startedNs, _ := boot.SinceBoot() // CLOCK_BOOTTIME: the kernel's own clock since it started
+	name := filepath.Base(os.Args[0])
+	if applet, ok := applets[name]; ok {
+		if err := applet(os.Args[1:]); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+			os.Exit(1)
+		}
+		return
+	}
 	if os.Getpid() != 1 {
-		fmt.Fprintln(os.Stderr, "consciousness-init: must run as PID 1")
+		fmt.Fprintln(os.Stderr, "consciousness-init: must run as PID 1 (or be run as consciousness-manager or ssh-hostkey)")
 		os.Exit(1)
 	}
 	// Under emulation the GC costs more than the few MB it would save at boot.

@@ -26,9 +26,10 @@ func sinceBoot() time.Duration {
 	return time.Duration(ns)
 }
 
-// startServices loads the units, starts the control socket and the boot
-// units, and returns the boot report. A broken unit never stops the others.
-func (in *initProc) startServices() svc.Report {
+// startServices loads the units, waits for system (what services may need of
+// the system), starts the boot units and the control socket, and returns the
+// boot report. A broken unit never stops the others.
+func (in *initProc) startServices(system <-chan struct{}) svc.Report {
 	log := in.log
 	units, diags, err := unit.LoadDir(in.path(servicesDir))
 	if err != nil && !os.IsNotExist(err) {
@@ -74,8 +75,10 @@ func (in *initProc) startServices() svc.Report {
 		return svc.Report{}
 	}
 	in.mgr = m
-	in.serveControl(m)
+	in.mark("units loaded")
+	<-system
 	t0 := time.Now()
+	in.goSafe("control socket", func() { in.serveControl(m) })
 	rep := m.StartBoot()
 	for _, f := range rep.Failed {
 		st, _ := m.Status(f)
@@ -122,9 +125,7 @@ func (in *initProc) serveControl(m *svc.Manager) {
 			}
 		},
 	}
-	in.goSafe("control socket", func() {
-		if err := srv.Serve(l); err != nil {
-			in.log.Error("control socket", "err", err)
-		}
-	})
+	if err := srv.Serve(l); err != nil {
+		in.log.Error("control socket", "err", err)
+	}
 }

@@ -1,4 +1,7 @@
-package main
+// Package manager is the consciousness-manager command: it drives the init over its control socket
+// (status, start, stop, restart, reload, logs, boot, level, poweroff, reboot). It is an applet of
+// the init's binary (see initramfs/cmd/consciousness-init).
+package manager
 
 import (
 	"context"
@@ -24,7 +27,8 @@ const usage = `usage: consciousness-manager [--json] [--socket PATH] VERB [ARGS]
   level [VALUE]           show or change the consciousness level (0.0..1.0)
   poweroff | reboot`
 
-func run(ctx context.Context, stdout io.Writer, args []string) error {
+// Run runs the command with args (without the program name), answering on stdout.
+func Run(ctx context.Context, stdout io.Writer, args []string) error {
 	fs := flag.NewFlagSet("consciousness-manager", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	asJSON := fs.Bool("json", false, "print the answer as JSON")
@@ -139,9 +143,15 @@ func printBoot(w io.Writer, r ctl.Response) {
 		b = &ctl.BootInfo{}
 	}
 	fmt.Fprintf(w, "edition %s, level %s\n", b.Edition, b.Level)
-	fmt.Fprintf(w, "kernel start -> /init   %6d ms\n", b.InitMs)
-	fmt.Fprintf(w, "modules loaded in       %6d ms\n", b.ModulesMs)
-	fmt.Fprintf(w, "kernel start -> ready   %6d ms  (services %d/%d)\n", b.ReadyMs, b.ServicesOK, b.ServicesTotal)
+	if b.ExecMs > 0 {
+		fmt.Fprintf(w, "kernel start -> exec /init   %6d ms\n", b.ExecMs)
+	}
+	fmt.Fprintf(w, "kernel start -> init main    %6d ms\n", b.InitMs)
+	for _, p := range b.Phases {
+		fmt.Fprintf(w, "  %-26s %6d ms\n", p.Name, p.Ms)
+	}
+	fmt.Fprintf(w, "kernel start -> ready        %6d ms  (services %d/%d)\n", b.ReadyMs, b.ServicesOK, b.ServicesTotal)
+	fmt.Fprintf(w, "modules loaded in            %6d ms\n", b.ModulesMs)
 	ss := append([]svc.Status(nil), r.Services...)
 	sort.SliceStable(ss, func(i, j int) bool { return ss[i].StartedMs < ss[j].StartedMs })
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
