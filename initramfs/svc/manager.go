@@ -42,7 +42,8 @@ const (
 // BootTargets are the WantedBy= values that make a unit start at boot. A unit
 // without an [Install] section also starts at boot: every unit in the
 // services folder is meant to run unless it says otherwise.
-var bootTargets = map[string]bool{"multi-user.target": true, "default.target": true, "consciousness.target": true}
+var bootTargets = map[string]bool{"multi-user.target": true, "default.target": true, "consciousness.target": true,
+	"sockets.target": true}
 
 // Spawner starts processes and reports their exit (see reaper.Reaper).
 type Spawner interface {
@@ -99,6 +100,10 @@ type service struct {
 	ready     chan struct{}
 	readyDone bool
 	cg        string
+	// A socket's connections: being served, and accepted since it started listening.
+	active, accepted int
+	// A template's instances running now.
+	instances int
 }
 
 type runner struct {
@@ -139,6 +144,7 @@ func New(cfg Config) (*Manager, []string, error) {
 		for _, w := range u.WantedBy {
 			s.boot = s.boot || bootTargets[w]
 		}
+		s.boot = s.boot && !u.IsTemplate()
 		if cfg.LogDir != "" {
 			s.lf = &logFile{path: filepath.Join(cfg.LogDir, u.Name+".log"), max: cfg.LogBytes}
 		}
@@ -242,6 +248,9 @@ func (m *Manager) Start(names ...string) (Report, error) {
 		if m.svcs[n] == nil {
 			return Report{}, fmt.Errorf("%s: %w", n, ErrNoUnit)
 		}
+		if m.svcs[n].u.IsTemplate() {
+			return Report{}, fmt.Errorf("%s %w", n, ErrTemplate)
+		}
 	}
 	return m.startSet(names), nil
 }
@@ -323,7 +332,7 @@ func (m *Manager) startSet(names []string) Report {
 func (m *Manager) launch(s *service) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if s.run != nil || s.state == Exited { // running, or a oneshot that already ran
+	if s.run != nil || s.state == Exited || s.u.IsTemplate() { // running, a oneshot that already ran, or instances only
 		return
 	}
 	r := &runner{stop: make(chan struct{}), done: make(chan struct{})}

@@ -1,6 +1,7 @@
 package svc
 
 import (
+	"bufio"
 	"fmt"
 	"net"
 	"os"
@@ -69,6 +70,12 @@ func helper(mode string) {
 			c.Write([]byte("READY=1\nSTATUS=serving level " + os.Getenv("CONSCIOUSNESS_LEVEL")))
 			c.Close()
 		}
+	case "echo": // an inetd-style service: one line in, one line out
+		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+		fmt.Print("echo: " + line)
+		fmt.Fprintln(os.Stderr, "served", os.Getenv("CONSCIOUSNESS_UNIT"))
+		record("end")
+		return
 	case "ignore-term":
 		for {
 			time.Sleep(time.Hour)

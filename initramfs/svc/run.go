@@ -38,6 +38,10 @@ func (m *Manager) runLoop(s *service, r *runner) {
 		}
 	}()
 	u := s.u
+	if u.Type == unit.Socket {
+		m.serveSocket(s, r)
+		return
+	}
 	quick := 0 // consecutive runs that ended quickly, for the backoff
 	for {
 		began := m.cfg.Clock()
@@ -341,8 +345,15 @@ func (m *Manager) runSync(s *service, c unit.Command, env []string, cred *syscal
 }
 
 // spawn starts one command of s in its own process group (and cgroup), with
-// stdin on /dev/null and stdout and stderr into the service's log.
+// stdin on /dev/null and stdout and stderr into the service's log (or /dev/null,
+// as StandardOutput= and StandardError= say).
 func (m *Manager) spawn(s *service, c unit.Command, env []string, cred *syscall.Credential) (int, <-chan reaper.Exit, error) {
+	return m.spawnConn(s, c, env, cred, nil)
+}
+
+// spawnConn is spawn for an instance of an Accept=yes socket: conn is the connection, for the
+// streams that StandardInput/Output/Error= set to socket.
+func (m *Manager) spawnConn(s *service, c unit.Command, env []string, cred *syscall.Credential, conn *os.File) (int, <-chan reaper.Exit, error) {
 	argv := c.Argv
 	if !c.NoEnvExpand {
 		argv = unit.Expand(argv, env)
@@ -369,10 +380,20 @@ func (m *Manager) spawn(s *service, c unit.Command, env []string, cred *syscall.
 	if dir == "" {
 		dir = "/"
 	}
+	fd := func(k unit.Stdio) uintptr {
+		switch {
+		case k == unit.StdSocket && conn != nil:
+			return conn.Fd()
+		case k == unit.StdJournal:
+			return pw.Fd()
+		}
+		return null.Fd()
+	}
+	in, out, errOut := s.u.Streams()
 	attr := &syscall.ProcAttr{
 		Dir:   dir,
 		Env:   env,
-		Files: []uintptr{null.Fd(), pw.Fd(), pw.Fd()},
+		Files: []uintptr{fd(in), fd(out), fd(errOut)},
 		Sys:   &syscall.SysProcAttr{Setpgid: true, Credential: cred},
 	}
 	if s.cg != "" {

@@ -1,6 +1,6 @@
-// Package unit parses service unit files in the systemd dialect the roadmap
-// uses (systemd.unit(5), systemd.service(5)), plus GenAI OS's own keys
-// ConsciousnessLevel= and AIIntegration=.
+// Package unit parses service and socket unit files in the systemd dialect the
+// roadmap uses (systemd.unit(5), systemd.service(5), systemd.socket(5)), plus
+// GenAI OS's own keys ConsciousnessLevel= and AIIntegration=.
 //
 // Unknown keys and invalid values are reported with file:line and skipped, as
 // systemd does; a unit is rejected only when it cannot run (no ExecStart=).
@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -28,7 +29,23 @@ const (
 	Simple  Type = "simple"
 	Oneshot Type = "oneshot"
 	Notify  Type = "notify"
+	// Socket is the type of every .socket unit (it has no Type= key).
+	Socket Type = "socket"
 )
+
+// Stdio is StandardInput=, StandardOutput= or StandardError= of [Service].
+type Stdio string
+
+const (
+	StdDefault Stdio = ""        // the key was not given
+	StdNull    Stdio = "null"    // /dev/null
+	StdJournal Stdio = "journal" // the service's captured log (also "kmsg", "journal+console")
+	StdInherit Stdio = "inherit" // output: what stdin is; error: what stdout is
+	StdSocket  Stdio = "socket"  // the accepted connection (an instance of an Accept=yes socket)
+)
+
+// DefaultMaxConnections is MaxConnections= of a socket when not given (systemd's default).
+const DefaultMaxConnections = 64
 
 // Restart is Restart= of [Service].
 type Restart string
@@ -81,8 +98,63 @@ type Unit struct {
 	ConsciousnessLevel bootconf.Level // starts only when the level is at least this
 	AIIntegration      bool           // gets the assistant endpoint in its environment
 
+	// StandardInput=, StandardOutput=, StandardError= (see Stdio and Streams).
+	StandardInput, StandardOutput, StandardError Stdio
+
+	// [Socket] of a .socket unit.
+	ListenStream   []Listen // where it listens
+	Accept         bool     // Accept=yes: one instance of the template service per connection
+	Service        string   // Service=: the unit it activates (default: see Activates)
+	MaxConnections int      // Accept=yes: connections served at once; more are closed
+
 	WantedBy   []string
 	HasInstall bool // an [Install] section was present
+}
+
+// Listen is one ListenStream= address: a TCP address for net.Listen ("tcp", ":22") or a unix
+// socket path ("unix", "/run/x.sock").
+type Listen struct {
+	Network, Address string
+}
+
+func (l Listen) String() string { return l.Address }
+
+// IsTemplate says whether the unit is a template ("sshd@.service"), run only as instances.
+func (u *Unit) IsTemplate() bool { return strings.Contains(u.Name, "@.") }
+
+// Activates is the service a socket unit starts: Service= if given, else for Accept=yes the
+// template "<name>@.service" and for Accept=no "<name>.service" (systemd.socket(5)).
+func (u *Unit) Activates() string {
+	if u.Service != "" {
+		return u.Service
+	}
+	base := strings.TrimSuffix(u.Name, ".socket")
+	if u.Accept {
+		return base + "@.service"
+	}
+	return base + ".service"
+}
+
+// Streams resolves StandardInput/Output/Error= to what each of fds 0, 1 and 2 is: StdNull,
+// StdJournal or StdSocket (systemd.exec(5): output inherits a socket input, error inherits output,
+// and both default to the journal otherwise).
+func (u *Unit) Streams() (in, out, errOut Stdio) {
+	in = u.StandardInput
+	if in != StdSocket {
+		in = StdNull
+	}
+	out = u.StandardOutput
+	switch {
+	case out == StdDefault && in == StdSocket, out == StdInherit:
+		out = in
+	case out == StdDefault:
+		out = StdJournal
+	}
+	errOut = u.StandardError
+	if errOut == StdDefault || errOut == StdInherit {
+		errOut = out
+	}
+	return in, out, errOut
 }
 
 // Defaults, as systemd's where it has one (systemd-system.conf(5)), shorter
@@ -132,6 +204,9 @@ func Parse(name, file string, r io.Reader) (*Unit, []Diag, error) {
 		RestartSec: DefaultRestartSec, TimeoutStartSec: DefaultTimeoutStartSec, TimeoutStopSec: DefaultTimeoutStopSec,
 		StartLimitBurst: DefaultStartLimitBurst, StartLimitInterval: DefaultStartLimitInterval,
 	}
+	if kindSection(name) == "Socket" {
+		u.Type = Socket
+	}
 	p := &parser{u: u, file: file}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), 256*1024)
@@ -175,7 +250,12 @@ func Parse(name, file string, r io.Reader) (*Unit, []Diag, error) {
 			}
 			section = line[1 : len(line)-1]
 			switch section {
-			case "Unit", "Service":
+			case "Unit":
+			case "Service", "Socket":
+				if want := kindSection(name); section != want {
+					p.warn(at, "section [%s] in a %s unit, skipped", section, strings.ToLower(want))
+					section = "?"
+				}
 			case "Install":
 				u.HasInstall = true
 			default:
@@ -202,6 +282,19 @@ func Parse(name, file string, r io.Reader) (*Unit, []Diag, error) {
 	fatal := func(msg string) (*Unit, []Diag, error) {
 		p.diags = append(p.diags, Diag{File: file, Msg: msg, Fatal: true})
 		return nil, p.diags, fmt.Errorf("%s: %w: %s", file, ErrUnusable, msg)
+	}
+	if u.Type == Socket {
+		if len(u.ListenStream) == 0 {
+			return fatal("no ListenStream=")
+		}
+		if !u.Accept {
+			// systemd passes the listening socket itself (LISTEN_FDS); not supported yet.
+			return fatal("Accept=no is not supported: use Accept=yes (one service instance per connection)")
+		}
+		if u.MaxConnections == 0 {
+			u.MaxConnections = DefaultMaxConnections
+		}
+		return u, p.diags, nil
 	}
 	switch {
 	case len(u.ExecStart) == 0:
@@ -339,21 +432,111 @@ func (p *parser) set(section, k, v string, line int) {
 		}
 		u.ConsciousnessLevel = l
 	case "Service.AIIntegration", "Unit.AIIntegration":
-		switch v {
-		case "enabled", "yes", "true", "on", "1":
-			u.AIIntegration = true
-		case "disabled", "no", "false", "off", "0":
-			u.AIIntegration = false
+		switch b, ok := parseBool(v); {
+		case v == "enabled" || v == "disabled":
+			u.AIIntegration = v == "enabled"
+		case ok:
+			u.AIIntegration = b
 		default:
 			p.warn(line, "AIIntegration=%q: want enabled or disabled, skipped", v)
 		}
+	case "Service.StandardInput", "Service.StandardOutput", "Service.StandardError":
+		var dst *Stdio
+		switch k {
+		case "StandardInput":
+			dst = &u.StandardInput
+		case "StandardOutput":
+			dst = &u.StandardOutput
+		default:
+			dst = &u.StandardError
+		}
+		switch v {
+		case "null":
+			*dst = StdNull
+		case "socket":
+			*dst = StdSocket
+		case "journal", "kmsg", "journal+console", "kmsg+console":
+			*dst = StdJournal
+		case "inherit":
+			if k == "StandardInput" {
+				p.warn(line, "StandardInput=inherit: want null or socket, skipped")
+				return
+			}
+			*dst = StdInherit
+		default:
+			p.warn(line, "%s=%q: want null, socket, journal or inherit, skipped", k, v)
+		}
+	case "Socket.ListenStream":
+		if v == "" {
+			u.ListenStream = nil
+			return
+		}
+		l, err := ParseListen(v)
+		if err != nil {
+			p.warn(line, "ListenStream=%v, skipped", err)
+			return
+		}
+		u.ListenStream = append(u.ListenStream, l)
+	case "Socket.Accept":
+		b, ok := parseBool(v)
+		if !ok {
+			p.warn(line, "Accept=%q: want yes or no, skipped", v)
+			return
+		}
+		u.Accept = b
+	case "Socket.Service":
+		if !strings.HasSuffix(v, ".service") {
+			p.warn(line, "Service=%q: want a .service unit name, skipped", v)
+			return
+		}
+		u.Service = v
+	case "Socket.MaxConnections":
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			p.warn(line, "MaxConnections=%q: want a count of at least 1, skipped", v)
+			return
+		}
+		u.MaxConnections = n
 	case "Install.WantedBy":
 		names(&u.WantedBy)
 	default:
-		if section == "Unit" || section == "Service" || section == "Install" {
+		if section == "Unit" || section == "Service" || section == "Socket" || section == "Install" {
 			p.warn(line, "unknown key %s= in [%s], skipped", k, section)
 		}
 	}
+}
+
+// kindSection is the section that says what a unit of this name does: [Socket] for .socket units,
+// [Service] for the rest.
+func kindSection(name string) string {
+	if strings.HasSuffix(name, ".socket") {
+		return "Socket"
+	}
+	return "Service"
+}
+
+// ParseListen parses a ListenStream= value: a port ("22", every address), an address and port
+// ("0.0.0.0:22", "[::1]:8080") or an absolute unix socket path.
+func ParseListen(v string) (Listen, error) {
+	if strings.HasPrefix(v, "/") {
+		return Listen{"unix", v}, nil
+	}
+	host, port := "", v
+	if strings.Contains(v, ":") {
+		h, pt, err := net.SplitHostPort(v)
+		if err != nil {
+			return Listen{}, fmt.Errorf("%q: want PORT, ADDRESS:PORT, [IPV6]:PORT or /path", v)
+		}
+		if h != "" && net.ParseIP(h) == nil {
+			return Listen{}, fmt.Errorf("%q: %q is not an IP address", v, h)
+		}
+		host, port = h, pt
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return Listen{}, fmt.Errorf("%q: want a port from 1 to 65535", v)
+	}
+	return Listen{"tcp", net.JoinHostPort(host, port)}, nil
 }
 
 // Normalize adds ".service" to a bare unit name.
@@ -506,7 +689,18 @@ func ParseTimespan(s string) (time.Duration, error) {
 	return total, nil
 }
 
-// LoadDir parses every *.service file in dir, sorted by name. Units that
+// parseBool parses a systemd boolean (systemd.syntax(7)).
+func parseBool(v string) (value, ok bool) {
+	switch v {
+	case "yes", "true", "on", "1", "y", "t":
+		return true, true
+	case "no", "false", "off", "0", "n", "f":
+		return false, true
+	}
+	return false, false
+}
+
+// LoadDir parses every *.service and *.socket file in dir, sorted by name. Units that
 // cannot be used are left out; all diagnostics are returned.
 func LoadDir(dir string) ([]*Unit, []Diag, error) {
 	ents, err := os.ReadDir(dir)
@@ -515,7 +709,7 @@ func LoadDir(dir string) ([]*Unit, []Diag, error) {
 	}
 	var names []string
 	for _, e := range ents {
-		if strings.HasSuffix(e.Name(), ".service") && !e.IsDir() {
+		if (strings.HasSuffix(e.Name(), ".service") || strings.HasSuffix(e.Name(), ".socket")) && !e.IsDir() {
 			names = append(names, e.Name())
 		}
 	}

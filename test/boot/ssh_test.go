@@ -53,8 +53,14 @@ func TestSSH(t *testing.T) {
 	if _, err := vm.WaitFor(regexp.MustCompile(`genai-os: network iface=\S+ addr=10\.0\.2\.15/24`)); err != nil {
 		t.Fatal(err)
 	}
+	// The host key is made on the first connection; later ones must present the same key.
+	var hostKeys []string
+	keep := func(_ string, _ net.Addr, key ssh.PublicKey) error {
+		hostKeys = append(hostKeys, ssh.FingerprintSHA256(key))
+		return nil
+	}
 	cfg := &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 20 * time.Second}
+		HostKeyCallback: keep, Timeout: 20 * time.Second}
 	var client *ssh.Client
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
@@ -88,8 +94,15 @@ func TestSSH(t *testing.T) {
 	}
 	status := run("consciousness-manager status")
 	t.Logf("consciousness-manager status:\n%s", status)
-	if !regexp.MustCompile(`sshd\.service\s+running`).MatchString(status) {
-		t.Errorf("status does not show sshd running:\n%s", status)
+	// sshd is socket-activated: the socket listens, this connection runs one sshd -i.
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`sshd\.socket\s+running\s.*listening on :22, \d+ accepted, 1 active`),
+		regexp.MustCompile(`sshd@\.service\s+running\s.*1 running`),
+		regexp.MustCompile(`ssh-host-keys\.service\s+exited`),
+	} {
+		if !want.MatchString(status) {
+			t.Errorf("status does not match %s:\n%s", want, status)
+		}
 	}
 	// The image's package database, as dpkg itself reads it.
 	dpkg := run("dpkg -l openssh-server libc6")
@@ -101,8 +114,11 @@ func TestSSH(t *testing.T) {
 	}
 	// A password is refused, whatever it is: the server offers no password method.
 	_, err = ssh.Dial("tcp", addr, &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.Password("root"), ssh.Password("")},
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 20 * time.Second})
+		HostKeyCallback: keep, Timeout: 20 * time.Second})
 	if err == nil || !strings.Contains(err.Error(), "unable to authenticate") {
 		t.Errorf("password login: err = %v, want it refused", err)
+	}
+	if n := len(hostKeys); n < 2 || hostKeys[0] != hostKeys[n-1] {
+		t.Errorf("host keys seen: %v, want one key on every connection", hostKeys)
 	}
 }

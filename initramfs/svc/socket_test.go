@@ -1,0 +1,111 @@
+package svc
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/genai-os/genai-build/initramfs/unit"
+)
+
+// TestSocketActivation: an Accept=yes socket listens at boot without starting anything; each
+// connection runs one instance of the template with the connection on stdin and stdout, after
+// what the template requires (started once, on the first connection).
+func TestSocketActivation(t *testing.T) {
+	dir, err := os.MkdirTemp("", "sock") // short: unix socket paths are limited to 108 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "echo.sock")
+	rec := func(n string) string { return filepath.Join(dir, n+".rec") }
+	units := map[string]string{
+		"echo.socket": "[Socket]\nListenStream=" + path + "\nAccept=yes\nMaxConnections=4\n",
+		"echo@.service": "[Unit]\nRequires=key.service\nAfter=key.service\n[Service]\nStandardInput=socket\nStandardError=journal\n" +
+			"ExecStart=" + os.Args[0] + "\nEnvironment=SVC_HELPER=echo RECORD=" + rec("echo") + "\n",
+		"key.service": "[Service]\nType=oneshot\nExecStart=" + os.Args[0] + "\nEnvironment=SVC_HELPER=oneshot RECORD=" + rec("key") +
+			"\n[Install]\nWantedBy=echo@.service\n",
+	}
+	var us []*unit.Unit
+	for name, body := range units {
+		u, diags, err := unit.Parse(name, name, strings.NewReader(body))
+		if err != nil || len(diags) > 0 {
+			t.Fatalf("%s: %v %v", name, err, diags)
+		}
+		us = append(us, u)
+	}
+	t0 := time.Now()
+	m, _, err := New(Config{Units: us, Level: 500, Spawner: testReaper, Clock: func() time.Duration { return time.Since(t0) },
+		RunDir: dir, LogDir: filepath.Join(dir, "log")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { m.StopAll(); m.Close() }()
+	if rep := m.StartBoot(); rep.OK != 1 || rep.Total != 1 {
+		t.Fatalf("boot: %+v (want the socket alone)", rep)
+	}
+	if _, err := os.Stat(rec("key")); err == nil {
+		t.Fatal("key.service ran before any connection")
+	}
+	if _, err := m.Start("echo@.service"); !errors.Is(err, ErrTemplate) {
+		t.Errorf("starting the template by name: %v, want ErrTemplate", err)
+	}
+	talk := func(msg string) string {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		if _, err := c.Write([]byte(msg + "\n")); err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading the answer: %v", err)
+		}
+		return strings.TrimSpace(line)
+	}
+	for _, msg := range []string{"one", "two"} {
+		if got := talk(msg); got != "echo: "+msg {
+			t.Errorf("answer %q, want %q", got, "echo: "+msg)
+		}
+	}
+	if ev := (&env{t: t, dir: dir}).events("key"); len(ev["end"]) != 1 {
+		t.Errorf("key.service ran %d times, want once", len(ev["end"]))
+	}
+	// Both instances ended: the template is inactive, the socket counted two connections.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, _ := m.Status("echo.socket", "echo@.service")
+		if st[0].State == Running && strings.Contains(st[0].StatusText, "2 accepted, 0 active") && st[1].State == Inactive {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status: %+v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	lines, _ := m.Logs("echo@.service")
+	served := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l.Text, "served echo@.service") {
+			served++
+		}
+	}
+	if served != 2 {
+		t.Errorf("template log %v, want two stderr lines", lines)
+	}
+	// Stopping the socket closes it.
+	if err := m.Stop("echo.socket"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.Dial("unix", path); err == nil {
+		t.Error("the socket still accepts after stop")
+	}
+}
