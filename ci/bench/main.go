@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/genai-os/genai-build/internal/cache"
+	"github.com/genai-os/genai-build/internal/iso"
 	"github.com/genai-os/genai-build/internal/qemu"
 )
 
@@ -196,18 +197,33 @@ func run(edition string, boots int, skipCold bool) error {
 		return fmt.Errorf("package times: %w", err)
 	}
 	rows = append(rows, pk...)
-	overlay := filepath.Join(work, "hundred")
-	if err := hundredUnits(overlay); err != nil {
-		return err
+	var hundred []hundredImage
+	for _, h := range []struct {
+		what, exe string
+		tiny      bool
+	}{{"each running a 129-byte static true", "/usr/libexec/bench/true", true}, {"each running u-root's true (Go)", "/bin/true", false}} {
+		overlay := filepath.Join(work, fmt.Sprintf("hundred-%d", len(hundred)))
+		if err := hundredUnits(overlay, h.exe, h.tiny); err != nil {
+			return err
+		}
+		out100 := filepath.Join(work, fmt.Sprintf("images-%d", len(hundred)))
+		cmd := exec.Command(bin, "iso", "--quiet", "--edition", edition, "--out", out100, "--overlay", overlay)
+		cmd.Env = env
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("%v: %v\n%s", cmd.Args, err, b)
+		}
+		b, err := iso.ReadFile(filepath.Join(out100, filepath.Base(image)), "boot/initrd.img")
+		if err != nil {
+			return err
+		}
+		p := filepath.Join(work, fmt.Sprintf("initrd-hundred-%d.img", len(hundred)))
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return err
+		}
+		hundred = append(hundred, hundredImage{h.what, p})
 	}
-	out100 := filepath.Join(work, "images100")
-	cmd := exec.Command(bin, "iso", "--quiet", "--edition", edition, "--out", out100, "--overlay", overlay)
-	cmd.Env = env
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%v: %v\n%s", cmd.Args, err, b)
-	}
-	fmt.Fprintln(os.Stderr, "init figures: RSS, 100 services…")
-	in, err := initFigures(image, filepath.Join(out100, filepath.Base(image)))
+	fmt.Fprintln(os.Stderr, "init figures: timeline, RSS, 100 services…")
+	in, err := initFigures(filepath.Join(work, "vmlinuz"), filepath.Join(work, "initrd.img"), hundred)
 	if err != nil {
 		return fmt.Errorf("init figures: %w", err)
 	}

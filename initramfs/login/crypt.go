@@ -4,13 +4,17 @@ import (
 	"crypto/sha512"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/go-crypt/x/yescrypt"
 )
 
 // ErrUnsupportedHash is returned for a hash scheme this package does not
-// implement (e.g. yescrypt "$y$", Debian's default): set the password with
-// SHA-512 crypt ("$6$", e.g. `openssl passwd -6`) for console logins.
+// implement (bcrypt "$2b$", say, or a yescrypt setting outside "$y$j"): set
+// the password with yescrypt (Debian's default: `mkpasswd -m yescrypt`) or
+// SHA-512 crypt ("$6$", `openssl passwd -6`) for console logins.
 var ErrUnsupportedHash = errors.New("unsupported password hash scheme")
 
 // ErrLocked is returned for a locked or empty password field: no password can
@@ -28,14 +32,16 @@ func Verify(hash, password string) (bool, error) {
 			return false, err
 		}
 		return subtle.ConstantTimeCompare([]byte(want), []byte(hash)) == 1, nil
+	case strings.HasPrefix(hash, "$y$"):
+		// Debian's default since 11 (libxcrypt). yescrypt.Hash takes the whole field as setting
+		// and reads the salt up to its '$'.
+		want, err := yescrypt.Hash([]byte(password), []byte(hash))
+		if err != nil {
+			return false, fmt.Errorf("%w: %v", ErrUnsupportedHash, err)
+		}
+		return subtle.ConstantTimeCompare(want, []byte(hash)) == 1, nil
 	}
 	return false, ErrUnsupportedHash
-}
-
-// Usable reports whether a shadow hash field can ever match a password here.
-func Usable(hash string) bool {
-	_, err := Verify(hash, "")
-	return err == nil
 }
 
 const (

@@ -24,6 +24,12 @@ func TestSHA512Crypt(t *testing.T) {
 	}
 }
 
+// Made by the host's libxcrypt: perl -e 'print crypt("correct horse", q{$y$j9T$F5Jx5fExrKuPp53xLKQ..1$})'.
+const (
+	yescryptHash  = "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$zwtVrjrUCmXcyLTs6oxLTQlzifSUkF8RHJ./tK5KU79"
+	yescryptEmpty = "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$5P1uc1zvKhieqEtKttbwCQrTPXpY1cK9wEnTDKAqLD8" // of ""
+)
+
 func TestVerify(t *testing.T) {
 	h := "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1"
 	for _, tc := range []struct {
@@ -36,7 +42,15 @@ func TestVerify(t *testing.T) {
 		{"!" + h, "Hello world!", false, ErrLocked},
 		{"*", "", false, ErrLocked},
 		{"", "", false, ErrLocked},
-		{"$y$j9T$abc$def", "x", false, ErrUnsupportedHash},
+		{yescryptHash, "correct horse", true, nil},
+		{yescryptHash, "correct horse ", false, nil},
+		{yescryptEmpty, "", true, nil},
+		{yescryptEmpty, "x", false, nil},
+		{"$y$jFT$abcdefghijklmnop$fhmcMpTbJjO2o6veXjb2yEiIYVWJLNRbOGzSVgmzyl1", "pässwörd", true, nil},
+		{"$y$j9T$abc$def", "x", false, ErrUnsupportedHash}, // "abc" is no salt in yescrypt's encoding
+		{"$y$jZZ$abc$def", "x", false, ErrUnsupportedHash},
+		{"$y$", "x", false, ErrUnsupportedHash},
+		{"$2b$05$abcdefghijklmnopqrstuu5s2v8.iXieOjg/.AySBTTZIIVFJeBui", "x", false, ErrUnsupportedHash},
 		{"plaintext", "plaintext", false, ErrUnsupportedHash},
 	} {
 		ok, err := Verify(tc.hash, tc.pw)

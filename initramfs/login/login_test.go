@@ -24,9 +24,10 @@ func fakeRoot(t *testing.T) string {
 	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
 	files := map[string]string{
 		"etc/passwd": "root:x:0:0:root:/root:/bin/gosh\nops:x:1000:1000:ops:/home/ops:/bin/sh\n" +
-			"locked:x:1001:1001::/home/locked:/bin/sh\nnopw:x:1002:1002::/:/bin/sh\nyes:x:1003:1003::/:/bin/sh\n",
+			"locked:x:1001:1001::/home/locked:/bin/sh\nnopw:x:1002:1002::/:/bin/sh\nyes:x:1003:1003::/:/bin/sh\nbc:x:1004:1004::/:/bin/sh\n",
 		"etc/shadow": "root:*:19000::::::\nops:" + helloHash + ":19000:0:99999:7:::\n" +
-			"locked:!" + helloHash + ":19000::::::\nnopw::19000::::::\nyes:$y$j9T$salt$hash:19000::::::\n",
+			"locked:!" + helloHash + ":19000::::::\nnopw::19000::::::\nyes:" + yescryptHash + ":19000::::::\n" +
+			"bc:$2b$05$abcdefghijklmnopqrstuu5s2v8.iXieOjg/.AySBTTZIIVFJeBui:19000::::::\n",
 		"etc/issue": "GenAI OS \\n \\l\n\n",
 	}
 	for p, s := range files {
@@ -66,7 +67,9 @@ func TestGetty(t *testing.T) {
 		{"locked account with its right password", "locked\rHello world!\r", "", io.EOF, 1},
 		{"empty password field", "nopw\r\r", "", io.EOF, 1},
 		{"root without a password (*)", "root\r\r", "", io.EOF, 1},
-		{"unsupported hash", "yes\rHello world!\r", "", io.EOF, 1},
+		{"yescrypt, Debian's default", "yes\rcorrect horse\r", "yes", nil, 0},
+		{"yescrypt, wrong password", "yes\rcorrect hors\r", "", io.EOF, 1},
+		{"unsupported hash (bcrypt)", "bc\rHello world!\r", "", io.EOF, 1},
 		{"unknown user", "nobody\rHello world!\r", "", io.EOF, 1},
 		{"blank user name asks again", "\rops\rHello world!\r", "ops", nil, 0},
 	} {

@@ -104,6 +104,9 @@ type service struct {
 	active, accepted int
 	// A template's instances running now.
 	instances int
+	// A target's outcome: reached is closed by Reach, reachedOK says how.
+	reached   chan struct{}
+	reachedOK bool
 }
 
 type runner struct {
@@ -139,7 +142,7 @@ func New(cfg Config) (*Manager, []string, error) {
 			return nil, nil, fmt.Errorf("svc: unit %s given twice", u.Name)
 		}
 		m.units[u.Name] = u
-		s := &service{u: u, state: Inactive, ring: newRing(cfg.RingBytes), changed: make(chan struct{})}
+		s := &service{u: u, state: Inactive, ring: newRing(cfg.RingBytes), changed: make(chan struct{}), reached: make(chan struct{})}
 		s.boot = !u.HasInstall
 		for _, w := range u.WantedBy {
 			s.boot = s.boot || bootTargets[w]
@@ -423,6 +426,25 @@ func (m *Manager) Reload(name string) error {
 		if !ws.Exited() || ws.ExitStatus() != 0 && !c.IgnoreFailure {
 			return fmt.Errorf("%s: reload: %s", name, describe(ws))
 		}
+	}
+	return nil
+}
+
+// Reach reports that a target (unit.NewTarget) has been reached, or cannot be (ok false): the
+// units waiting for it go on, and those that require it fail if it was not. Later reports of
+// the same target are ignored.
+func (m *Manager) Reach(name string, ok bool) error {
+	s := m.svcs[name]
+	if s == nil || s.u.Type != unit.Target {
+		return fmt.Errorf("%s: %w", name, ErrNoUnit)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	select {
+	case <-s.reached:
+	default:
+		s.reachedOK = ok
+		close(s.reached)
 	}
 	return nil
 }

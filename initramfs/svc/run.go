@@ -38,8 +38,12 @@ func (m *Manager) runLoop(s *service, r *runner) {
 		}
 	}()
 	u := s.u
-	if u.Type == unit.Socket {
+	switch u.Type {
+	case unit.Socket:
 		m.serveSocket(s, r)
+		return
+	case unit.Target:
+		m.awaitTarget(s, r)
 		return
 	}
 	quick := 0 // consecutive runs that ended quickly, for the backoff
@@ -100,6 +104,33 @@ func (m *Manager) runLoop(s *service, r *runner) {
 			return
 		}
 	}
+}
+
+// awaitTarget waits until the target s is reached (Running) or cannot be (Failed), or a stop.
+func (m *Manager) awaitTarget(s *service, r *runner) {
+	now := m.cfg.Clock()
+	m.mu.Lock()
+	s.startedAt, s.readyAt = now, 0
+	m.mu.Unlock()
+	select {
+	case <-s.reached:
+	case <-r.stop:
+		m.setState(s, Inactive, "stopped")
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !s.reachedOK {
+		m.setStateLocked(s, Failed, "not reached")
+		return
+	}
+	s.readyAt = m.cfg.Clock()
+	m.setStateLocked(s, Running, "")
+	// Running until stopped; a stop of a reached target only marks it inactive.
+	m.mu.Unlock()
+	<-r.stop
+	m.mu.Lock()
+	m.setStateLocked(s, Inactive, "stopped")
 }
 
 // attempt runs s once: ExecStartPre=, then ExecStart= until it exits or a stop

@@ -109,3 +109,58 @@ func TestSocketActivation(t *testing.T) {
 		t.Error("the socket still accepts after stop")
 	}
 }
+
+// TestTarget: a unit ordered after a built-in target starts only once the target is reached; one
+// that requires a target that cannot be reached fails.
+func TestTarget(t *testing.T) {
+	for _, reached := range []bool{true, false} {
+		dir, err := os.MkdirTemp("", "tgt")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		us := []*unit.Unit{unit.NewTarget("network-online.target", "the network is configured")}
+		for name, body := range map[string]string{
+			"web.service":  "[Unit]\nWants=network-online.target\nAfter=network-online.target\n[Service]\nType=oneshot\nExecStart=/bin/true\n",
+			"sync.service": "[Unit]\nRequires=network-online.target\nAfter=network-online.target\n[Service]\nType=oneshot\nExecStart=/bin/true\n",
+		} {
+			u, _, err := unit.Parse(name, name, strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			us = append(us, u)
+		}
+		t0 := time.Now()
+		m, _, err := New(Config{Units: us, Level: 500, Spawner: testReaper, Clock: func() time.Duration { return time.Since(t0) }, RunDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan Report)
+		go func() { done <- m.StartBoot() }()
+		select {
+		case rep := <-done:
+			t.Fatalf("boot finished before the network: %+v", rep)
+		case <-time.After(300 * time.Millisecond):
+		}
+		if st, _ := m.Status("web.service"); st[0].State != Inactive {
+			t.Errorf("web.service %s before the target was reached", st[0].State)
+		}
+		if err := m.Reach("network-online.target", reached); err != nil {
+			t.Fatal(err)
+		}
+		rep := <-done
+		st, _ := m.Status("network-online.target", "sync.service", "web.service")
+		if reached {
+			if rep.OK != 3 || st[0].State != Running {
+				t.Errorf("reached: %+v %+v", rep, st)
+			}
+		} else if rep.OK != 1 || st[0].State != Failed || st[1].State != Failed || st[2].State != Exited {
+			t.Errorf("not reached: %+v %+v", rep, st)
+		}
+		if err := m.Reach("web.service", true); err == nil {
+			t.Error("Reach of a service succeeded")
+		}
+		m.StopAll()
+		m.Close()
+	}
+}

@@ -31,7 +31,16 @@ const (
 	Notify  Type = "notify"
 	// Socket is the type of every .socket unit (it has no Type= key).
 	Socket Type = "socket"
+	// Target is the type of a target the init itself reaches (see NewTarget).
+	Target Type = "target"
 )
+
+// NewTarget makes a unit for a state of the system that its maker reports reached (as
+// network-online.target when the network is configured). It starts only when another unit wants
+// or requires it, and is up once reached.
+func NewTarget(name, description string) *Unit {
+	return &Unit{Name: name, Path: "(built in)", Description: description, Type: Target, HasInstall: true}
+}
 
 // Stdio is StandardInput=, StandardOutput= or StandardError= of [Service].
 type Stdio string

@@ -56,7 +56,8 @@ type initProc struct {
 	bootInfo ctl.BootInfo
 	started  bool // run has been through boot once
 	// modulesDone is closed when the module list has been loaded (or failed).
-	modulesDone chan struct{}
+	modulesDone  chan struct{}
+	hardwareOnce sync.Once
 }
 
 func (in *initProc) path(p string) string { return filepath.Join(in.root, p) }
@@ -155,11 +156,10 @@ func (in *initProc) boot() {
 
 	// Modules load in the background, in dependency order, once the boot's services have been
 	// started: under emulation each module takes 60-500 ms of both CPUs, which would slow the
-	// services' first exec by as much, and no boot service of ours needs hardware to start (the
-	// network comes up when its driver has loaded, sshd listens on every address). The ready line
-	// does not wait for them.
+	// services' first exec by as much, and most boot services need no hardware to start (sshd's
+	// socket listens on every address). The ready line does not wait for them, unless a boot unit
+	// waits for network-online.target: then the hardware and the network come first.
 	in.modulesDone = make(chan struct{})
-	var modulesMs int64
 	rep := in.startServices(system)
 	in.mark("services started")
 	if err := power.CtrlAltDelSignals(); err != nil {
@@ -170,12 +170,7 @@ func (in *initProc) boot() {
 	} else {
 		fmt.Fprintf(os.Stdout, "genai-os: boot firmware=%s secureboot=%s\n", fw.Name(), fw.SecureBoot)
 	}
-	in.goSafe("modules", func() {
-		defer close(in.modulesDone)
-		modulesMs = in.loadModules()
-	})
-	// The network waits for its NIC's driver (above) and the DHCP server: never for the ready line.
-	in.goSafe("network", in.network)
+	in.startHardware()
 
 	sinceBoot, _ := boot.SinceBoot()
 	initMs := in.initMillis(sinceBoot)
@@ -196,7 +191,7 @@ func (in *initProc) boot() {
 		}
 		<-in.modulesDone
 		in.bootMu.Lock()
-		in.bootInfo.ModulesMs = modulesMs
+		modulesMs := in.bootInfo.ModulesMs
 		in.bootMu.Unlock()
 		log.Debug("init timing", "init_ms", initMs, "modules_ms", modulesMs)
 	})
@@ -352,9 +347,31 @@ func (in *initProc) readAliases() ([]modload.Alias, error) {
 	return as, err
 }
 
-// network configures the network as boot.conf says and prints one console line when it is up.
+// startHardware starts, once, the loading of modules and then the network (which waits for its
+// NIC's driver and the DHCP server).
+func (in *initProc) startHardware() {
+	in.hardwareOnce.Do(func() {
+		in.goSafe("modules", func() {
+			defer close(in.modulesDone)
+			ms := in.loadModules()
+			in.bootMu.Lock()
+			in.bootInfo.ModulesMs = ms
+			in.bootMu.Unlock()
+		})
+		in.goSafe("network", in.network)
+	})
+}
+
+// networkOnline is the target units order themselves after to have a configured network.
+const networkOnline = "network-online.target"
+
+// network configures the network as boot.conf says, prints one console line when it is up and
+// reports network-online.target reached (or not).
 func (in *initProc) network() {
 	r, renew, err := netconf.Up(context.Background(), in.conf.Network, netconf.Options{Root: in.root, Log: in.log})
+	if in.mgr != nil {
+		_ = in.mgr.Reach(networkOnline, err == nil)
+	}
 	if errors.Is(err, netconf.ErrOff) {
 		in.log.Info("network off")
 		return

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"syscall"
 	"time"
 
@@ -42,6 +43,7 @@ func (in *initProc) startServices(system <-chan struct{}) svc.Report {
 			log.Warn("unit: " + d.String())
 		}
 	}
+	units = append(units, unit.NewTarget(networkOnline, "The network is configured (a DHCP lease or the static address)"))
 	// One cgroup per service only on a real cgroup2 mount (statfs(2) magic,
 	// linux/magic.h): elsewhere the folder would be a plain directory.
 	cg := in.path(cgroupDir)
@@ -74,7 +76,15 @@ func (in *initProc) startServices(system <-chan struct{}) svc.Report {
 		log.Error("service manager", "err", err)
 		return svc.Report{}
 	}
-	in.mgr = m
+	in.mgr = m // before startHardware: the network reports network-online.target to it
+	for _, u := range units {
+		if slices.Contains(u.Wants, networkOnline) || slices.Contains(u.Requires, networkOnline) {
+			// A unit waits for the network: if it starts at boot, the boot waits for the NIC's
+			// driver and the network, so they must not wait for the boot.
+			in.startHardware()
+			break
+		}
+	}
 	in.mark("units loaded")
 	<-system
 	t0 := time.Now()
