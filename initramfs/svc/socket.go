@@ -10,6 +10,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/genai-os/genai-build/initramfs/unit"
+	"golang.org/x/sys/unix"
 )
 
 // ErrTemplate: a template unit ("sshd@.service") runs only as instances its socket starts.
@@ -36,7 +39,7 @@ func (m *Manager) serveSocket(s *service, r *runner) {
 			_ = os.MkdirAll(filepath.Dir(a.Address), 0o755)
 			_ = os.Remove(a.Address) // a stale socket file from a former run
 		}
-		l, err := net.Listen(a.Network, a.Address)
+		l, err := listen(a)
 		if err != nil {
 			closeAll()
 			m.setState(s, Failed, "listen: "+err.Error())
@@ -192,4 +195,73 @@ func (m *Manager) instance(t *service, c net.Conn) error {
 		return errors.New(describe(e.Status))
 	}
 	return nil
+}
+
+// listen makes the listening socket of a with socket(2), bind(2) and listen(2) and hands it to
+// the net package. net.Listen would do the same, but first probes which address families the
+// kernel has and resolves the address: under emulation, at boot, tens of milliseconds of code
+// that runs nowhere else before the ready line.
+func listen(a unit.Listen) (net.Listener, error) {
+	var (
+		fd  int
+		sa  unix.Sockaddr
+		err error
+	)
+	switch a.Network {
+	case "unix":
+		fd, err = unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		sa = &unix.SockaddrUnix{Name: a.Address}
+	case "tcp":
+		host, port, err := net.SplitHostPort(a.Address)
+		if err != nil {
+			return nil, err
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil {
+			return nil, err
+		}
+		ip := net.ParseIP(host)
+		if host != "" && ip == nil {
+			return nil, fmt.Errorf("%q: not an IP address", host)
+		}
+		if ip4 := ip.To4(); ip4 != nil {
+			fd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			sa4 := &unix.SockaddrInet4{Port: p}
+			copy(sa4.Addr[:], ip4)
+			sa = sa4
+		} else {
+			// Every address (host ""), or an IPv6 one: one IPv6 socket that also takes IPv4
+			// (IPV6_V6ONLY off for ""), as systemd binds a bare port; IPv4 alone if the kernel has
+			// no IPv6.
+			fd, err = unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			if err == nil {
+				sa6 := &unix.SockaddrInet6{Port: p}
+				copy(sa6.Addr[:], ip.To16())
+				sa = sa6
+				if host == "" {
+					_ = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
+				}
+			} else if host == "" && errors.Is(err, unix.EAFNOSUPPORT) {
+				fd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+				sa = &unix.SockaddrInet4{Port: p}
+			}
+		}
+		if err == nil {
+			_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+		}
+	default:
+		return nil, fmt.Errorf("network %q", a.Network)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("socket for %s: %w", a.Address, err)
+	}
+	f := os.NewFile(uintptr(fd), a.Address)
+	defer f.Close() // FileListener keeps its own copy
+	if err := unix.Bind(fd, sa); err != nil {
+		return nil, fmt.Errorf("bind %s: %w", a.Address, err)
+	}
+	if err := unix.Listen(fd, unix.SOMAXCONN); err != nil {
+		return nil, fmt.Errorf("listen %s: %w", a.Address, err)
+	}
+	return net.FileListener(f)
 }

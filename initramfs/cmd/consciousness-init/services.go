@@ -45,14 +45,12 @@ func (in *initProc) startServices(system <-chan struct{}) svc.Report {
 	}
 	units = append(units, unit.NewTarget(networkOnline, "The network is configured (a DHCP lease or the static address)"))
 	// One cgroup per service only on a real cgroup2 mount (statfs(2) magic,
-	// linux/magic.h): elsewhere the folder would be a plain directory.
+	// linux/magic.h): elsewhere the folder would be a plain directory. The
+	// folders are made when a service's first process starts.
 	cg := in.path(cgroupDir)
 	var sfs unix.Statfs_t
 	if err := unix.Statfs(in.path("sys/fs/cgroup"), &sfs); err != nil || sfs.Type != unix.CGROUP2_SUPER_MAGIC {
 		log.Debug("no cgroup2, services in process groups only")
-		cg = ""
-	} else if err := os.MkdirAll(cg, 0o755); err != nil {
-		log.Debug("no service cgroups, using process groups", "err", err)
 		cg = ""
 	}
 	var aiEnv []string
@@ -88,8 +86,10 @@ func (in *initProc) startServices(system <-chan struct{}) svc.Report {
 	in.mark("units loaded")
 	<-system
 	t0 := time.Now()
-	in.goSafe("control socket", func() { in.serveControl(m) })
 	rep := m.StartBoot()
+	// The control socket opens once the boot units have started (a boot unit cannot drive the
+	// manager): under emulation its first socket would cost the boot some 10-40 ms.
+	in.goSafe("control socket", func() { in.serveControl(m) })
 	for _, f := range rep.Failed {
 		st, _ := m.Status(f)
 		result := ""
