@@ -192,7 +192,7 @@ func run(edition string, boots int, skipCold bool) error {
 		return fmt.Errorf("init comparison: %w", err)
 	}
 	rows = append(rows, cmp...)
-	pk, err := packageTimes(root, &cache.Cache{Dir: cacheDir})
+	pk, err := packageTimes(root, edition, &cache.Cache{Dir: cacheDir})
 	if err != nil {
 		return fmt.Errorf("package times: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/genai-os/genai-build/internal/cache"
 	"github.com/genai-os/genai-build/internal/debian"
 	"github.com/genai-os/genai-build/internal/debinstall"
+	"github.com/genai-os/genai-build/internal/edition"
 	"github.com/genai-os/genai-build/internal/fstree"
 	"github.com/genai-os/genai-build/internal/qemu"
 	"github.com/genai-os/genai-build/internal/recipe"
@@ -24,11 +25,20 @@ import (
 )
 
 // packageTimes resolves and unpacks each debian-packages recipe of the checkout from the cache
-// alone: the Packages index and the .debs pinned by the lock.
-func packageTimes(root string, c *cache.Cache) ([]row, error) {
+// alone: the Packages index and the .debs pinned by the lock, with the edition's drop_docs.
+func packageTimes(root, editionName string, c *cache.Cache) ([]row, error) {
 	lock, err := debian.ReadLock(filepath.Join(root, build.LockFile))
 	if err != nil {
 		return nil, err
+	}
+	ed, err := edition.Set{Dir: filepath.Join(root, "editions")}.Load(editionName)
+	if err != nil {
+		return nil, err
+	}
+	dropDocs := ed.Debian.DropDocs != nil && *ed.Debian.DropDocs
+	docs := "docs kept"
+	if dropDocs {
+		docs = "docs dropped"
 	}
 	var rows []row
 	for name, set := range lock.Sets {
@@ -77,13 +87,13 @@ func packageTimes(root string, c *cache.Cache) ([]row, error) {
 		}
 		start = time.Now()
 		t := fstree.New()
-		if _, err := debinstall.Install(t, debs, debinstall.Options{DropDocs: true}); err != nil {
+		if _, err := debinstall.Install(t, debs, debinstall.Options{DropDocs: dropDocs}); err != nil {
 			return nil, err
 		}
 		unpacked := time.Since(start)
 		rows = append(rows,
 			row{fmt.Sprintf("resolve %s (%d packages)", name, len(res.Packages)), secs(resolved), fmt.Sprintf("after parsing the cached Packages index (%s)", secs(parsed))},
-			row{fmt.Sprintf("unpack %s (%d .debs, %s compressed)", name, len(debs), mb(size)), secs(unpacked), fmt.Sprintf("%d tree entries, docs dropped", t.Len())})
+			row{fmt.Sprintf("unpack %s (%d .debs, %s compressed)", name, len(debs), mb(size)), secs(unpacked), fmt.Sprintf("%d tree entries, %s (edition %s)", t.Len(), docs, editionName)})
 	}
 	return rows, nil
 }
