@@ -3,7 +3,6 @@ module github.com/genai-os/genai-build
 go 1.26.8
 
 require (
-	filippo.io/edwards25519 v1.2.0
 	github.com/ProtonMail/go-crypto v1.5.2
 	github.com/diskfs/go-diskfs v1.9.4
 	github.com/go-crypt/x v0.4.17

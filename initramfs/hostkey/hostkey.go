@@ -1,25 +1,23 @@
-// Package hostkey is the ssh-hostkey command: it makes an SSH host key at first boot, an ed25519
-// key in OpenSSH's format, as `ssh-keygen -t ed25519 -N ""` would. ssh-keygen under software
-// emulation spends seconds in the dynamic loader and OpenSSL's start-up; this takes milliseconds,
-// and the boot's ready line waits for it (sshd needs the key). It is an applet of the init's binary
-// (see initramfs/cmd/consciousness-init).
+// Package hostkey is the ssh-hostkey command: it makes an SSH host key, an ed25519 key in
+// OpenSSH's format, as `ssh-keygen -t ed25519 -N ""` would. ssh-keygen under software emulation
+// spends seconds in the dynamic loader and OpenSSL's start-up; this takes milliseconds. The
+// server edition runs it on the first SSH connection. It is an applet of the init's binary (see
+// initramfs/cmd/consciousness-init), so it writes the key formats itself (see openssh.go) rather
+// than link golang.org/x/crypto/ssh, whose package initialisation every boot of PID 1 would pay
+// (some 20 ms under TCG).
 //
 // Usage: ssh-hostkey [-f /etc/ssh/ssh_host_ed25519_key]
-// An existing key is kept (exit 0): the command is safe to run on every boot.
+// An existing key is kept (exit 0): the command is safe to run again.
 package hostkey
 
 import (
 	"crypto/ed25519"
-	"crypto/sha512"
-	"encoding/pem"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-
-	"filippo.io/edwards25519"
-	"golang.org/x/crypto/ssh"
 )
 
 // Run runs the command with args (without the program name), reporting on stdout and taking the
@@ -36,48 +34,22 @@ func Run(args []string, stdout io.Writer, random io.Reader) error {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	priv, err := newKey(random)
-	if err != nil {
+	seed := make([]byte, ed25519.SeedSize+4)
+	if _, err := io.ReadFull(random, seed); err != nil {
 		return err
 	}
-	pub := priv.Public().(ed25519.PublicKey)
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		return err
-	}
-	sshPub, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		return err
-	}
+	priv := ed25519.NewKeyFromSeed(seed[:ed25519.SeedSize])
+	check := binary.BigEndian.Uint32(seed[ed25519.SeedSize:])
 	// The public key first: sshd only reads the private one, so a key without its .pub is the one
 	// state a crash here must not leave behind unnoticed.
-	if err := writeFile(*path+".pub", ssh.MarshalAuthorizedKey(sshPub), 0o644); err != nil {
+	if err := writeFile(*path+".pub", AuthorizedKey(priv.Public().(ed25519.PublicKey), ""), 0o644); err != nil {
 		return err
 	}
-	if err := writeFile(*path, pem.EncodeToMemory(block), 0o600); err != nil {
+	if err := writeFile(*path, PrivateKeyPEM(priv, "", check), 0o600); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: %s", *path, ssh.FingerprintSHA256(sshPub)+"\n")
+	fmt.Fprintf(stdout, "%s: %s\n", *path, Fingerprint(priv.Public().(ed25519.PublicKey)))
 	return nil
-}
-
-// newKey makes an ed25519 key from 32 bytes of random, the same key crypto/ed25519.NewKeyFromSeed
-// makes of them (RFC 8032 section 5.1.5). It multiplies the base point as an ordinary point:
-// crypto/ed25519 first builds a 30 KB table of base-point multiples (256 field inversions), which
-// pays for itself after a few keys but, under software emulation, costs about 20 ms at boot for
-// the one key made here.
-func newKey(random io.Reader) (ed25519.PrivateKey, error) {
-	seed := make([]byte, ed25519.SeedSize)
-	if _, err := io.ReadFull(random, seed); err != nil {
-		return nil, err
-	}
-	h := sha512.Sum512(seed)
-	s, err := edwards25519.NewScalar().SetBytesWithClamping(h[:32])
-	if err != nil {
-		return nil, err
-	}
-	a := new(edwards25519.Point).ScalarMult(s, edwards25519.NewGeneratorPoint())
-	return append(seed, a.Bytes()...), nil
 }
 
 // writeFile writes under a temporary name and renames, so a half-written key never exists.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -46,26 +47,44 @@ func TestHostKey(t *testing.T) {
 	}
 }
 
-// TestNewKey checks newKey against crypto/ed25519 for many seeds, and that its keys sign and verify.
-func TestNewKey(t *testing.T) {
-	for i := 0; i < 64; i++ {
-		seed := make([]byte, ed25519.SeedSize)
-		if _, err := rand.Read(seed); err != nil {
-			t.Fatal(err)
-		}
-		got, err := newKey(bytes.NewReader(seed))
+// TestFormats checks the formats against golang.org/x/crypto/ssh, byte for byte where it writes
+// them too, and that it reads back the private key as the same key.
+func TestFormats(t *testing.T) {
+	for i := 0; i < 16; i++ {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := ed25519.NewKeyFromSeed(seed); !bytes.Equal(got, want) {
-			t.Fatalf("seed %x: newKey = %x, crypto/ed25519 = %x", seed, got, want)
+		pub := priv.Public().(ed25519.PublicKey)
+		sp, err := ssh.NewPublicKey(pub)
+		if err != nil {
+			t.Fatal(err)
 		}
-		msg := []byte("genai-os")
-		if !ed25519.Verify(got.Public().(ed25519.PublicKey), msg, ed25519.Sign(got, msg)) {
-			t.Fatal("signature does not verify")
+		if got, want := AuthorizedKey(pub, ""), ssh.MarshalAuthorizedKey(sp); !bytes.Equal(got, want) {
+			t.Errorf("AuthorizedKey = %q, want %q", got, want)
+		}
+		if got, want := Fingerprint(pub), ssh.FingerprintSHA256(sp); got != want {
+			t.Errorf("Fingerprint = %q, want %q", got, want)
+		}
+		for _, comment := range []string{"", "root@genai", "a comment of some length to pad"} {
+			raw, err := ssh.ParseRawPrivateKey(PrivateKeyPEM(priv, comment, uint32(i)*0x01010101))
+			if err != nil {
+				t.Fatalf("x/crypto/ssh cannot read the key (comment %q): %v", comment, err)
+			}
+			if k, ok := raw.(*ed25519.PrivateKey); !ok || !bytes.Equal(*k, priv) {
+				t.Errorf("read back %T %v, want the key written", raw, raw)
+			}
 		}
 	}
-	if _, err := newKey(bytes.NewReader(make([]byte, 5))); err == nil {
-		t.Error("a short random source gave a key")
+}
+
+// TestShortRandom: without enough randomness there is no key, and no file.
+func TestShortRandom(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "k")
+	if err := Run([]string{"-f", p}, io.Discard, bytes.NewReader(make([]byte, 20))); err == nil {
+		t.Fatal("a short random source made a key")
+	}
+	if _, err := os.Stat(p + ".pub"); err == nil {
+		t.Error("a .pub was written")
 	}
 }
