@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/genai-os/genai-build/initramfs/unit"
@@ -169,7 +170,7 @@ func (m *Manager) instance(t *service, c net.Conn) error {
 			return errors.New("exec-start-pre: " + describe(ws))
 		}
 	}
-	_, exit, err := m.spawnConn(t, u.ExecStart[0], env, cred, f)
+	pid, exit, err := m.spawnConn(t, u.ExecStart[0], env, cred, f)
 	if err != nil {
 		return err
 	}
@@ -183,6 +184,9 @@ func (m *Manager) instance(t *service, c net.Conn) error {
 	t.status = fmt.Sprintf("%d running", t.instances)
 	m.mu.Unlock()
 	e := <-exit
+	// What the instance left in its process group goes with it (the template's cgroup is shared
+	// by every instance, so it cannot be killed as a whole).
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	m.mu.Lock()
 	t.instances--
 	t.status = fmt.Sprintf("%d running", t.instances)

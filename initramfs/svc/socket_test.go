@@ -164,3 +164,60 @@ func TestTarget(t *testing.T) {
 		m.Close()
 	}
 }
+
+// TestSocketMaxConnections: past MaxConnections= a connection is closed at once; the ones being
+// served are not disturbed.
+func TestSocketMaxConnections(t *testing.T) {
+	dir, err := os.MkdirTemp("", "sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "s")
+	var us []*unit.Unit
+	for name, body := range map[string]string{
+		"one.socket":   "[Socket]\nListenStream=" + path + "\nAccept=yes\nMaxConnections=1\n",
+		"one@.service": "[Service]\nStandardInput=socket\nExecStart=" + os.Args[0] + "\nEnvironment=SVC_HELPER=echo\n",
+	} {
+		u, _, err := unit.Parse(name, name, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		us = append(us, u)
+	}
+	t0 := time.Now()
+	m, _, err := New(Config{Units: us, Level: 500, Spawner: testReaper, Clock: func() time.Duration { return time.Since(t0) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { m.StopAll(); m.Close() }()
+	m.StartBoot()
+	first, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	// Wait until the first connection is being served.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if st, _ := m.Status("one@.service"); st[0].State == Running {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first connection was never served")
+		}
+	}
+	second, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	second.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := second.Read(make([]byte, 1)); err == nil || n != 0 {
+		t.Errorf("the connection past the limit read %d bytes, %v; want it closed", n, err)
+	}
+	first.SetDeadline(time.Now().Add(10 * time.Second))
+	first.Write([]byte("still here\n"))
+	if line, err := bufio.NewReader(first).ReadString('\n'); err != nil || line != "echo: still here\n" {
+		t.Errorf("first connection: %q, %v", line, err)
+	}
+}
