@@ -125,6 +125,9 @@ func printStatus(w io.Writer, ss []svc.Status) {
 		}
 		if !s.Boot && s.State == svc.Inactive && detail == "" {
 			detail = "not started at boot"
+			if s.TriggeredBy != "" {
+				detail = "started by " + s.TriggeredBy
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.Name, s.State, pid, up, s.Restarts, s.Level, detail)
 	}

@@ -17,7 +17,8 @@ type fake struct{ ctl.Manager }
 
 func (fake) Status(...string) ([]svc.Status, error) {
 	return []svc.Status{{Name: "sshd.service", State: svc.Running, PID: 7, UptimeMs: 61000, Level: "0.0", Boot: true, StartedMs: 10, ReadyMs: 25},
-		{Name: "core.service", State: svc.Inactive, Result: "level", Level: "0.8", Boot: true}}, nil
+		{Name: "core.service", State: svc.Inactive, Result: "level", Level: "0.8", Boot: true},
+		{Name: "web.service", State: svc.Inactive, Level: "0.0", TriggeredBy: "web.socket"}}, nil
 }
 func (fake) Level() bootconf.Level { return 500 }
 
@@ -39,7 +40,8 @@ func TestRun(t *testing.T) {
 	if err := Run(context.Background(), &out, []string{"--socket", sock, "status"}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "sshd.service  running   7    1m1s") || !strings.Contains(out.String(), "level 0.5") {
+	if !strings.Contains(out.String(), "sshd.service  running   7    1m1s") || !strings.Contains(out.String(), "level 0.5") ||
+		!strings.Contains(out.String(), "started by web.socket") {
 		t.Errorf("status:\n%s", out.String())
 	}
 	out.Reset()

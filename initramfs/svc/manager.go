@@ -65,19 +65,25 @@ type Config struct {
 	RingBytes int                  // per-service in-memory log; default 64 KiB
 	LogBytes  int64                // per-service log file before rotation; default 1 MiB
 	Log       *slog.Logger
+	// SocketExec runs as SocketExecName PATH ARGV0 ARGS... (see ExecListen): it starts the
+	// services of Accept=no sockets. "" refuses such sockets.
+	SocketExec string
 }
 
 // Manager supervises a fixed set of units.
 type Manager struct {
-	cfg    Config
-	log    *slog.Logger
-	mu     sync.Mutex
-	level  bootconf.Level
-	svcs   map[string]*service
-	units  map[string]*unit.Unit
-	names  []string
-	g      graph
-	notify *net.UnixConn
+	cfg   Config
+	log   *slog.Logger
+	mu    sync.Mutex
+	level bootconf.Level
+	svcs  map[string]*service
+	units map[string]*unit.Unit
+	names []string
+	g     graph
+	// The NOTIFY_SOCKET: see notifyConn.
+	notifyOnce sync.Once
+	notify     *net.UnixConn
+	notifyErr  error
 }
 
 type service struct {
@@ -102,6 +108,10 @@ type service struct {
 	cg        string
 	// A socket's connections: being served, and accepted since it started listening.
 	active, accepted int
+	// An Accept=no socket's listening descriptors while it listens; the socket of a service that
+	// such a socket activates.
+	fds    []int
+	socket *service
 	// A template's instances running now.
 	instances int
 	// A target's outcome: reached is closed by Reach, reachedOK says how.
@@ -159,21 +169,21 @@ func New(cfg Config) (*Manager, []string, error) {
 	}
 	sort.Strings(m.names)
 	var msgs []string
-	m.g, msgs = buildGraph(m.units)
-	// The notify socket is made only for units that speak sd_notify: under emulation the first
-	// socket costs the boot some 10 ms of code the init would otherwise not run yet.
-	needNotify := false
-	for _, u := range cfg.Units {
-		needNotify = needNotify || u.Type == unit.Notify
-	}
-	if cfg.RunDir != "" && needNotify {
-		c, err := listenNotify(filepath.Join(cfg.RunDir, "notify"))
-		if err != nil {
-			return nil, msgs, fmt.Errorf("svc: notify socket: %w", err)
+	for _, s := range m.svcs {
+		if s.u.Type != unit.Socket || s.u.Accept {
+			continue
 		}
-		m.notify = c
-		go readNotify(c, m.deliver)
+		switch t := m.svcs[s.u.Activates()]; {
+		case t == nil:
+			msgs = append(msgs, fmt.Sprintf("%s: activates %s, which is not a loaded unit", s.u.Name, s.u.Activates()))
+		case t.socket != nil:
+			msgs = append(msgs, fmt.Sprintf("%s: %s already gets the sockets of %s; ignored", s.u.Name, t.u.Name, t.socket.u.Name))
+		default:
+			t.socket = s
+		}
 	}
+	g, gmsgs := buildGraph(m.units)
+	m.g, msgs = g, append(msgs, gmsgs...)
 	if cfg.LogDir != "" {
 		if err := os.MkdirAll(cfg.LogDir, 0o755); err != nil {
 			msgs = append(msgs, fmt.Sprintf("log folder: %v", err))
@@ -182,8 +192,28 @@ func New(cfg Config) (*Manager, []string, error) {
 	return m, msgs, nil
 }
 
+// notifyConn returns the NOTIFY_SOCKET, made when the first Type=notify unit starts (under
+// emulation the first socket costs a boot some 10 ms of code it would otherwise not run yet),
+// or nil without a RunDir.
+func (m *Manager) notifyConn() (*net.UnixConn, error) {
+	m.notifyOnce.Do(func() {
+		if m.cfg.RunDir == "" {
+			return
+		}
+		c, err := listenNotify(filepath.Join(m.cfg.RunDir, "notify"))
+		if err != nil {
+			m.notifyErr = fmt.Errorf("notify socket: %w", err)
+			return
+		}
+		m.notify = c
+		go readNotify(c, m.deliver)
+	})
+	return m.notify, m.notifyErr
+}
+
 // Close releases the notify socket. Services keep running.
 func (m *Manager) Close() error {
+	m.notifyOnce.Do(func() {}) // none will be made after this
 	if m.notify != nil {
 		return m.notify.Close()
 	}
@@ -492,8 +522,9 @@ type Status struct {
 	Level       string `json:"level"`
 	Boot        bool   `json:"boot"`
 	StatusText  string `json:"status_text,omitempty"`
-	StartedMs   int64  `json:"started_ms,omitempty"` // since boot
-	ReadyMs     int64  `json:"ready_ms,omitempty"`   // since boot
+	StartedMs   int64  `json:"started_ms,omitempty"`   // since boot
+	ReadyMs     int64  `json:"ready_ms,omitempty"`     // since boot
+	TriggeredBy string `json:"triggered_by,omitempty"` // the socket unit that starts it
 }
 
 // Status returns every service (or the named ones), sorted by name.
@@ -504,6 +535,12 @@ func (m *Manager) Status(names ...string) ([]Status, error) {
 	now := m.cfg.Clock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	triggers := map[string]string{}
+	for _, s := range m.svcs {
+		if s.u.Type == unit.Socket {
+			triggers[s.u.Activates()] = s.u.Name
+		}
+	}
 	var out []Status
 	for _, n := range names {
 		s := m.svcs[n]
@@ -512,7 +549,8 @@ func (m *Manager) Status(names ...string) ([]Status, error) {
 		}
 		st := Status{Name: n, Description: s.u.Description, Type: string(s.u.Type), State: s.state,
 			Result: s.result, Restarts: s.restarts, Level: s.u.ConsciousnessLevel.String(), Boot: s.boot,
-			StatusText: s.status, StartedMs: s.startedAt.Milliseconds(), ReadyMs: s.readyAt.Milliseconds()}
+			StatusText: s.status, StartedMs: s.startedAt.Milliseconds(), ReadyMs: s.readyAt.Milliseconds(),
+			TriggeredBy: triggers[n]}
 		if s.state == Running || s.state == Stopping {
 			st.PID = s.pid
 			if s.mainPID != 0 {

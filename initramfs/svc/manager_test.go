@@ -22,6 +22,10 @@ import (
 // The test binary doubles as the services under test: SVC_HELPER picks a
 // behaviour. Every helper writes "<event> <unix-nanos>" lines to $RECORD.
 func TestMain(m *testing.M) {
+	if filepath.Base(os.Args[0]) == SocketExecName { // as the init's applet does
+		fmt.Fprintln(os.Stderr, ExecListen(os.Args[1:]))
+		os.Exit(127)
+	}
 	if mode := os.Getenv("SVC_HELPER"); mode != "" {
 		helper(mode)
 		os.Exit(0)
@@ -70,6 +74,26 @@ func helper(mode string) {
 			c.Write([]byte("READY=1\nSTATUS=serving level " + os.Getenv("CONSCIOUSNESS_LEVEL")))
 			c.Close()
 		}
+	case "listen": // a socket-activated daemon (sd_listen_fds): serves one connection, then exits
+		if os.Getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) || os.Getenv("LISTEN_FDS") != "1" {
+			fmt.Println("bad LISTEN_PID/LISTEN_FDS", os.Getenv("LISTEN_PID"), os.Getpid(), os.Getenv("LISTEN_FDS"))
+			os.Exit(2)
+		}
+		l, err := net.FileListener(os.NewFile(3, "listen"))
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(3)
+		}
+		c, err := l.Accept()
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(4)
+		}
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		fmt.Fprintf(c, "%d %s: %s", os.Getpid(), os.Getenv("LISTEN_FDNAMES"), line)
+		c.Close()
+		record("end")
+		return
 	case "echo": // an inetd-style service: one line in, one line out
 		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
 		fmt.Print("echo: " + line)

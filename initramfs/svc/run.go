@@ -3,6 +3,7 @@ package svc
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -188,7 +189,7 @@ func (m *Manager) attempt(s *service, r *runner) (ok bool, result string) {
 	}
 
 	c := u.ExecStart[0]
-	pid, exit, err := m.spawn(s, c, env, cred)
+	pid, exit, err := m.spawnMain(s, c, env, cred)
 	if err != nil {
 		m.log.Warn("service exec", "service", u.Name, "err", err)
 		return false, "exec: " + err.Error()
@@ -198,7 +199,11 @@ func (m *Manager) attempt(s *service, r *runner) (ok bool, result string) {
 	ready := s.ready
 	m.mu.Unlock()
 
-	if u.Type == unit.Notify && m.notify != nil {
+	var nc *net.UnixConn // made by environment for a notify unit
+	if u.Type == unit.Notify {
+		nc, _ = m.notifyConn()
+	}
+	if nc != nil {
 		var timeout <-chan time.Time
 		if u.TimeoutStartSec > 0 {
 			t := time.NewTimer(u.TimeoutStartSec)
@@ -379,12 +384,42 @@ func (m *Manager) runSync(s *service, c unit.Command, env []string, cred *syscal
 // stdin on /dev/null and stdout and stderr into the service's log (or /dev/null,
 // as StandardOutput= and StandardError= say).
 func (m *Manager) spawn(s *service, c unit.Command, env []string, cred *syscall.Credential) (int, <-chan reaper.Exit, error) {
-	return m.spawnConn(s, c, env, cred, nil)
+	return m.spawnWith(s, c, env, cred, nil, nil, "")
+}
+
+// spawnMain is spawn for the main process of s: if an Accept=no socket activates s, it gets that
+// socket's listening descriptors from fd 3 on, with LISTEN_FDS, LISTEN_FDNAMES and (set by the
+// SocketExec program) LISTEN_PID, as sd_listen_fds(3) reads them.
+func (m *Manager) spawnMain(s *service, c unit.Command, env []string, cred *syscall.Credential) (int, <-chan reaper.Exit, error) {
+	var fds []int
+	var name string
+	m.mu.Lock()
+	if sock := s.socket; sock != nil && m.cfg.SocketExec != "" {
+		name = sock.u.Name
+		for _, fd := range sock.fds { // copies: the socket may close its own meanwhile
+			if d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3); err == nil {
+				fds = append(fds, d)
+			}
+		}
+	}
+	m.mu.Unlock()
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	return m.spawnWith(s, c, env, cred, nil, fds, name)
 }
 
 // spawnConn is spawn for an instance of an Accept=yes socket: conn is the connection, for the
 // streams that StandardInput/Output/Error= set to socket.
 func (m *Manager) spawnConn(s *service, c unit.Command, env []string, cred *syscall.Credential, conn *os.File) (int, <-chan reaper.Exit, error) {
+	return m.spawnWith(s, c, env, cred, conn, nil, "")
+}
+
+// spawnWith starts c for s with conn (or nil) for socket streams and listen (or none) as
+// descriptors 3 and on, named after the socket unit sockName.
+func (m *Manager) spawnWith(s *service, c unit.Command, env []string, cred *syscall.Credential, conn *os.File, listen []int, sockName string) (int, <-chan reaper.Exit, error) {
 	argv := c.Argv
 	if !c.NoEnvExpand {
 		argv = unit.Expand(argv, env)
@@ -396,6 +431,15 @@ func (m *Manager) spawnConn(s *service, c unit.Command, env []string, cred *sysc
 	argv = append([]string(nil), argv...)
 	if c.Argv0 != "" {
 		argv[0] = c.Argv0
+	}
+	if len(listen) > 0 {
+		names := make([]string, len(listen))
+		for i := range names {
+			names[i] = sockName
+		}
+		env = withVar(withVar(env, "LISTEN_FDS", strconv.Itoa(len(listen))), "LISTEN_FDNAMES", strings.Join(names, ":"))
+		argv = append([]string{SocketExecName, path}, argv...)
+		path = m.cfg.SocketExec
 	}
 	null, err := os.Open(os.DevNull)
 	if err != nil {
@@ -424,7 +468,7 @@ func (m *Manager) spawnConn(s *service, c unit.Command, env []string, cred *sysc
 	attr := &syscall.ProcAttr{
 		Dir:   dir,
 		Env:   env,
-		Files: []uintptr{fd(in), fd(out), fd(errOut)},
+		Files: append([]uintptr{fd(in), fd(out), fd(errOut)}, uintptrs(listen)...),
 		Sys:   &syscall.SysProcAttr{Setpgid: true, Credential: cred},
 	}
 	if s.cg != "" {
@@ -461,8 +505,14 @@ func (m *Manager) environment(s *service) ([]string, *syscall.Credential, error)
 	}
 	env := append([]string(nil), m.cfg.Env...)
 	env = append(env, "CONSCIOUSNESS_LEVEL="+m.Level().String(), "CONSCIOUSNESS_UNIT="+u.Name)
-	if u.Type == unit.Notify && m.notify != nil {
-		env = append(env, "NOTIFY_SOCKET="+m.notify.LocalAddr().String())
+	if u.Type == unit.Notify {
+		nc, err := m.notifyConn()
+		if err != nil {
+			return nil, nil, err
+		}
+		if nc != nil {
+			env = append(env, "NOTIFY_SOCKET="+nc.LocalAddr().String())
+		}
 	}
 	if u.AIIntegration {
 		env = append(env, m.cfg.AIEnv...)
@@ -509,6 +559,14 @@ func dedupe(env []string) []string {
 		}
 		idx[k] = len(out)
 		out = append(out, kv)
+	}
+	return out
+}
+
+func uintptrs(fds []int) []uintptr {
+	out := make([]uintptr, len(fds))
+	for i, fd := range fds {
+		out[i] = uintptr(fd)
 	}
 	return out
 }

@@ -19,20 +19,22 @@ import (
 // ErrTemplate: a template unit ("sshd@.service") runs only as instances its socket starts.
 var ErrTemplate = errors.New("is a template: its socket unit starts one instance per connection")
 
-// serveSocket runs a socket unit (Accept=yes, as inetd does): it listens on every ListenStream=
-// address and, for each connection, runs one instance of the template service with the connection
-// as its standard input (and output, unless the template says otherwise), until a stop is
-// requested. The socket counts as running once it listens: what it activates starts on demand.
+// serveSocket runs a socket unit until a stop is requested: it listens on every ListenStream=
+// address; with Accept=yes (as inetd does) it runs, for each connection, one instance of the
+// template service with the connection as its standard input (and output, unless the template
+// says otherwise); with Accept=no it starts the service when a connection waits and hands it the
+// listening sockets (sd_listen_fds(3)). The socket counts as running once it listens: what it
+// activates starts on demand.
 func (m *Manager) serveSocket(s *service, r *runner) {
 	u := s.u
 	now := m.cfg.Clock()
 	m.mu.Lock()
 	s.startedAt, s.readyAt, s.starts = now, 0, append(s.starts, now)
 	m.mu.Unlock()
-	var ls []net.Listener
+	var fds []int
 	closeAll := func() {
-		for _, l := range ls {
-			l.Close()
+		for _, fd := range fds {
+			unix.Close(fd)
 		}
 	}
 	for _, a := range u.ListenStream {
@@ -40,15 +42,38 @@ func (m *Manager) serveSocket(s *service, r *runner) {
 			_ = os.MkdirAll(filepath.Dir(a.Address), 0o755)
 			_ = os.Remove(a.Address) // a stale socket file from a former run
 		}
-		l, err := listen(a)
+		fd, err := listenFD(a)
 		if err != nil {
 			closeAll()
 			m.setState(s, Failed, "listen: "+err.Error())
 			return
 		}
-		ls = append(ls, l)
+		fds = append(fds, fd)
+	}
+	if !u.Accept && m.cfg.SocketExec == "" {
+		closeAll()
+		m.setState(s, Failed, "Accept=no needs the manager's SocketExec program (sd_listen_fds)")
+		return
+	}
+	var ls []net.Listener
+	if u.Accept {
+		for _, fd := range fds {
+			f := os.NewFile(uintptr(fd), "socket")
+			l, err := net.FileListener(f) // its own copy of the descriptor
+			f.Close()
+			if err != nil {
+				for _, l := range ls {
+					l.Close()
+				}
+				m.setState(s, Failed, "listen: "+err.Error())
+				return
+			}
+			ls = append(ls, l)
+		}
+		fds = nil
 	}
 	m.mu.Lock()
+	s.fds = fds
 	s.readyAt = m.cfg.Clock()
 	m.setStateLocked(s, Running, "")
 	m.socketStatusLocked(s)
@@ -61,10 +86,109 @@ func (m *Manager) serveSocket(s *service, r *runner) {
 			m.accept(s, l)
 		}()
 	}
-	<-r.stop
-	closeAll()
+	result := "stopped"
+	if !u.Accept {
+		result = m.trigger(s, r, fds)
+	}
+	if result == "stopped" {
+		<-r.stop
+	}
+	for _, l := range ls {
+		l.Close()
+	}
 	wg.Wait()
-	m.setState(s, Inactive, "stopped")
+	m.mu.Lock()
+	s.fds = nil
+	m.mu.Unlock()
+	closeAll()
+	if result != "stopped" {
+		m.setState(s, Failed, result)
+		return
+	}
+	m.setState(s, Inactive, result)
+}
+
+// triggerLimit is how many times in a row the service of an Accept=no socket may fail to start
+// (or exit at once) on a waiting connection before the socket gives up (systemd's
+// trigger-limit-hit).
+const triggerLimit = 5
+
+// trigger serves an Accept=no socket: whenever a connection waits on one of fds and the service
+// is not running, it starts the service (which gets fds, see spawnMain) and waits for it to end.
+// It returns "stopped" when r is stopped, or why the socket failed.
+func (m *Manager) trigger(s *service, r *runner, fds []int) string {
+	name := s.u.Activates()
+	target := m.svcs[name]
+	if target == nil {
+		m.log.Warn("socket: no unit to activate", "socket", s.u.Name, "unit", name)
+		return "no unit " + name
+	}
+	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	if err != nil {
+		return "eventfd: " + err.Error()
+	}
+	defer unix.Close(wake)
+	go func() {
+		<-r.stop
+		_, _ = unix.Write(wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+	}()
+	stopped := func() bool {
+		select {
+		case <-r.stop:
+			return true
+		default:
+			return false
+		}
+	}
+	failures := 0
+	for {
+		pfds := make([]unix.PollFd, 0, len(fds)+1)
+		for _, fd := range fds {
+			pfds = append(pfds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
+		}
+		pfds = append(pfds, unix.PollFd{Fd: int32(wake), Events: unix.POLLIN})
+		if _, err := unix.Poll(pfds, -1); err != nil && !errors.Is(err, unix.EINTR) {
+			return "poll: " + err.Error()
+		}
+		if stopped() {
+			return "stopped"
+		}
+		if pfds[len(pfds)-1].Revents != 0 {
+			continue
+		}
+		m.mu.Lock()
+		run := target.run
+		m.mu.Unlock()
+		if run == nil {
+			m.startSet([]string{name})
+			m.mu.Lock()
+			run = target.run
+			st := target.state
+			m.mu.Unlock()
+			if st != Running {
+				failures++
+				m.log.Warn("socket: the service it activates did not start", "socket", s.u.Name, "unit", name,
+					"state", string(st), "failures", failures)
+				if failures >= triggerLimit {
+					return "trigger-limit-hit: " + name + " " + string(st)
+				}
+				select { // a connection still waits: do not spin
+				case <-time.After(time.Second):
+				case <-r.stop:
+					return "stopped"
+				}
+				continue
+			}
+			failures = 0
+		}
+		if run != nil {
+			select {
+			case <-run.done:
+			case <-r.stop:
+				return "stopped"
+			}
+		}
+	}
 }
 
 func (m *Manager) accept(s *service, l net.Listener) {
@@ -86,6 +210,10 @@ func (m *Manager) socketStatusLocked(s *service) {
 	addrs := make([]string, len(s.u.ListenStream))
 	for i, a := range s.u.ListenStream {
 		addrs[i] = a.Address
+	}
+	if !s.u.Accept {
+		s.status = fmt.Sprintf("listening on %s for %s", strings.Join(addrs, " "), s.u.Activates())
+		return
 	}
 	s.status = fmt.Sprintf("listening on %s, %d accepted, %d active", strings.Join(addrs, " "), s.accepted, s.active)
 }
@@ -201,11 +329,11 @@ func (m *Manager) instance(t *service, c net.Conn) error {
 	return nil
 }
 
-// listen makes the listening socket of a with socket(2), bind(2) and listen(2) and hands it to
-// the net package. net.Listen would do the same, but first probes which address families the
-// kernel has and resolves the address: under emulation, at boot, tens of milliseconds of code
-// that runs nowhere else before the ready line.
-func listen(a unit.Listen) (net.Listener, error) {
+// listenFD makes the listening socket of a with socket(2), bind(2) and listen(2) (close-on-exec).
+// net.Listen would do the same, but first probes which address families the kernel has and
+// resolves the address: under emulation, at boot, tens of milliseconds of code that runs nowhere
+// else before the ready line.
+func listenFD(a unit.Listen) (int, error) {
 	var (
 		fd  int
 		sa  unix.Sockaddr
@@ -218,15 +346,15 @@ func listen(a unit.Listen) (net.Listener, error) {
 	case "tcp":
 		host, port, err := net.SplitHostPort(a.Address)
 		if err != nil {
-			return nil, err
+			return -1, err
 		}
 		p, err := strconv.Atoi(port)
 		if err != nil {
-			return nil, err
+			return -1, err
 		}
 		ip := net.ParseIP(host)
 		if host != "" && ip == nil {
-			return nil, fmt.Errorf("%q: not an IP address", host)
+			return -1, fmt.Errorf("%q: not an IP address", host)
 		}
 		if ip4 := ip.To4(); ip4 != nil {
 			fd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -254,18 +382,33 @@ func listen(a unit.Listen) (net.Listener, error) {
 			_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
 		}
 	default:
-		return nil, fmt.Errorf("network %q", a.Network)
+		return -1, fmt.Errorf("network %q", a.Network)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("socket for %s: %w", a.Address, err)
+		return -1, fmt.Errorf("socket for %s: %w", a.Address, err)
 	}
-	f := os.NewFile(uintptr(fd), a.Address)
-	defer f.Close() // FileListener keeps its own copy
 	if err := unix.Bind(fd, sa); err != nil {
-		return nil, fmt.Errorf("bind %s: %w", a.Address, err)
+		unix.Close(fd)
+		return -1, fmt.Errorf("bind %s: %w", a.Address, err)
 	}
 	if err := unix.Listen(fd, unix.SOMAXCONN); err != nil {
-		return nil, fmt.Errorf("listen %s: %w", a.Address, err)
+		unix.Close(fd)
+		return -1, fmt.Errorf("listen %s: %w", a.Address, err)
 	}
-	return net.FileListener(f)
+	return fd, nil
+}
+
+// SocketExecName is argv[0] of the SocketExec program (Config.SocketExec).
+const SocketExecName = "consciousness-socket-exec"
+
+// ExecListen is the SocketExec program: with args PATH ARGV0 [ARG...] it sets LISTEN_PID to its
+// own process ID, which sd_listen_fds(3) checks, and executes PATH, which keeps that ID. A
+// process cannot know its child's ID before the fork, so the manager starts a service that gets
+// sockets through this. It returns only if the exec failed.
+func ExecListen(args []string) error {
+	if len(args) < 2 {
+		return errors.New("usage: " + SocketExecName + " PATH ARGV0 [ARG...]")
+	}
+	env := withVar(os.Environ(), "LISTEN_PID", strconv.Itoa(os.Getpid()))
+	return syscall.Exec(args[0], args[1:], env)
 }

@@ -52,6 +52,9 @@ func TestSocketActivation(t *testing.T) {
 	if _, err := os.Stat(rec("key")); err == nil {
 		t.Fatal("key.service ran before any connection")
 	}
+	if st, _ := m.Status("echo@.service"); st[0].TriggeredBy != "echo.socket" || st[0].State != Inactive {
+		t.Errorf("template before any connection: %+v", st[0])
+	}
 	if _, err := m.Start("echo@.service"); !errors.Is(err, ErrTemplate) {
 		t.Errorf("starting the template by name: %v, want ErrTemplate", err)
 	}
@@ -219,5 +222,101 @@ func TestSocketMaxConnections(t *testing.T) {
 	first.Write([]byte("still here\n"))
 	if line, err := bufio.NewReader(first).ReadString('\n'); err != nil || line != "echo: still here\n" {
 		t.Errorf("first connection: %q, %v", line, err)
+	}
+}
+
+// TestSocketAcceptNo: an Accept=no socket starts its service when a connection waits and hands it
+// the listening socket as sd_listen_fds(3) expects; when the service exits, the next connection
+// starts it again.
+func TestSocketAcceptNo(t *testing.T) {
+	dir, err := os.MkdirTemp("", "sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "d.sock")
+	rec := filepath.Join(dir, "daemon.rec")
+	var us []*unit.Unit
+	for name, body := range map[string]string{
+		"daemon.socket":  "[Socket]\nListenStream=" + path + "\n[Install]\nWantedBy=sockets.target\n",
+		"daemon.service": "[Service]\nExecStart=" + os.Args[0] + "\nEnvironment=SVC_HELPER=listen RECORD=" + rec + "\n[Install]\nWantedBy=daemon.socket\n",
+	} {
+		u, diags, err := unit.Parse(name, name, strings.NewReader(body))
+		if err != nil || len(diags) > 0 {
+			t.Fatalf("%s: %v %v", name, err, diags)
+		}
+		us = append(us, u)
+	}
+	t0 := time.Now()
+	m, msgs, err := New(Config{Units: us, Level: 500, Spawner: testReaper, Clock: func() time.Duration { return time.Since(t0) },
+		SocketExec: os.Args[0]})
+	if err != nil || len(msgs) > 0 {
+		t.Fatal(err, msgs)
+	}
+	defer func() { m.StopAll(); m.Close() }()
+	if rep := m.StartBoot(); rep.OK != 1 || rep.Total != 1 {
+		t.Fatalf("boot: %+v (want the socket alone)", rep)
+	}
+	pids := map[string]bool{}
+	for _, msg := range []string{"one", "two"} {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		c.Write([]byte(msg + "\n"))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		c.Close()
+		if err != nil {
+			lines, _ := m.Logs("daemon.service")
+			t.Fatalf("%s: %v; daemon's log: %v", msg, err, lines)
+		}
+		pid, rest, _ := strings.Cut(strings.TrimSpace(line), " ")
+		if rest != "daemon.socket: "+msg {
+			t.Errorf("answer %q, want %q", line, "<pid> daemon.socket: "+msg)
+		}
+		pids[pid] = true
+		// Let the daemon exit before the next connection.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if st, _ := m.Status("daemon.service"); st[0].State != Running && st[0].State != Starting {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the daemon did not exit")
+			}
+		}
+	}
+	if len(pids) != 2 {
+		t.Errorf("one daemon process answered both connections: %v", pids)
+	}
+	st, _ := m.Status("daemon.socket")
+	if st[0].State != Running || !strings.Contains(st[0].StatusText, "for daemon.service") {
+		t.Errorf("socket: %+v", st[0])
+	}
+}
+
+// TestSocketAcceptNoWithoutExec: without the SocketExec program, an Accept=no socket fails
+// with a reason instead of starting services that cannot find their socket.
+func TestSocketAcceptNoWithoutExec(t *testing.T) {
+	dir := t.TempDir()
+	var us []*unit.Unit
+	for name, body := range map[string]string{
+		"d.socket":  "[Socket]\nListenStream=" + filepath.Join(dir, "s") + "\n",
+		"d.service": "[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=d.socket\n",
+	} {
+		u, _, err := unit.Parse(name, name, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		us = append(us, u)
+	}
+	m, _, err := New(Config{Units: us, Level: 500, Spawner: testReaper, Clock: func() time.Duration { return 0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.StartBoot()
+	if st, _ := m.Status("d.socket"); st[0].State != Failed || !strings.Contains(st[0].Result, "SocketExec") {
+		t.Errorf("socket: %+v", st[0])
 	}
 }

@@ -46,12 +46,16 @@ WantedBy=sockets.target
 	if got := u.Activates(); got != "other@.service" {
 		t.Errorf("Activates with Service= = %q", got)
 	}
+	u, _, err = Parse("ssh.socket", "ssh.socket", strings.NewReader("[Socket]\nListenStream=22\nAccept=no\n"))
+	if err != nil || u.Accept || u.Activates() != "ssh.service" {
+		t.Errorf("Accept=no: %v, activates %q", err, u.Activates())
+	}
 }
 
 func TestParseSocketBad(t *testing.T) {
 	for _, c := range []struct{ name, body, diag string }{
 		{"x.socket", "[Socket]\nAccept=yes\n", "no ListenStream="},
-		{"x.socket", "[Socket]\nListenStream=22\n", "Accept=no is not supported"},
+		{"x.socket", "[Socket]\nListenStream=22\nService=y@.service\n", "Accept=no activates one service"},
 		{"x.socket", "[Socket]\nListenStream=70000\nListenStream=22\nAccept=yes\n", "want a port from 1 to 65535"},
 		{"x.socket", "[Socket]\nListenStream=host.example:22\nListenStream=22\nAccept=yes\n", "is not an IP address"},
 		{"x.socket", "[Socket]\nListenStream=22\nAccept=maybe\nAccept=yes\n", `Accept="maybe"`},
@@ -116,7 +120,7 @@ func FuzzParseSocket(f *testing.F) {
 		if u == nil {
 			return
 		}
-		if len(u.ListenStream) == 0 || !u.Accept || u.MaxConnections < 1 || u.Type != Socket {
+		if len(u.ListenStream) == 0 || u.MaxConnections < 1 || u.Type != Socket || !u.Accept && strings.Contains(u.Activates(), "@.") {
 			t.Errorf("bad socket accepted: %+v", u)
 		}
 		for _, l := range u.ListenStream {

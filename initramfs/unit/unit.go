@@ -112,7 +112,7 @@ type Unit struct {
 
 	// [Socket] of a .socket unit.
 	ListenStream   []Listen // where it listens
-	Accept         bool     // Accept=yes: one instance of the template service per connection
+	Accept         bool     // yes: one instance of a template per connection; no: the service gets the sockets
 	Service        string   // Service=: the unit it activates (default: see Activates)
 	MaxConnections int      // Accept=yes: connections served at once; more are closed
 
@@ -296,9 +296,8 @@ func Parse(name, file string, r io.Reader) (*Unit, []Diag, error) {
 		if len(u.ListenStream) == 0 {
 			return fatal("no ListenStream=")
 		}
-		if !u.Accept {
-			// systemd passes the listening socket itself (LISTEN_FDS); not supported yet.
-			return fatal("Accept=no is not supported: use Accept=yes (one service instance per connection)")
+		if !u.Accept && strings.Contains(u.Activates(), "@.") {
+			return fatal("Accept=no activates one service, not the template " + u.Activates() + ": set Service= or Accept=yes")
 		}
 		if u.MaxConnections == 0 {
 			u.MaxConnections = DefaultMaxConnections

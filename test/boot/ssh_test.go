@@ -18,8 +18,30 @@ import (
 
 // TestSSH builds the server ISO with a root key given at build time (genai-build iso --ssh-key),
 // boots it with a host port forwarded to the guest's port 22, and logs in with that key; a login
-// with a password is refused.
+// with a password is refused. sshd is socket-activated: the first connection starts one sshd
+// daemon (Type=notify) that gets the init's listening socket and serves the later ones.
 func TestSSH(t *testing.T) {
+	sshLogin(t, "ssh", nil, []*regexp.Regexp{
+		regexp.MustCompile(`sshd\.socket\s+running\s.*listening on :22 for sshd\.service`),
+		regexp.MustCompile(`sshd\.service\s+running\s+\d+`),
+		regexp.MustCompile(`ssh-host-keys\.service\s+exited`),
+	})
+}
+
+// TestSSHPerConnection is TestSSH with the socket switched to Accept=yes (an overlay): one sshd -i
+// per connection, with the connection as its stdin and stdout.
+func TestSSHPerConnection(t *testing.T) {
+	sshLogin(t, "ssh-inetd", []string{"testdata/ssh-per-connection"}, []*regexp.Regexp{
+		regexp.MustCompile(`sshd\.socket\s+running\s.*listening on :22, \d+ accepted, 1 active`),
+		regexp.MustCompile(`sshd@\.service\s+running\s.*1 running`),
+		regexp.MustCompile(`ssh-host-keys\.service\s+exited`),
+	})
+}
+
+// sshLogin builds the server ISO (with overlays) and a root key, boots it, logs in over SSH, and
+// checks uname, the packages dpkg knows, that `consciousness-manager status` matches every one of
+// status, that a password is refused and that every connection sees the same host key.
+func sshLogin(t *testing.T, name string, overlays []string, status []*regexp.Regexp) {
 	needQEMU(t)
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -33,7 +55,8 @@ func TestSSH(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := buildISO(t, "ssh", build.Options{SSHKeys: []string{strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))}})
+	res := buildISO(t, name, build.Options{SSHKeys: []string{strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))},
+		ExtraOverlays: overlays})
 	// A free port on the host for QEMU's forward.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -92,16 +115,11 @@ func TestSSH(t *testing.T) {
 	if !strings.Contains(uname, "Linux") || !strings.Contains(uname, "6.12") {
 		t.Errorf("uname -a = %q, want Linux 6.12", uname)
 	}
-	status := run("consciousness-manager status")
-	t.Logf("consciousness-manager status:\n%s", status)
-	// sshd is socket-activated: the socket listens, this connection runs one sshd -i.
-	for _, want := range []*regexp.Regexp{
-		regexp.MustCompile(`sshd\.socket\s+running\s.*listening on :22, \d+ accepted, 1 active`),
-		regexp.MustCompile(`sshd@\.service\s+running\s.*1 running`),
-		regexp.MustCompile(`ssh-host-keys\.service\s+exited`),
-	} {
-		if !want.MatchString(status) {
-			t.Errorf("status does not match %s:\n%s", want, status)
+	st := run("consciousness-manager status")
+	t.Logf("consciousness-manager status:\n%s", st)
+	for _, want := range status {
+		if !want.MatchString(st) {
+			t.Errorf("status does not match %s:\n%s", want, st)
 		}
 	}
 	// The image's package database, as dpkg itself reads it.

@@ -29,6 +29,7 @@ import (
 	"github.com/genai-os/genai-build/initramfs/boot"
 	"github.com/genai-os/genai-build/initramfs/hostkey"
 	"github.com/genai-os/genai-build/initramfs/manager"
+	"github.com/genai-os/genai-build/initramfs/svc"
 )
 
 // applets are the commands this binary also is, by the base name it is run as.
@@ -39,6 +40,8 @@ var applets = map[string]func(args []string) error{
 		return manager.Run(ctx, os.Stdout, args)
 	},
 	"ssh-hostkey": func(args []string) error { return hostkey.Run(args, os.Stdout, rand.Reader) },
+	// Run by the init itself (svc.Config.SocketExec) to start a socket-activated service.
+	svc.SocketExecName: svc.ExecListen,
 }
 
 func main() {

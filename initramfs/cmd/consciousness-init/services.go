@@ -60,8 +60,13 @@ func (in *initProc) startServices(system <-chan struct{}) svc.Report {
 			aiEnv = append(aiEnv, "GENAI_MODEL="+a.Model)
 		}
 	}
+	self, err := os.Executable() // this binary: its socket-exec applet starts socket-activated services
+	if err != nil {
+		log.Warn("services: own executable unknown, Accept=no sockets will fail", "err", err)
+	}
 	m, msgs, err := svc.New(svc.Config{
-		Units: units, Level: in.conf.Level, Spawner: in.reaper, Clock: sinceBoot,
+		SocketExec: self,
+		Units:      units, Level: in.conf.Level, Spawner: in.reaper, Clock: sinceBoot,
 		Root: in.root, RunDir: in.path(runDir), LogDir: in.path(logDir), CgroupDir: cg,
 		Env:   []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/", "LANG=C.UTF-8"},
 		AIEnv: aiEnv,
