@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -104,6 +105,7 @@ type bootFigures struct {
 	MainMs   int64 `json:"init_start_ms"` // kernel start → the init's main
 	ReadyMs  int64 `json:"ready_ms"`      // kernel start → ready line
 	InitMs   int64 // init main → ready line, from the ready line
+	GoMs     int64 // exec of /init → init main: the Go runtime's start
 	Services string
 	RSSKB    int64
 }
@@ -164,6 +166,7 @@ func bootInit(kernel, initramfs string, cpus int, rss bool) (bootFigures, error)
 		return f, fmt.Errorf("consciousness-manager --json boot: %w\n%s", err, out)
 	}
 	f.ExecMs, f.MainMs, f.ReadyMs = resp.Boot.ExecMs, resp.Boot.MainMs, resp.Boot.ReadyMs
+	f.GoMs = f.MainMs - f.ExecMs
 	return f, nil
 }
 
@@ -171,19 +174,19 @@ func bootInit(kernel, initramfs string, cpus int, rss bool) (bootFigures, error)
 // then initramfs images with 100 more trivial oneshot units, each running a true: u-root's (the
 // image's /bin/true, a Go program) and a minimal static one (what the manager itself costs).
 func initFigures(kernel, initramfs string, hundred []hundredImage) ([]row, error) {
-	base, err := bootInit(kernel, initramfs, 2, true)
+	base, err := medianBoot(kernel, initramfs, 2, true)
 	if err != nil {
 		return nil, err
 	}
-	one, err := bootInit(kernel, initramfs, 1, false)
+	one, err := medianBoot(kernel, initramfs, 1, false)
 	if err != nil {
 		return nil, err
 	}
 	rows := []row{
 		{"init main → ready line, edition's boot units " + base.Services, fmt.Sprintf("%d ms (1 vCPU: %d ms)", base.InitMs, one.InitMs),
-			"guest clock (init_ms), direct kernel boot, 2 vCPUs; target ≤ 150 ms"},
-		{"kernel's exec of /init → init main (Go runtime start)", fmt.Sprintf("%d ms (1 vCPU: %d ms)", base.MainMs-base.ExecMs, one.MainMs-one.ExecMs),
-			"`consciousness-manager boot`: the kernel's `Run /init` record in /dev/kmsg"},
+			fmt.Sprintf("guest clock (init_ms), direct kernel boot, 2 vCPUs, median of %d; target ≤ 150 ms", initBoots)},
+		{"kernel's exec of /init → init main (Go runtime start)", fmt.Sprintf("%d ms (1 vCPU: %d ms)", base.GoMs, one.GoMs),
+			"`consciousness-manager boot`: the kernel's `Run /init` record in /dev/kmsg; medians"},
 		{"kernel start → ready line", fmt.Sprintf("%d ms (1 vCPU: %d ms)", base.ReadyMs, one.ReadyMs), "same boots"},
 		{"PID 1 resident memory after boot", fmt.Sprintf("%.1f MB", float64(base.RSSKB)/1024), "VmRSS of /proc/1/status, 10 s after ready; target ≤ 15 MB"},
 	}
@@ -196,6 +199,36 @@ func initFigures(kernel, initramfs string, hundred []hundredImage) ([]row, error
 			fmt.Sprintf("init main → ready %d ms vs %d ms without them, 2 vCPUs; target ≤ 1 s", f.InitMs, base.InitMs)})
 	}
 	return rows, nil
+}
+
+// initBoots is how many boots medianBoot takes the median of: one boot's figures vary by tens of
+// ms under TCG.
+const initBoots = 3
+
+// medianBoot boots initBoots times and returns, field by field, the median figures (RSS from the
+// first boot only, if rss).
+func medianBoot(kernel, initramfs string, cpus int, rss bool) (bootFigures, error) {
+	var fs []bootFigures
+	for i := 0; i < initBoots; i++ {
+		f, err := bootInit(kernel, initramfs, cpus, rss && i == 0)
+		if err != nil {
+			return f, err
+		}
+		fs = append(fs, f)
+	}
+	med := func(get func(bootFigures) int64) int64 {
+		v := make([]int64, len(fs))
+		for i, f := range fs {
+			v[i] = get(f)
+		}
+		sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+		return v[len(v)/2]
+	}
+	out := fs[0]
+	out.InitMs = med(func(f bootFigures) int64 { return f.InitMs })
+	out.GoMs = med(func(f bootFigures) int64 { return f.GoMs })
+	out.ReadyMs = med(func(f bootFigures) int64 { return f.ReadyMs })
+	return out, nil
 }
 
 // hundredImage is an initramfs with 100 trivial units added.

@@ -88,6 +88,27 @@ func buildISO(t *testing.T, name string, opts build.Options) *build.Result {
 // serverISO is the server edition as `genai-build iso --edition server` builds it.
 func serverISO(t *testing.T) *build.Result { return buildISO(t, "server", build.Options{}) }
 
+// startVM boots cfg in QEMU for at most limit and kills it when the test ends. The guest gets one
+// vCPU unless cfg says otherwise: with two, QEMU 7.2's multi-threaded TCG has crashed a guest
+// kernel while it patched its own code.
+func startVM(t *testing.T, cfg qemu.Config, limit time.Duration) *qemu.Machine {
+	t.Helper()
+	if cfg.CPUs == 0 {
+		cfg.CPUs = 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	m, err := qemu.Start(ctx, cfg)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		m.Kill()
+		cancel()
+	})
+	return m
+}
+
 // chooseDebug picks the debug entry at ISOLINUX's prompt (BIOS): its kernel command line has
 // init.debug, with which the init logs root in on the serial console, so the test can type
 // commands there. The default entry asks for a login, and root has no password.

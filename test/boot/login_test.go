@@ -1,7 +1,6 @@
 package boot_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -13,13 +12,7 @@ import (
 func TestConsoleLogin(t *testing.T) {
 	needQEMU(t)
 	res := serverISO(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	m, err := qemu.Start(ctx, qemu.Config{Image: res.Image, Firmware: qemu.BIOS, Media: qemu.CD, CPUs: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Kill()
+	m := startVM(t, qemu.Config{Image: res.Image, Firmware: qemu.BIOS, Media: qemu.CD}, 4*time.Minute)
 	if err := m.Expect("genai-server login: ", 3*time.Minute); err != nil {
 		t.Fatalf("no login prompt on the serial console: %v\n%s", err, m.Console())
 	}

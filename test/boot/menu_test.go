@@ -1,7 +1,6 @@
 package boot_test
 
 import (
-	"context"
 	"regexp"
 	"testing"
 	"time"
@@ -27,13 +26,7 @@ func TestSafeModeFromMenu(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-			defer cancel()
-			m, err := qemu.Start(ctx, qemu.Config{Image: res.Image, Firmware: tt.fw, Media: qemu.CD, CPUs: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Kill()
+			m := startVM(t, qemu.Config{Image: res.Image, Firmware: tt.fw, Media: qemu.CD}, 4*time.Minute)
 			if err := m.Expect(tt.prompt, 3*time.Minute); err != nil {
 				t.Fatalf("no menu prompt %q: %v\n%s", tt.prompt, err, m.Console())
 			}

@@ -1,7 +1,6 @@
 package boot_test
 
 import (
-	"context"
 	"regexp"
 	"strconv"
 	"strings"
@@ -20,13 +19,7 @@ import (
 func TestNetwork(t *testing.T) {
 	needQEMU(t)
 	res := buildISO(t, "network", build.Options{ExtraOverlays: []string{"testdata/network-online"}})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	m, err := qemu.Start(ctx, qemu.Config{Image: res.Image, Firmware: qemu.BIOS, Media: qemu.CD, Net: true, CPUs: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Kill()
+	m := startVM(t, qemu.Config{Image: res.Image, Firmware: qemu.BIOS, Media: qemu.CD, Net: true}, 5*time.Minute)
 	chooseDebug(t, m)
 	// A boot unit waits for network-online.target: the network line comes before the ready line.
 	line, err := m.WaitFor(regexp.MustCompile(`genai-os: (ready edition=server .*|network iface=\S+ addr=\S+ gw=\S+ via=\S+)`))

@@ -1,7 +1,6 @@
 package boot_test
 
 import (
-	"context"
 	"regexp"
 	"strings"
 	"testing"
@@ -22,13 +21,7 @@ func servicesISO(t *testing.T) *build.Result {
 func TestServices(t *testing.T) {
 	needQEMU(t)
 	res := servicesISO(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	m, err := qemu.Start(ctx, qemu.Config{Image: res.Image, Firmware: qemu.BIOS, Media: qemu.CD, CPUs: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Kill()
+	m := startVM(t, qemu.Config{Image: res.Image, Firmware: qemu.BIOS, Media: qemu.CD}, 5*time.Minute)
 	chooseDebug(t, m)
 	line, err := m.WaitFor(regexp.MustCompile(`genai-os: ready edition=server level=0\.7 .*services=([0-9]+)/([0-9]+)`))
 	if err != nil {

@@ -1,7 +1,6 @@
 package boot_test
 
 import (
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"net"
@@ -66,13 +65,7 @@ func sshLogin(t *testing.T, name string, overlays []string, status []*regexp.Reg
 	l.Close()
 	_, port, _ := net.SplitHostPort(addr)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	vm, err := qemu.Start(ctx, qemu.Config{Image: res.Image, Firmware: qemu.BIOS, Media: qemu.CD, CPUs: 1, HostFwd: []string{"tcp:127.0.0.1:" + port + "-:22"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vm.Kill()
+	vm := startVM(t, qemu.Config{Image: res.Image, Firmware: qemu.BIOS, Media: qemu.CD, HostFwd: []string{"tcp:127.0.0.1:" + port + "-:22"}}, 5*time.Minute)
 	if _, err := vm.WaitFor(regexp.MustCompile(`genai-os: network iface=\S+ addr=10\.0\.2\.15/24`)); err != nil {
 		t.Fatal(err)
 	}
