@@ -127,10 +127,23 @@ func (m *Manager) trigger(s *service, r *runner, fds []int) string {
 	if err != nil {
 		return "eventfd: " + err.Error()
 	}
-	defer unix.Close(wake)
+	// The waker writes to wake on a stop, and is gone before wake is closed (the number could be
+	// reused by then).
+	done := make(chan struct{})
+	var waker sync.WaitGroup
+	waker.Add(1)
 	go func() {
-		<-r.stop
-		_, _ = unix.Write(wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+		defer waker.Done()
+		select {
+		case <-r.stop:
+			_, _ = unix.Write(wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+		case <-done:
+		}
+	}()
+	defer func() {
+		close(done)
+		waker.Wait()
+		unix.Close(wake)
 	}()
 	stopped := func() bool {
 		select {
@@ -147,7 +160,9 @@ func (m *Manager) trigger(s *service, r *runner, fds []int) string {
 			pfds = append(pfds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
 		}
 		pfds = append(pfds, unix.PollFd{Fd: int32(wake), Events: unix.POLLIN})
-		if _, err := unix.Poll(pfds, -1); err != nil && !errors.Is(err, unix.EINTR) {
+		if _, err := unix.Poll(pfds, -1); errors.Is(err, unix.EINTR) {
+			continue
+		} else if err != nil {
 			return "poll: " + err.Error()
 		}
 		if stopped() {
