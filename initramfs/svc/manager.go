@@ -169,7 +169,8 @@ func New(cfg Config) (*Manager, []string, error) {
 	}
 	sort.Strings(m.names)
 	var msgs []string
-	for _, s := range m.svcs {
+	for _, n := range m.names { // in name order: the first socket of a service wins
+		s := m.svcs[n]
 		if s.u.Type != unit.Socket || s.u.Accept {
 			continue
 		}

@@ -31,21 +31,7 @@ func TestSocketActivation(t *testing.T) {
 		"key.service": "[Service]\nType=oneshot\nExecStart=" + os.Args[0] + "\nEnvironment=SVC_HELPER=oneshot RECORD=" + rec("key") +
 			"\n[Install]\nWantedBy=echo@.service\n",
 	}
-	var us []*unit.Unit
-	for name, body := range units {
-		u, diags, err := unit.Parse(name, name, strings.NewReader(body))
-		if err != nil || len(diags) > 0 {
-			t.Fatalf("%s: %v %v", name, err, diags)
-		}
-		us = append(us, u)
-	}
-	t0 := time.Now()
-	m, _, err := New(Config{Units: us, Level: 500, Spawner: testReaper, Clock: func() time.Duration { return time.Since(t0) },
-		RunDir: dir, LogDir: filepath.Join(dir, "log")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { m.StopAll(); m.Close() }()
+	m := newManager(t, units, nil, Config{RunDir: dir, LogDir: filepath.Join(dir, "log")})
 	if rep := m.StartBoot(); rep.OK != 1 || rep.Total != 1 {
 		t.Fatalf("boot: %+v (want the socket alone)", rep)
 	}
@@ -117,27 +103,10 @@ func TestSocketActivation(t *testing.T) {
 // that requires a target that cannot be reached fails.
 func TestTarget(t *testing.T) {
 	for _, reached := range []bool{true, false} {
-		dir, err := os.MkdirTemp("", "tgt")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer os.RemoveAll(dir)
-		us := []*unit.Unit{unit.NewTarget("network-online.target", "the network is configured")}
-		for name, body := range map[string]string{
+		m := newManager(t, map[string]string{
 			"web.service":  "[Unit]\nWants=network-online.target\nAfter=network-online.target\n[Service]\nType=oneshot\nExecStart=/bin/true\n",
 			"sync.service": "[Unit]\nRequires=network-online.target\nAfter=network-online.target\n[Service]\nType=oneshot\nExecStart=/bin/true\n",
-		} {
-			u, _, err := unit.Parse(name, name, strings.NewReader(body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			us = append(us, u)
-		}
-		t0 := time.Now()
-		m, _, err := New(Config{Units: us, Level: 500, Spawner: testReaper, Clock: func() time.Duration { return time.Since(t0) }, RunDir: dir})
-		if err != nil {
-			t.Fatal(err)
-		}
+		}, []*unit.Unit{unit.NewTarget("network-online.target", "the network is configured")}, Config{})
 		done := make(chan Report)
 		go func() { done <- m.StartBoot() }()
 		select {
@@ -163,8 +132,6 @@ func TestTarget(t *testing.T) {
 		if err := m.Reach("web.service", true); err == nil {
 			t.Error("Reach of a service succeeded")
 		}
-		m.StopAll()
-		m.Close()
 	}
 }
 
@@ -177,23 +144,10 @@ func TestSocketMaxConnections(t *testing.T) {
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "s")
-	var us []*unit.Unit
-	for name, body := range map[string]string{
+	m := newManager(t, map[string]string{
 		"one.socket":   "[Socket]\nListenStream=" + path + "\nAccept=yes\nMaxConnections=1\n",
 		"one@.service": "[Service]\nStandardInput=socket\nExecStart=" + os.Args[0] + "\nEnvironment=SVC_HELPER=echo\n",
-	} {
-		u, _, err := unit.Parse(name, name, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		us = append(us, u)
-	}
-	t0 := time.Now()
-	m, _, err := New(Config{Units: us, Level: 500, Spawner: testReaper, Clock: func() time.Duration { return time.Since(t0) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { m.StopAll(); m.Close() }()
+	}, nil, Config{})
 	m.StartBoot()
 	first, err := net.Dial("unix", path)
 	if err != nil {
@@ -236,24 +190,10 @@ func TestSocketAcceptNo(t *testing.T) {
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "d.sock")
 	rec := filepath.Join(dir, "daemon.rec")
-	var us []*unit.Unit
-	for name, body := range map[string]string{
+	m := newManager(t, map[string]string{
 		"daemon.socket":  "[Socket]\nListenStream=" + path + "\n[Install]\nWantedBy=sockets.target\n",
 		"daemon.service": "[Service]\nExecStart=" + os.Args[0] + "\nEnvironment=SVC_HELPER=listen RECORD=" + rec + "\n[Install]\nWantedBy=daemon.socket\n",
-	} {
-		u, diags, err := unit.Parse(name, name, strings.NewReader(body))
-		if err != nil || len(diags) > 0 {
-			t.Fatalf("%s: %v %v", name, err, diags)
-		}
-		us = append(us, u)
-	}
-	t0 := time.Now()
-	m, msgs, err := New(Config{Units: us, Level: 500, Spawner: testReaper, Clock: func() time.Duration { return time.Since(t0) },
-		SocketExec: os.Args[0]})
-	if err != nil || len(msgs) > 0 {
-		t.Fatal(err, msgs)
-	}
-	defer func() { m.StopAll(); m.Close() }()
+	}, nil, Config{SocketExec: os.Args[0]})
 	if rep := m.StartBoot(); rep.OK != 1 || rep.Total != 1 {
 		t.Fatalf("boot: %+v (want the socket alone)", rep)
 	}
@@ -299,24 +239,36 @@ func TestSocketAcceptNo(t *testing.T) {
 // with a reason instead of starting services that cannot find their socket.
 func TestSocketAcceptNoWithoutExec(t *testing.T) {
 	dir := t.TempDir()
-	var us []*unit.Unit
-	for name, body := range map[string]string{
+	m := newManager(t, map[string]string{
 		"d.socket":  "[Socket]\nListenStream=" + filepath.Join(dir, "s") + "\n",
 		"d.service": "[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=d.socket\n",
-	} {
-		u, _, err := unit.Parse(name, name, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		us = append(us, u)
-	}
-	m, _, err := New(Config{Units: us, Level: 500, Spawner: testReaper, Clock: func() time.Duration { return 0 }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	}, nil, Config{})
 	m.StartBoot()
 	if st, _ := m.Status("d.socket"); st[0].State != Failed || !strings.Contains(st[0].Result, "SocketExec") {
 		t.Errorf("socket: %+v", st[0])
 	}
+}
+
+// newManager parses units (name -> file text; a diagnostic fails the test), adds extra ready-made
+// ones, and makes a Manager at level 0.5 with the test reaper; it is stopped and closed when the
+// test ends. cfg gives the other settings.
+func newManager(t *testing.T, units map[string]string, extra []*unit.Unit, cfg Config) *Manager {
+	t.Helper()
+	us := append([]*unit.Unit(nil), extra...)
+	for name, body := range units {
+		u, diags, err := unit.Parse(name, name, strings.NewReader(body))
+		if err != nil || len(diags) > 0 {
+			t.Fatalf("%s: %v %v", name, err, diags)
+		}
+		us = append(us, u)
+	}
+	t0 := time.Now()
+	cfg.Units, cfg.Level, cfg.Spawner = us, 500, testReaper
+	cfg.Clock = func() time.Duration { return time.Since(t0) }
+	m, msgs, err := New(cfg)
+	if err != nil || len(msgs) > 0 {
+		t.Fatalf("New: %v %v", err, msgs)
+	}
+	t.Cleanup(func() { m.StopAll(); m.Close() })
+	return m
 }
