@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -22,7 +21,6 @@ import (
 	"github.com/genai-os/genai-build/internal/fstree"
 	"github.com/genai-os/genai-build/internal/qemu"
 	"github.com/genai-os/genai-build/internal/recipe"
-	"github.com/ulikunitz/xz"
 )
 
 // packageTimes resolves and unpacks each debian-packages recipe of the checkout from the cache
@@ -48,23 +46,10 @@ func packageTimes(root, editionName string, c *cache.Cache) ([]row, error) {
 			return nil, err
 		}
 		start := time.Now()
-		blob, err := c.Blob(lock.Index.SHA256)
+		ix, err := (&debian.Fetcher{Cache: c, Offline: true}).FetchLockedIndex(context.Background(), lock)
 		if err != nil {
 			return nil, fmt.Errorf("the Packages index is not cached (run genai-build lock once): %w", err)
 		}
-		data, err := os.ReadFile(blob)
-		if err != nil {
-			return nil, err
-		}
-		xr, err := xz.NewReader(bytes.NewReader(data))
-		if err != nil {
-			return nil, err
-		}
-		pkgs, err := debian.ParsePackages(xr)
-		if err != nil {
-			return nil, err
-		}
-		ix := debian.NewIndex(pkgs)
 		parsed := time.Since(start)
 		start = time.Now()
 		res, err := build.ResolveSet(ix, lock.Architecture, r)
@@ -75,16 +60,16 @@ func packageTimes(root, editionName string, c *cache.Cache) ([]row, error) {
 		var debs []debinstall.Deb
 		var size int64
 		for _, n := range set {
-			for _, lp := range lock.Packages {
-				if lp.Name == n {
-					p, err := c.Blob(lp.SHA256)
-					if err != nil {
-						return nil, err
-					}
-					debs = append(debs, debinstall.Deb{Package: lp, Path: p})
-					size += lp.Size
-				}
+			lp, ok := lock.Package(n)
+			if !ok {
+				return nil, fmt.Errorf("%s: set %s names %s, which it does not pin", build.LockFile, name, n)
 			}
+			p, err := c.Blob(lp.SHA256)
+			if err != nil {
+				return nil, err
+			}
+			debs = append(debs, debinstall.Deb{Package: lp, Path: p})
+			size += lp.Size
 		}
 		start = time.Now()
 		t := fstree.New()

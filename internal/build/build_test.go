@@ -1,9 +1,7 @@
 package build
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,38 +17,17 @@ import (
 
 	"github.com/genai-os/genai-build/internal/cache"
 	"github.com/genai-os/genai-build/internal/debian"
+	"github.com/genai-os/genai-build/internal/debtest"
 )
 
-// deb builds a .deb (ar archive of debian-binary, control.tar.gz, data.tar.gz; deb(5)) holding files.
+// deb builds a .deb (deb(5)) holding files, each under "./".
 func deb(t *testing.T, files map[string]string) []byte {
 	t.Helper()
-	targz := func(files map[string]string) []byte {
-		var b bytes.Buffer
-		zw := gzip.NewWriter(&b)
-		tw := tar.NewWriter(zw)
-		for name, body := range files {
-			if err := tw.WriteHeader(&tar.Header{Name: "./" + name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
-				t.Fatal(err)
-			}
-			tw.Write([]byte(body))
-		}
-		tw.Close()
-		zw.Close()
-		return b.Bytes()
+	var data []debtest.File
+	for name, body := range files {
+		data = append(data, debtest.File{Name: "./" + name, Body: body})
 	}
-	var ar bytes.Buffer
-	ar.WriteString("!<arch>\n")
-	member := func(name string, data []byte) {
-		fmt.Fprintf(&ar, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", name, 0, 0, 0, "100644", len(data))
-		ar.Write(data)
-		if len(data)%2 == 1 {
-			ar.WriteByte('\n')
-		}
-	}
-	member("debian-binary", []byte("2.0\n"))
-	member("control.tar.gz", targz(map[string]string{"control": "Package: linux-image-test\nVersion: 1\n"}))
-	member("data.tar.gz", targz(files))
-	return ar.Bytes()
+	return debtest.Deb(t, "Package: linux-image-test\nVersion: 1\n", ".gz", ".gz", nil, data)
 }
 
 // fakeRepo is a checkout with the repository's editions, overlays and kconfig, a kernel recipe only,

@@ -144,6 +144,42 @@ func (f *Fetcher) FetchRelease(ctx context.Context, suite string) ([]byte, error
 	return data, nil
 }
 
+// FetchLockedIndex fetches the Packages index a lock pins (lock.Index), by its SHA-256: from the
+// cache, else by its by-hash path, else by its name. The digest was taken from a verified
+// InRelease when the lock was written, so the index needs no signature of its own here.
+func (f *Fetcher) FetchLockedIndex(ctx context.Context, lock *Lock) (*Index, error) {
+	ref := lock.Index
+	ext := path.Ext(ref.Path)
+	if ext != ".xz" && ext != ".gz" {
+		ext = ""
+	}
+	return f.fetchIndexFile(ctx, []string{path.Dir(ref.Path) + "/by-hash/SHA256/" + ref.SHA256, ref.Path}, ext, ref)
+}
+
+// fetchIndexFile fetches a Packages file from the first of paths the mirror has (a 404 tries the
+// next), verified by ref's size and digest, and parses it (ext: its compression).
+func (f *Fetcher) fetchIndexFile(ctx context.Context, paths []string, ext string, ref LockedFile) (*Index, error) {
+	var blob string
+	var err error
+	for _, p := range paths {
+		blob, err = f.Fetch(ctx, p, ref.Size, ref.SHA256)
+		var he *HTTPError
+		if err == nil || !errors.As(err, &he) || he.Status != http.StatusNotFound {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("index %s: %w", ref.Path, err)
+	}
+	pkgs, err := parsePackagesFile(blob, ext)
+	if err != nil {
+		return nil, fmt.Errorf("index %s (%s): %w", ref.Path, blob, err)
+	}
+	ix := NewIndex(pkgs)
+	ix.File = ref
+	return ix, nil
+}
+
 // FetchIndex fetches, verifies against rel and parses <component>/binary-<arch>/Packages, taking
 // the .xz, else the .gz, else the plain file, whichever rel lists first. When rel says
 // Acquire-By-Hash, the by-hash path is tried first (it cannot change under us while the mirror
@@ -161,25 +197,7 @@ func (f *Fetcher) FetchIndex(ctx context.Context, rel *Release, component, arch 
 		if rel.AcquireByHash {
 			paths = []string{dist + base + "by-hash/SHA256/" + ref.SHA256, dist + name}
 		}
-		var blob string
-		var err error
-		for _, p := range paths {
-			blob, err = f.Fetch(ctx, p, ref.Size, ref.SHA256)
-			var he *HTTPError
-			if err == nil || !errors.As(err, &he) || he.Status != http.StatusNotFound {
-				break
-			}
-		}
-		if err != nil {
-			return nil, fmt.Errorf("index %s: %w", name, err)
-		}
-		pkgs, err := parsePackagesFile(blob, ext)
-		if err != nil {
-			return nil, fmt.Errorf("index %s (%s): %w", name, blob, err)
-		}
-		ix := NewIndex(pkgs)
-		ix.File = LockedFile{Path: dist + name, Size: ref.Size, SHA256: ref.SHA256}
-		return ix, nil
+		return f.fetchIndexFile(ctx, paths, ext, LockedFile{Path: dist + name, Size: ref.Size, SHA256: ref.SHA256})
 	}
 	return nil, fmt.Errorf("release %s lists no %sPackages index", rel.Dist, base)
 }

@@ -280,6 +280,43 @@ func TestLockPackages(t *testing.T) {
 	}
 }
 
+// TestFetchLockedIndex: the index a lock pins comes back by its digest, from the mirror's by-hash
+// path, then from the cache alone; a file that does not match is refused and not cached.
+func TestFetchLockedIndex(t *testing.T) {
+	ctx := context.Background()
+	a := newFakeArchive(t, true)
+	lock, err := LockPackages(ctx, a.fetcher(t), "trixie", "amd64", bytes.NewReader(publicRing(t, a.key)), testTime, []Request{{Name: "foo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byHash := "dists/trixie/main/binary-amd64/by-hash/SHA256/" + lock.Index.SHA256
+	before := a.hits[byHash]
+	f := a.fetcher(t) // an empty cache
+	ix, err := f.FetchLockedIndex(ctx, lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ix.Lookup("foo"); !ok || ix.File != lock.Index {
+		t.Errorf("index %+v, foo found %v", ix.File, ok)
+	}
+	if a.hits[byHash] != before+1 {
+		t.Errorf("by-hash path not used: %v", a.hits)
+	}
+	f.Offline = true
+	if _, err := f.FetchLockedIndex(ctx, lock); err != nil {
+		t.Errorf("offline, cached: %v", err)
+	}
+	// A mirror whose file no longer matches the lock.
+	g := a.fetcher(t)
+	a.set(byHash, []byte("not the index"))
+	if _, err := g.FetchLockedIndex(ctx, lock); err == nil {
+		t.Error("a tampered index was accepted")
+	}
+	if n := blobCount(t, g.Cache); n != 0 {
+		t.Errorf("%d blobs cached after a refused index", n)
+	}
+}
+
 func TestReadLockErrors(t *testing.T) {
 	dir := t.TempDir()
 	for name, body := range map[string]string{

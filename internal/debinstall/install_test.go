@@ -3,7 +3,6 @@ package debinstall
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -16,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/genai-os/genai-build/internal/debian"
+	"github.com/genai-os/genai-build/internal/debtest"
 	"github.com/genai-os/genai-build/internal/fstree"
 )
 
@@ -35,35 +35,13 @@ func sym(name, target string) ent {
 	return ent{name: name, link: target, typ: tar.TypeSymlink, mode: 0o777}
 }
 
-func targz(t *testing.T, es []ent) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	tw := tar.NewWriter(zw)
-	for _, e := range es {
-		typ, mode := e.typ, e.mode
-		if typ == 0 {
-			typ = tar.TypeReg
-		}
-		if mode == 0 {
-			mode = 0o644
-		}
-		h := &tar.Header{Name: e.name, Typeflag: typ, Mode: mode, Uid: e.uid, Gid: e.gid, Linkname: e.link, Format: tar.FormatGNU}
-		if typ == tar.TypeReg {
-			h.Size = int64(len(e.body))
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if typ == tar.TypeReg {
-			tw.Write([]byte(e.body))
-		}
+// files converts entries to internal/debtest's.
+func files(es []ent) []debtest.File {
+	out := make([]debtest.File, len(es))
+	for i, e := range es {
+		out[i] = debtest.File{Name: e.name, Body: e.body, Link: e.link, Type: e.typ, Mode: e.mode, UID: e.uid, GID: e.gid}
 	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	zw.Close()
-	return b.Bytes()
+	return out
 }
 
 // makeDeb writes a .deb (deb(5): an ar archive of debian-binary, control.tar.gz, data.tar.gz)
@@ -71,27 +49,16 @@ func targz(t *testing.T, es []ent) []byte {
 func makeDeb(t *testing.T, name, version, extraControl string, scripts map[string]string, data []ent) Deb {
 	t.Helper()
 	control := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: amd64\nMaintainer: Test <t@example.org>\n%sDescription: test package %s\n a longer description\n .\n with a blank line\n", name, version, extraControl, name)
-	ctl := []ent{dir("./"), reg("./control", control)}
+	var ctl []ent
 	for n, body := range scripts {
 		ctl = append(ctl, ent{name: "./" + n, body: body, mode: 0o755})
 	}
-	var ar bytes.Buffer
-	ar.WriteString("!<arch>\n")
-	member := func(name string, data []byte) {
-		fmt.Fprintf(&ar, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", name, 0, 0, 0, "100644", len(data))
-		ar.Write(data)
-		if len(data)%2 == 1 {
-			ar.WriteByte('\n')
-		}
-	}
-	member("debian-binary", []byte("2.0\n"))
-	member("control.tar.gz", targz(t, ctl))
-	member("data.tar.gz", targz(t, data))
+	b := debtest.Deb(t, control, ".gz", ".gz", files(ctl), files(data))
 	p := filepath.Join(t.TempDir(), name+".deb")
-	if err := os.WriteFile(p, ar.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(ar.Bytes())
+	sum := sha256.Sum256(b)
 	return Deb{Package: debian.LockedPackage{Name: name, Version: version, SHA256: hex.EncodeToString(sum[:])}, Path: p}
 }
 
