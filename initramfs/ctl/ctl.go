@@ -92,11 +92,14 @@ func Listen(path string, gid int) (*net.UnixListener, error) {
 		return nil, err
 	}
 	if gid >= 0 {
-		os.Chown(path, 0, gid)
+		if err := os.Chown(path, 0, gid); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("control socket: %w", err)
+		}
 	}
 	if err := os.Chmod(path, 0o660); err != nil {
 		l.Close()
-		return nil, err
+		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	return l, nil
 }

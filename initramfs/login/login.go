@@ -111,12 +111,14 @@ func (g Getty) Login() (Account, error) {
 		if name == "" {
 			continue
 		}
-		fmt.Fprint(g.Out, "Password: ")
+		// Echo goes off before the prompt, as getpass(3) does: whatever is typed once the prompt
+		// shows is never echoed.
 		if g.Echo != nil {
 			if err := g.Echo(false); err != nil {
 				return Account{}, fmt.Errorf("echo off: %w", err)
 			}
 		}
+		fmt.Fprint(g.Out, "Password: ")
 		pw, err := readLine(in)
 		if g.Echo != nil {
 			g.Echo(true)

@@ -138,8 +138,11 @@ func openPty(t *testing.T) (master, slave *os.File) {
 func TestGettyPty(t *testing.T) {
 	root := fakeRoot(t)
 	master, slave := openPty(t)
+	// The terminal's output, and a signal on every read, so that waitFor waits on what the terminal
+	// shows rather than on time.
 	var out bytes.Buffer
 	var mu sync.Mutex
+	grew := make(chan struct{}, 1)
 	go func() {
 		buf := make([]byte, 1024)
 		for {
@@ -147,24 +150,38 @@ func TestGettyPty(t *testing.T) {
 			mu.Lock()
 			out.Write(buf[:n])
 			mu.Unlock()
+			select {
+			case grew <- struct{}{}:
+			default:
+			}
 			if err != nil {
 				return
 			}
 		}
 	}()
+	// waitFor waits for s to appear after what the last waitFor matched.
+	seen := 0
 	waitFor := func(s string) {
 		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		deadline := time.After(5 * time.Second)
+		for {
 			mu.Lock()
-			ok := strings.Contains(out.String(), s)
+			i := strings.Index(out.String()[seen:], s)
+			if i >= 0 {
+				seen += i + len(s)
+			}
 			mu.Unlock()
-			if ok {
+			if i >= 0 {
 				return
 			}
+			select {
+			case <-grew:
+			case <-deadline:
+				mu.Lock()
+				defer mu.Unlock()
+				t.Fatalf("terminal never showed %q after %q", s, out.String()[:seen])
+			}
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("terminal never showed %q:\n%q", s, out.String())
 	}
 	type result struct {
 		a   Account
@@ -177,15 +194,12 @@ func TestGettyPty(t *testing.T) {
 	}()
 	waitFor("login: ")
 	master.Write([]byte("ops\r"))
-	waitFor("Password: ")
-	time.Sleep(50 * time.Millisecond) // let echo-off land before typing
+	waitFor("Password: ") // echo is off once the prompt shows
 	master.Write([]byte("wrong\r"))
 	waitFor("Login incorrect")
 	waitFor("login: ")
 	master.Write([]byte("ops\r"))
-	time.Sleep(50 * time.Millisecond)
 	waitFor("Password: ")
-	time.Sleep(50 * time.Millisecond)
 	master.Write([]byte("Hello world!\r"))
 	select {
 	case r := <-done:

@@ -291,6 +291,8 @@ func TestRestartOnFailureOnly(t *testing.T) {
 	})
 	e.m.StartBoot()
 	st := e.waitState("ok.service", Inactive, 5*time.Second)
+	// An absence has no event to wait for: a restart would come RestartSec (10 ms) after the exit,
+	// so ten times that without one shows there is none.
 	time.Sleep(100 * time.Millisecond)
 	if n := len(e.events("ok.service")["start"]); n != 1 || st.Restarts != 0 {
 		t.Errorf("clean exit restarted: %d starts, %+v", n, st)

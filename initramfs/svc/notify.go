@@ -2,6 +2,7 @@ package svc
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"strconv"
@@ -67,7 +68,10 @@ func listenNotify(path string) (*net.UnixConn, error) {
 		return nil, serr
 	}
 	// Services run as other users must be able to send.
-	os.Chmod(path, 0o777)
+	if err := os.Chmod(path, 0o777); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("notify socket: %w", err)
+	}
 	return c, nil
 }
 

@@ -517,6 +517,16 @@ func (m *Machine) WaitWithin(re *regexp.Regexp, d time.Duration) (string, error)
 	return m.waitFrom(re, &m.cursor, t.C)
 }
 
+// Find returns the first console line since QEMU started that matches re, waiting up to d for one
+// to arrive (then ErrNotYet). Unlike WaitFor it neither depends on nor moves the cursor: for a line
+// that may come before or after the lines a test waits for in order.
+func (m *Machine) Find(re *regexp.Regexp, d time.Duration) (string, error) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	cursor := 0
+	return m.waitFrom(re, &cursor, t.C)
+}
+
 func (m *Machine) waitFrom(re *regexp.Regexp, cursor *int, limit <-chan time.Time) (string, error) {
 	for {
 		m.mu.Lock()

@@ -125,12 +125,19 @@ func chooseDebug(t *testing.T, m *qemu.Machine) {
 func needQEMU(t *testing.T) {
 	t.Helper()
 	if os.Getenv("GENAI_BOOT_TESTS") == "0" {
-		t.Skip("GENAI_BOOT_TESTS=0")
+		if os.Getenv("CI") != "" {
+			t.Fatal("GENAI_BOOT_TESTS=0 is refused when CI is set: CI must boot every image (unset GENAI_BOOT_TESTS, or unset CI on a developer machine without QEMU)")
+		}
+		t.Skip("SKIPPED: GENAI_BOOT_TESTS=0, no image is booted")
 	}
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		t.Fatalf("%v (boot tests need it; set GENAI_BOOT_TESTS=0 to skip them)", qemu.ErrNoQEMU)
 	}
 }
+
+// serverBootUnits is how many units the server edition starts at boot: sshd.socket (sshd and its
+// host key start on the first connection).
+const serverBootUnits = "1"
 
 var ready = regexp.MustCompile(`genai-os: ready edition=server level=([0-9.]+) boot_ms=([0-9]+) services=([0-9]+)/([0-9]+)`)
 
@@ -161,6 +168,10 @@ func TestBootMatrix(t *testing.T) {
 			sm := ready.FindStringSubmatch(r.ReadyLine)
 			if sm[1] != "0.7" {
 				t.Errorf("level = %s, want the edition's 0.7: %s", sm[1], r.ReadyLine)
+			}
+			if ok, total := sm[3], sm[4]; ok != total || total != serverBootUnits {
+				t.Errorf("services=%s/%s, want %s/%s (sshd.socket, the server's one boot unit, listening): %s",
+					ok, total, serverBootUnits, serverBootUnits, r.ReadyLine)
 			}
 			t.Logf("%s/%s: ready after %.1fs wall (%s): %s", m.fw, m.media, r.ReadyAt.Seconds(), r.Accel, r.ReadyLine)
 		})

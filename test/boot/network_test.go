@@ -42,15 +42,11 @@ func TestNetwork(t *testing.T) {
 
 	// The modules line comes when coldplug has settled, which may be after the network line.
 	modRe := regexp.MustCompile(`modules loaded ok=([0-9]+) failed=([0-9]+) skipped=([0-9]+) ms=([0-9]+)`)
-	var mod []string
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
-		if mod = modRe.FindStringSubmatch(string(m.Console())); mod != nil {
-			break
-		}
+	line, err = m.Find(modRe, time.Minute)
+	if err != nil {
+		t.Fatalf("no modules line: %v; console:\n%s", err, m.Console())
 	}
-	if mod == nil {
-		t.Fatalf("no modules line; console:\n%s", m.Console())
-	}
+	mod := modRe.FindStringSubmatch(line)
 	t.Logf("%s", mod[0])
 	if mod[2] != "0" {
 		t.Errorf("%s: want no failed module", mod[0])

@@ -55,25 +55,30 @@ func TestServices(t *testing.T) {
 		m.Mark()
 		return out
 	}
-	// status runs consciousness-manager status until a unit's row matches pattern.
+	// status runs consciousness-manager status once and returns the unit's row matching pattern.
+	// Callers first wait for what makes it true: the ready line, a console line, a command's end.
 	status := func(pattern string) string {
 		t.Helper()
 		re := regexp.MustCompile(pattern)
-		for i := 0; i < 20; i++ {
-			for _, l := range run("consciousness-manager status") {
-				if re.MatchString(l) {
-					return l
-				}
+		rows := run("consciousness-manager status")
+		for _, l := range rows {
+			if re.MatchString(l) {
+				return l
 			}
-			time.Sleep(time.Second)
 		}
-		t.Fatalf("consciousness-manager status never showed %q; console:\n%s", pattern, m.Console())
+		t.Fatalf("consciousness-manager status does not show %q:\n%s", pattern, strings.Join(rows, "\n"))
 		return ""
 	}
+	// The sleeper was started before the ready line; the crasher gives up after its fifth start
+	// within the burst, which the init logs on the console.
 	t.Log(status(`sleeper\.service\s+running`))
+	// (Perhaps before the ready line: Find looks at the whole console.)
+	if _, err := m.Find(regexp.MustCompile(`crash-looping, giving up.*crasher\.service`), time.Minute); err != nil {
+		t.Fatalf("the crasher never gave up: %v\n%s", err, m.Console())
+	}
 	t.Log(status(`crasher\.service\s+failed\s.*start-limit-hit`))
 	t.Log(status(`gated\.service\s+inactive`))
-	// Raising the level starts the gated unit.
+	// Raising the level starts the gated unit before the command returns.
 	t.Log(run("consciousness-manager level 0.95"))
 	t.Log(status(`gated\.service\s+running`))
 	// Power off through the manager: QEMU must end by itself, with exit status 0, within 10 s.

@@ -77,17 +77,14 @@ func sshLogin(t *testing.T, name string, overlays []string, status []*regexp.Reg
 	}
 	cfg := &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
 		HostKeyCallback: keep, Timeout: 20 * time.Second}
-	var client *ssh.Client
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		client, err = ssh.Dial("tcp", addr, cfg)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ssh: %v\nconsole:\n%s", err, vm.Console())
-		}
-		time.Sleep(2 * time.Second)
+	// The ready line means sshd.socket listens (the init opened it before the line): one dial, no
+	// retries, is what a user's first ssh after "ready" does.
+	if _, err := vm.Find(ready, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	client, err := ssh.Dial("tcp", addr, cfg)
+	if err != nil {
+		t.Fatalf("ssh: %v\nconsole:\n%s", err, vm.Console())
 	}
 	defer client.Close()
 	run := func(cmd string) string {
