@@ -14,8 +14,15 @@ build:
 	$(GO) build -o $(BIN) ./cmd/genai-build
 
 # Static checks, then every test: unit, fuzz seeds, and the QEMU boot matrix of the server ISO.
+# -count=1: every test runs for real (go test would report a cached pass, boots included).
+# gotestsum prints each package it ran, each boot test by name, and every skip with its reason.
+# The unit tests run under the race detector; the boot tests build images in-process, where it
+# would only slow the build, and their concurrency is QEMU's.
+TESTSUM   = $(GO) tool gotestsum --format-hide-empty-pkg
+UNIT_PKGS = $$($(GO) list ./... | grep -v '/test/boot$$')
 test: check
-	$(GO) test -timeout 45m ./...
+	$(TESTSUM) --format pkgname -- -count=1 -race -timeout 30m $(UNIT_PKGS)
+	$(TESTSUM) --format testname -- -count=1 -timeout 45m ./test/boot
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
