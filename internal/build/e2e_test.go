@@ -320,8 +320,19 @@ func TestEndToEnd(t *testing.T) {
 		rep.BootEntries[1].Platform != "UEFI" || rep.BootEntries[1].File != "boot/efi.img" {
 		t.Errorf("boot entries: %+v", rep.BootEntries)
 	}
-	if len(rep.Partitions) != 2 || !rep.Partitions[0].Bootable || rep.Partitions[1].Type != 0xEF {
-		t.Errorf("isohybrid partitions: %+v", rep.Partitions)
+	// The isohybrid MBR (syslinux isohybrid.c): partition 1 over the whole image, partition 2 (the
+	// ESP, type 0xEF) over efi.img inside it, for firmware that boots the image as a disk.
+	var espSize int64
+	for _, f := range rep.Files {
+		if f.Path == "boot/efi.img" {
+			espSize = f.Size
+		}
+	}
+	if len(rep.Partitions) != 2 || !rep.Partitions[0].Bootable || rep.Partitions[0].Start != 0 ||
+		int64(rep.Partitions[0].Sectors)*512 != rep.Size || rep.Partitions[1].Type != 0xEF ||
+		len(rep.BootEntries) != 2 || rep.Partitions[1].Start != rep.BootEntries[1].LoadRBA*4 ||
+		int64(rep.Partitions[1].Sectors)*512 < espSize || espSize == 0 {
+		t.Errorf("isohybrid partitions %+v, ESP %d bytes", rep.Partitions, espSize)
 	}
 	read := func(p string) []byte {
 		t.Helper()
