@@ -275,6 +275,9 @@ func TestEndToEnd(t *testing.T) {
 	out := t.TempDir()
 	sourceDate := e2eRelease.Add(24 * time.Hour)
 	res, err := Run(ctx, Options{Root: root, Edition: "e2e", OutDir: out, Cache: c, Mirror: mirror, SourceDate: sourceDate})
+	if err != nil && strings.Contains(err.Error(), "GOPROXY=off") {
+		t.Fatalf("%v\nThe init's modules are not in the Go module cache, and this test downloads nothing: run `go mod download` once.", err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
