@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -285,14 +286,17 @@ func TestEndToEnd(t *testing.T) {
 	if want := filepath.Join(out, "genai-os-e2e-0.0.1-amd64.iso"); res.Image != want {
 		t.Errorf("image %s, want %s", res.Image, want)
 	}
-	if a.lost != nil {
-		t.Errorf("asked the archive for what it lacks: %v", a.lost)
+	a.mu.Lock()
+	lost, gets := a.lost, maps.Clone(a.gets)
+	a.mu.Unlock()
+	if lost != nil {
+		t.Errorf("asked the archive for what it lacks: %v", lost)
 	}
 	for _, p := range pkgs {
 		if p.name == "linux-image-amd64" {
 			continue // the meta package is followed, not unpacked
 		}
-		if n := a.gets[p.filename()]; n != 1 {
+		if n := gets[p.filename()]; n != 1 {
 			t.Errorf("%s downloaded %d times, want once", p.filename(), n)
 		}
 	}
