@@ -1,11 +1,14 @@
 // Package debtest builds Debian packages for tests (as net/http/httptest serves them): tar and
-// ar(5) archives, compressed as dpkg-deb may, and whole .debs (deb(5)). Only tests import it.
+// ar(5) archives, compressed as dpkg-deb may, whole .debs (deb(5)), and the ELF kernel modules a
+// kernel package holds. Only tests import it.
 package debtest
 
 import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"debug/elf"
+	"encoding/binary"
 	"fmt"
 	"testing"
 	"time"
@@ -118,4 +121,76 @@ func Deb(t testing.TB, control, ctlExt, dataExt string, extra, data []File) []by
 		Member{"control.tar" + ctlExt, Compress(t, Tar(t, ctl), ctlExt)},
 		Member{"data.tar" + dataExt, Compress(t, Tar(t, data), dataExt)},
 	)
+}
+
+// Section is one section of an ELF object.
+type Section struct {
+	Name string
+	Data []byte
+}
+
+// ELF writes a minimal ELF64 little-endian x86-64 relocatable object (System V ABI, ch. 4): the
+// header, each section's bytes, a .shstrtab, then the section header table (null entry first).
+func ELF(t testing.TB, secs ...Section) []byte {
+	t.Helper()
+	var body bytes.Buffer
+	const ehsize = 64 // sizeof(Elf64_Ehdr)
+	shstrtab := []byte{0}
+	type placed struct {
+		nameOff, off, size uint64
+	}
+	var ps []placed
+	all := append(append([]Section(nil), secs...), Section{".shstrtab", nil})
+	for i, s := range all {
+		nameOff := uint64(len(shstrtab))
+		shstrtab = append(append(shstrtab, s.Name...), 0)
+		if i == len(all)-1 {
+			s.Data = shstrtab
+		}
+		ps = append(ps, placed{nameOff, uint64(ehsize + body.Len()), uint64(len(s.Data))})
+		body.Write(s.Data)
+	}
+	for body.Len()%8 != 0 {
+		body.WriteByte(0)
+	}
+	shoff := uint64(ehsize + body.Len())
+
+	var out bytes.Buffer
+	hdr := elf.Header64{
+		Type: uint16(elf.ET_REL), Machine: uint16(elf.EM_X86_64), Version: uint32(elf.EV_CURRENT),
+		Shoff: shoff, Ehsize: ehsize, Shentsize: 64, Shnum: uint16(len(all) + 1), Shstrndx: uint16(len(all)),
+	}
+	copy(hdr.Ident[:], "\x7fELF")
+	hdr.Ident[elf.EI_CLASS] = byte(elf.ELFCLASS64)
+	hdr.Ident[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
+	hdr.Ident[elf.EI_VERSION] = byte(elf.EV_CURRENT)
+	write := func(v any) {
+		if err := binary.Write(&out, binary.LittleEndian, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(hdr)
+	out.Write(body.Bytes())
+	write(elf.Section64{}) // SHN_UNDEF
+	for i, p := range ps {
+		typ := elf.SHT_PROGBITS
+		if i == len(ps)-1 {
+			typ = elf.SHT_STRTAB
+		}
+		write(elf.Section64{Name: uint32(p.nameOff), Type: uint32(typ), Off: p.off, Size: p.size, Addralign: 1})
+	}
+	return out.Bytes()
+}
+
+// KernelModule is a kernel module (.ko) whose .modinfo section holds kv ("name=x", "depends=y,z"),
+// NUL-separated with the padding the linker leaves between aligned entries
+// (include/linux/moduleparam.h, __MODULE_INFO).
+func KernelModule(t testing.TB, kv ...string) []byte {
+	t.Helper()
+	var info bytes.Buffer
+	for _, s := range kv {
+		info.WriteString(s)
+		info.WriteString("\x00\x00")
+	}
+	return ELF(t, Section{".text", []byte{0xc3}}, Section{".modinfo", info.Bytes()})
 }

@@ -3,8 +3,6 @@ package kmod
 import (
 	"bytes"
 	"compress/gzip"
-	"debug/elf"
-	"encoding/binary"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,62 +11,9 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+
+	"github.com/genai-os/genai-build/internal/debtest"
 )
-
-type section struct {
-	name string
-	data []byte
-}
-
-// makeELF writes a minimal ELF64 little-endian relocatable object (System V ABI, ch. 4): the
-// header, each section's bytes, a .shstrtab, then the section header table (null entry first).
-func makeELF(t testing.TB, secs ...section) []byte {
-	t.Helper()
-	var body bytes.Buffer
-	const ehsize = 64 // sizeof(Elf64_Ehdr)
-	shstrtab := []byte{0}
-	type placed struct {
-		nameOff, off, size uint64
-	}
-	var ps []placed
-	all := append(append([]section(nil), secs...), section{".shstrtab", nil})
-	for i, s := range all {
-		nameOff := uint64(len(shstrtab))
-		shstrtab = append(append(shstrtab, s.name...), 0)
-		if i == len(all)-1 {
-			s.data = shstrtab
-		}
-		ps = append(ps, placed{nameOff, uint64(ehsize + body.Len()), uint64(len(s.data))})
-		body.Write(s.data)
-	}
-	for body.Len()%8 != 0 {
-		body.WriteByte(0)
-	}
-	shoff := uint64(ehsize + body.Len())
-
-	var out bytes.Buffer
-	hdr := elf.Header64{
-		Type: uint16(elf.ET_REL), Machine: uint16(elf.EM_X86_64), Version: uint32(elf.EV_CURRENT),
-		Shoff: shoff, Ehsize: ehsize, Shentsize: 64, Shnum: uint16(len(all) + 1), Shstrndx: uint16(len(all)),
-	}
-	copy(hdr.Ident[:], "\x7fELF")
-	hdr.Ident[elf.EI_CLASS] = byte(elf.ELFCLASS64)
-	hdr.Ident[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
-	hdr.Ident[elf.EI_VERSION] = byte(elf.EV_CURRENT)
-	must(t, binary.Write(&out, binary.LittleEndian, hdr))
-	out.Write(body.Bytes())
-	must(t, binary.Write(&out, binary.LittleEndian, elf.Section64{})) // SHN_UNDEF
-	for i, p := range ps {
-		typ := elf.SHT_PROGBITS
-		if i == len(ps)-1 {
-			typ = elf.SHT_STRTAB
-		}
-		must(t, binary.Write(&out, binary.LittleEndian, elf.Section64{
-			Name: uint32(p.nameOff), Type: uint32(typ), Off: p.off, Size: p.size, Addralign: 1,
-		}))
-	}
-	return out.Bytes()
-}
 
 func must(t testing.TB, err error) {
 	t.Helper()
@@ -77,19 +22,8 @@ func must(t testing.TB, err error) {
 	}
 }
 
-func modinfoBytes(kv ...string) []byte {
-	var b bytes.Buffer
-	for _, s := range kv {
-		b.WriteString(s)
-		b.WriteByte(0)
-		b.WriteByte(0) // padding, as the linker leaves between aligned entries
-	}
-	return b.Bytes()
-}
-
-func makeModule(t testing.TB, kv ...string) []byte {
-	return makeELF(t, section{".text", []byte{0xc3}}, section{".modinfo", modinfoBytes(kv...)})
-}
+// makeModule is a .ko with the .modinfo entries kv.
+func makeModule(t testing.TB, kv ...string) []byte { return debtest.KernelModule(t, kv...) }
 
 func xzBytes(t testing.TB, data []byte) []byte {
 	var b bytes.Buffer
@@ -154,7 +88,7 @@ func TestReadModInfo(t *testing.T) {
 		{"no name", makeModule(t, "license=GPL"), ModInfo{License: "GPL"}, ""},
 		{"dashes kept as written", makeModule(t, "name=usb_storage", "depends=usb-common,usbcore"),
 			ModInfo{Name: "usb_storage", Depends: []string{"usb-common", "usbcore"}}, ""},
-		{"no modinfo", makeELF(t, section{".text", []byte{0xc3}}), ModInfo{}, "no .modinfo"},
+		{"no modinfo", debtest.ELF(t, debtest.Section{Name: ".text", Data: []byte{0xc3}}), ModInfo{}, "no .modinfo"},
 		{"not elf", []byte("hello"), ModInfo{}, "not an ELF"},
 		{"xz of non-elf", xzBytes(t, []byte("hello")), ModInfo{}, "not an ELF"},
 		{"truncated elf", ko[:40], ModInfo{}, "reading ELF"},

@@ -1,0 +1,568 @@
+package build
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/klauspost/compress/zstd"
+	"github.com/u-root/u-root/pkg/cpio"
+
+	"github.com/genai-os/genai-build/internal/cache"
+	"github.com/genai-os/genai-build/internal/debian"
+	"github.com/genai-os/genai-build/internal/debtest"
+	"github.com/genai-os/genai-build/internal/iso"
+)
+
+// The test archive's release date; the lock is taken an hour later, the image dated a day later.
+var e2eRelease = time.Date(2026, 11, 21, 9, 15, 44, 0, time.UTC)
+
+const e2eKernel = "6.12.0-e2e-amd64"
+
+// testPackage is one package of the test archive: its control fields and data.
+type testPackage struct {
+	name, version, arch, source, depends string
+	files                                []debtest.File
+	deb                                  []byte // built by newTestArchive
+}
+
+func (p *testPackage) filename() string {
+	return fmt.Sprintf("pool/main/%c/%s/%s_%s_%s.deb", p.source[0], p.source, p.name, p.version, p.arch)
+}
+
+func (p *testPackage) sha256() string {
+	s := sha256.Sum256(p.deb)
+	return hex.EncodeToString(s[:])
+}
+
+// testArchive is a Debian archive with one suite (trixie, main, amd64), signed by a key made here,
+// served over HTTP. It records what was asked of it.
+type testArchive struct {
+	srv   *httptest.Server
+	key   *openpgp.Entity
+	pkgs  map[string]*testPackage
+	mu    sync.Mutex
+	files map[string][]byte
+	gets  map[string]int // path -> requests answered
+	lost  []string       // paths asked for that the archive lacks
+}
+
+func newTestArchive(t *testing.T, pkgs []*testPackage) *testArchive {
+	t.Helper()
+	cfg := &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA, Time: func() time.Time { return e2eRelease.Add(-24 * time.Hour) }}
+	key, err := openpgp.NewEntity("e2e archive", "", "archive@example.org", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &testArchive{key: key, pkgs: map[string]*testPackage{}, files: map[string][]byte{}, gets: map[string]int{}}
+	var index strings.Builder
+	for _, p := range pkgs {
+		control := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: %s\nSource: %s\nMaintainer: e2e <e2e@example.org>\nDescription: %s for the end-to-end test\n",
+			p.name, p.version, p.arch, p.source, p.name)
+		if p.depends != "" {
+			control += "Depends: " + p.depends + "\n"
+		}
+		p.deb = debtest.Deb(t, control, ".xz", ".xz", nil, p.files)
+		a.pkgs[p.name] = p
+		a.files[p.filename()] = p.deb
+		fmt.Fprintf(&index, "%sFilename: %s\nSize: %d\nSHA256: %s\n\n", control, p.filename(), len(p.deb), p.sha256())
+	}
+	// Release files: DebianRepository/Format on the Debian wiki.
+	packagesXZ := debtest.Compress(t, []byte(index.String()), ".xz")
+	a.files["dists/trixie/main/binary-amd64/Packages.xz"] = packagesXZ
+	sum := sha256.Sum256(packagesXZ)
+	release := fmt.Sprintf("Origin: Debian\nLabel: Debian\nSuite: stable\nVersion: 13.2\nCodename: trixie\nDate: %s\n"+
+		"Architectures: amd64\nComponents: main\nSHA256:\n %x %8d main/binary-amd64/Packages.xz\n",
+		e2eRelease.Format(time.RFC1123), sum, len(packagesXZ))
+	var signed bytes.Buffer
+	w, err := clearsign.Encode(&signed, key.PrivateKey, &packet.Config{Time: func() time.Time { return e2eRelease }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte(release)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a.files["dists/trixie/InRelease"] = signed.Bytes()
+	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		p := strings.TrimPrefix(r.URL.Path, "/debian/")
+		b, ok := a.files[p]
+		if !ok {
+			a.lost = append(a.lost, r.URL.Path)
+			http.NotFound(w, r)
+			return
+		}
+		a.gets[p]++
+		w.Write(b)
+	}))
+	t.Cleanup(a.srv.Close)
+	return a
+}
+
+// keyring is the archive's public key, as recipes/keys/ holds Debian's.
+func (a *testArchive) keyring(t *testing.T) []byte {
+	var b bytes.Buffer
+	if err := a.key.Serialize(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// testBytes is recognisable content for a fake file.
+func testBytes(name string, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*31 + len(name))
+	}
+	return append([]byte(name+"\x00"), b...)
+}
+
+// e2ePackages are the test archive's packages: a kernel with two modules, the boot loaders, and a
+// small set of packages (hello, pulling in libhello) for a debian-packages recipe.
+func e2ePackages(t *testing.T) (pkgs []*testPackage, vmlinuz, isolinuxBin []byte) {
+	vmlinuz = testBytes("vmlinuz", 4000)
+	// isolinux.bin carries the isohybrid signature 0x7078c0fb (LE) at 0x40 (syslinux isohybrid.c).
+	isolinuxBin = testBytes("isolinux.bin", 4096)
+	copy(isolinuxBin[0x40:], []byte{0xFB, 0xC0, 0x78, 0x70})
+	mods := "usr/lib/modules/" + e2eKernel + "/"
+	ko := func(kv ...string) string { return string(debtest.Compress(t, debtest.KernelModule(t, kv...), ".xz")) }
+	dir := func(p string) debtest.File { return debtest.File{Name: p, Type: tar.TypeDir} }
+	file := func(p string, body []byte) debtest.File { return debtest.File{Name: p, Body: string(body)} }
+	pkgs = []*testPackage{
+		{name: "linux-image-amd64", version: "6.12.0-1", arch: "amd64", source: "linux-signed-amd64",
+			depends: "linux-image-" + e2eKernel + " (= 6.12.0-1)", files: []debtest.File{dir("./")}},
+		{name: "linux-image-" + e2eKernel, version: "6.12.0-1", arch: "amd64", source: "linux-signed-amd64", files: []debtest.File{
+			dir("./"), dir("./boot/"),
+			file("./boot/vmlinuz-"+e2eKernel, vmlinuz),
+			file("./boot/config-"+e2eKernel, []byte("CONFIG_BLK_DEV_INITRD=y\nCONFIG_RD_ZSTD=y\nCONFIG_MODULES=y\n# CONFIG_E2E_OFF is not set\n")),
+			file("./"+mods+"modules.builtin", []byte("kernel/drivers/e2e/e2e-builtin.ko\n")),
+			{Name: "./" + mods + "kernel/drivers/e2e/e2e-core.ko.xz", Body: ko("name=e2e_core", "depends=", "license=GPL")},
+			{Name: "./" + mods + "kernel/drivers/e2e/e2e-disk.ko.xz", Body: ko("name=e2e_disk", "depends=e2e_core,e2e_builtin", "alias=pci:v00001AF4d00001001sv*sd*bc*sc*i*", "license=GPL")},
+			{Name: "./" + mods + "kernel/drivers/e2e/e2e-unused.ko.xz", Body: ko("name=e2e_unused", "depends=")},
+		}},
+		{name: "isolinux", version: "3:6.04~git20190206.bf6db5b4+dfsg1-3", arch: "all", source: "syslinux", files: []debtest.File{
+			file("./usr/lib/ISOLINUX/isolinux.bin", isolinuxBin),
+			file("./usr/lib/ISOLINUX/isohdpfx.bin", bytes.Repeat([]byte{0x90}, 432)),
+		}},
+		{name: "syslinux-common", version: "3:6.04~git20190206.bf6db5b4+dfsg1-3", arch: "all", source: "syslinux", files: []debtest.File{
+			file("./usr/lib/syslinux/modules/bios/ldlinux.c32", testBytes("ldlinux.c32", 1000)),
+		}},
+		{name: "shim-signed", version: "1.44+15.8-1", arch: "amd64", source: "shim-signed", files: []debtest.File{
+			file("./usr/lib/shim/shimx64.efi.signed", testBytes("shimx64.efi", 3000)),
+		}},
+		{name: "grub-efi-amd64-signed", version: "1+2.12+9", arch: "amd64", source: "grub-efi-amd64-signed", files: []debtest.File{
+			file("./usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed", testBytes("gcdx64.efi", 5000)),
+		}},
+		{name: "hello", version: "2.10-5", arch: "amd64", source: "hello", depends: "libhello (>= 1.0)", files: []debtest.File{
+			dir("./"), dir("./usr/"), dir("./usr/bin/"),
+			{Name: "./usr/bin/hello", Body: "#!/bin/sh\necho hello\n", Mode: 0o755},
+			file("./usr/share/doc/hello/copyright", []byte("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nCopyright: e2e\nLicense: GPL-3+\n")),
+		}},
+		{name: "libhello", version: "1.2-1", arch: "amd64", source: "hello", files: []debtest.File{
+			file("./usr/lib/x86_64-linux-gnu/libhello.so.1", testBytes("libhello", 100)),
+		}},
+	}
+	return pkgs, vmlinuz, isolinuxBin
+}
+
+// e2eCheckout is a genai-build checkout holding one small edition: the repository's kernel, boot
+// loader and init recipes, a debian-packages recipe of its own, a kconfig fragment and an overlay,
+// and the test archive's key as the archive keyring. The init is built from the repository's own
+// sources (go.mod, go.sum and initramfs/ are copied), so its module dependencies come from the
+// Go module cache.
+func e2eCheckout(t *testing.T, keyring []byte) string {
+	t.Helper()
+	root := t.TempDir()
+	repo := filepath.Join("..", "..")
+	if err := os.CopyFS(filepath.Join(root, "initramfs"), os.DirFS(filepath.Join(repo, "initramfs"))); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{
+		KeyringFile:                 keyring,
+		"recipes/e2e-packages.yaml": []byte("name: e2e-packages\nkind: debian-packages\ndescription: a package and the library it depends on\npackages: [hello]\n"),
+		"kconfig/e2e.config":        []byte("CONFIG_BLK_DEV_INITRD=y\nCONFIG_RD_ZSTD=y|m\n# CONFIG_E2E_OFF is not set\n"),
+		"overlays/e2e/etc/motd":     []byte("end to end\n"),
+		"editions/e2e.yaml": []byte(`name: e2e
+description: the end-to-end test's edition
+version: 0.0.1
+arch: amd64
+kernel:
+  recipe: kernel
+  config: [e2e]
+  modules: [e2e-disk]
+recipes: [isolinux, uefi-loaders, consciousness-init, e2e-packages]
+overlays: [e2e]
+boot:
+  hostname: e2e
+  timeout: 1
+  serial: ttyS0,115200
+  cmdline: [quiet]
+initramfs:
+  compression: zstd
+outputs: [iso]
+`),
+	}
+	for _, f := range []string{"go.mod", "go.sum", "recipes/kernel.yaml", "recipes/isolinux.yaml", "recipes/uefi-loaders.yaml", "recipes/consciousness-init.yaml"} {
+		b, err := os.ReadFile(filepath.Join(repo, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[f] = b
+	}
+	for p, b := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, p), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+// TestEndToEnd locks a small edition against a signed archive served here, builds it with Run to
+// a finished ISO, and reads the ISO back as a user would check it. Nothing leaves the machine: the
+// mirror is the test's server, the cache a temporary folder, and the go command may not download.
+func TestEndToEnd(t *testing.T) {
+	t.Setenv("GOPROXY", "off") // the init's modules come from the module cache, or the build fails
+	pkgs, vmlinuz, isolinuxBin := e2ePackages(t)
+	a := newTestArchive(t, pkgs)
+	root := e2eCheckout(t, a.keyring(t))
+	c := &cache.Cache{Dir: t.TempDir()}
+	mirror := debian.Mirror{URL: a.srv.URL + "/debian", From: "test"}
+	ctx := context.Background()
+
+	// Lock: InRelease verified with the checkout's keyring, every recipe's packages pinned.
+	lock, changes, err := Lock(ctx, LockOptions{Root: root, Cache: c, Mirror: mirror, Now: e2eRelease.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != len(pkgs) {
+		t.Errorf("lock changes %+v, want one for each of the %d packages", changes, len(pkgs))
+	}
+	if k, ok := lock.Followed("linux-image-amd64"); !ok || k.Name != "linux-image-"+e2eKernel {
+		t.Errorf("kernel followed to %+v", k)
+	}
+	if got := lock.Sets["e2e-packages"]; strings.Join(got, " ") != "hello libhello" {
+		t.Errorf("e2e-packages resolved to %v", got)
+	}
+	if lock.Release.Date != e2eRelease.Format(time.RFC3339) {
+		t.Errorf("lock release %+v", lock.Release)
+	}
+
+	// Build.
+	out := t.TempDir()
+	sourceDate := e2eRelease.Add(24 * time.Hour)
+	res, err := Run(ctx, Options{Root: root, Edition: "e2e", OutDir: out, Cache: c, Mirror: mirror, SourceDate: sourceDate})
+	if err != nil && strings.Contains(err.Error(), "GOPROXY=off") {
+		t.Fatalf("%v\nThe init's modules are not in the Go module cache, and this test downloads nothing: run `go mod download` once.", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("built %s (%d bytes) in %v", filepath.Base(res.Image), res.Size, res.Steps)
+	if want := filepath.Join(out, "genai-os-e2e-0.0.1-amd64.iso"); res.Image != want {
+		t.Errorf("image %s, want %s", res.Image, want)
+	}
+	a.mu.Lock()
+	lost, gets := a.lost, maps.Clone(a.gets)
+	a.mu.Unlock()
+	if lost != nil {
+		t.Errorf("asked the archive for what it lacks: %v", lost)
+	}
+	for _, p := range pkgs {
+		if p.name == "linux-image-amd64" {
+			continue // the meta package is followed, not unpacked
+		}
+		if n := gets[p.filename()]; n != 1 {
+			t.Errorf("%s downloaded %d times, want once", p.filename(), n)
+		}
+	}
+	ents, _ := os.ReadDir(out)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if got := strings.Join(names, " "); got != "genai-os-e2e-0.0.1-amd64.iso genai-os-e2e-0.0.1-amd64.iso.manifest.json genai-os-e2e-0.0.1-amd64.iso.sha256 genai-os-e2e-0.0.1-amd64.iso.spdx.json" {
+		t.Errorf("output folder: %s", got)
+	}
+
+	// The image on disk matches its checksum file.
+	sum, err := fileSHA256(res.Image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(res.Checksum); string(b) != sum+"  genai-os-e2e-0.0.1-amd64.iso\n" || sum != res.SHA256 {
+		t.Errorf("checksum file %q, image sha256 %s", b, sum)
+	}
+
+	// Read the ISO back: boot catalog, hybrid MBR, files.
+	rep, err := iso.Inspect(res.Image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.BootEntries) != 2 || rep.BootEntries[0].Platform != "BIOS" || rep.BootEntries[0].File != "isolinux/isolinux.bin" ||
+		rep.BootEntries[1].Platform != "UEFI" || rep.BootEntries[1].File != "boot/efi.img" {
+		t.Errorf("boot entries: %+v", rep.BootEntries)
+	}
+	// The isohybrid MBR (syslinux isohybrid.c): partition 1 over the whole image, partition 2 (the
+	// ESP, type 0xEF) over efi.img inside it, for firmware that boots the image as a disk.
+	var espSize int64
+	for _, f := range rep.Files {
+		if f.Path == "boot/efi.img" {
+			espSize = f.Size
+		}
+	}
+	if len(rep.Partitions) != 2 || !rep.Partitions[0].Bootable || rep.Partitions[0].Start != 0 ||
+		int64(rep.Partitions[0].Sectors)*512 != rep.Size || rep.Partitions[1].Type != 0xEF ||
+		len(rep.BootEntries) != 2 || rep.Partitions[1].Start != rep.BootEntries[1].LoadRBA*4 ||
+		int64(rep.Partitions[1].Sectors)*512 < espSize || espSize == 0 {
+		t.Errorf("isohybrid partitions %+v, ESP %d bytes", rep.Partitions, espSize)
+	}
+	read := func(p string) []byte {
+		t.Helper()
+		b, err := iso.ReadFile(res.Image, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if !bytes.Equal(read("boot/vmlinuz"), vmlinuz) {
+		t.Error("/boot/vmlinuz is not the kernel package's vmlinuz")
+	}
+	// The writer fills bytes 8-63 of isolinux.bin with the boot info table (El Torito, as
+	// mkisofs -boot-info-table does); the rest is the package's.
+	if got := read("isolinux/isolinux.bin"); len(got) != len(isolinuxBin) || !bytes.Equal(got[:8], isolinuxBin[:8]) || !bytes.Equal(got[64:], isolinuxBin[64:]) {
+		t.Error("/isolinux/isolinux.bin is not the isolinux package's")
+	}
+	if !bytes.HasPrefix(read("isolinux/ldlinux.c32"), []byte("ldlinux.c32\x00")) {
+		t.Error("/isolinux/ldlinux.c32 is not syslinux-common's")
+	}
+	esp := read("boot/efi.img")
+	for _, loader := range []string{"shimx64.efi", "gcdx64.efi"} {
+		if !bytes.Contains(esp, []byte(loader+"\x00")) {
+			t.Errorf("the ESP image lacks %s", loader)
+		}
+	}
+	if !strings.HasPrefix(string(read(".disk/info")), "GenAI OS e2e 0.0.1 amd64") {
+		t.Error("/.disk/info, which GRUB searches for, is wrong")
+	}
+	for _, menu := range []string{"isolinux/isolinux.cfg", "boot/grub/grub.cfg"} {
+		cfg := string(read(menu))
+		for _, want := range []string{"GenAI OS e2e 0.0.1", "/boot/vmlinuz", "/boot/initrd.img", "console=ttyS0,115200", "quiet"} {
+			if !strings.Contains(cfg, want) {
+				t.Errorf("%s lacks %q:\n%s", menu, want, cfg)
+			}
+		}
+	}
+
+	// The initramfs: one zstd-compressed newc archive a segment, with the init, the modules in
+	// load order, the package set and the overlay.
+	initrd := read("boot/initrd.img")
+	if int64(len(initrd)) != res.InitrdSize {
+		t.Errorf("initrd is %d bytes, the build said %d", len(initrd), res.InitrdSize)
+	}
+	segs, files := readInitrd(t, initrd)
+	if segs != 4 {
+		t.Errorf("the initramfs has %d segments, want 4 (kernel-modules, consciousness-init, e2e-packages, system)", segs)
+	}
+	modDir := "usr/lib/modules/" + e2eKernel + "/kernel/drivers/e2e/"
+	for p, want := range map[string]string{
+		"init":                                   "usr/sbin/consciousness-init",
+		"etc/consciousness/modules":              "/" + modDir + "e2e-core.ko\n/" + modDir + "e2e-disk.ko\n",
+		"etc/consciousness/modules.dep":          "/" + modDir + "e2e-core.ko:\n/" + modDir + "e2e-disk.ko: /" + modDir + "e2e-core.ko\n",
+		"etc/consciousness/modules.alias":        "alias pci:v00001AF4d00001001sv*sd*bc*sc*i* e2e_disk\n",
+		"usr/bin/hello":                          "#!/bin/sh\necho hello\n",
+		"etc/motd":                               "end to end\n",
+		"usr/share/doc/hello/copyright":          "", // present (the licence's source); content not checked
+		"usr/lib/x86_64-linux-gnu/libhello.so.1": string(testBytes("libhello", 100)),
+	} {
+		got, ok := files[p]
+		if !ok {
+			t.Errorf("the initramfs lacks /%s", p)
+		} else if want != "" && got != want {
+			t.Errorf("/%s in the initramfs is %q, want %q", p, got, want)
+		}
+	}
+	if init := files["usr/sbin/consciousness-init"]; !strings.HasPrefix(init, "\x7fELF") {
+		t.Error("/usr/sbin/consciousness-init is not an ELF program")
+	}
+	if _, ok := files[modDir+"e2e-unused.ko"]; ok {
+		t.Error("a module the edition does not load is in the initramfs")
+	}
+
+	// The build record inside the image names every input with its digest.
+	var m Manifest
+	if err := json.Unmarshal(read("genai/build.json"), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Edition != "e2e" || m.Kernel != e2eKernel || m.SourceDateEpoch != sourceDate.Unix() || m.Image != nil {
+		t.Errorf("build.json: edition %q kernel %q epoch %d image %+v", m.Edition, m.Kernel, m.SourceDateEpoch, m.Image)
+	}
+	inputs := map[string]Input{}
+	for _, in := range m.Inputs {
+		inputs[in.Name] = in
+	}
+	for _, p := range pkgs {
+		if p.name == "linux-image-amd64" {
+			continue
+		}
+		in, ok := inputs[p.name]
+		if !ok {
+			t.Errorf("build.json has no input %s", p.name)
+			continue
+		}
+		if in.SHA256 != p.sha256() || in.Version != p.version || in.From != "debian:trixie:"+p.filename() {
+			t.Errorf("input %+v, want version %s sha256 %s", in, p.version, p.sha256())
+		}
+	}
+	if in := inputs["consciousness-init"]; in.From != "go:./initramfs/cmd/consciousness-init" || len(in.SHA256) != 64 {
+		t.Errorf("init input %+v", in)
+	}
+	var installed []string
+	for _, p := range m.Packages {
+		installed = append(installed, p.Name+" "+p.Version+" "+p.License)
+	}
+	if got := strings.Join(installed, ", "); got != "hello 2.10-5 GPL-3+, libhello 1.2-1 NOASSERTION" {
+		t.Errorf("installed packages: %s", got)
+	}
+	where := map[string]string{}
+	for _, f := range m.Files {
+		where[f.Path] = f.Where + " " + f.Origin
+	}
+	for p, want := range map[string]string{
+		"/usr/sbin/consciousness-init": "initramfs:consciousness-init recipe:consciousness-init",
+		"/" + modDir + "e2e-disk.ko":   "initramfs:kernel-modules kernel:linux-image-" + e2eKernel,
+		"/usr/bin/hello":               "initramfs:e2e-packages deb:hello",
+		"/etc/motd":                    "initramfs:system overlay:e2e",
+		"/etc/consciousness/boot.conf": "initramfs:system generated:edition",
+	} {
+		if where[p] != want {
+			t.Errorf("build.json: %s is %q, want %q", p, where[p], want)
+		}
+	}
+
+	// The manifest beside the image adds the image and its ISO files; the SBOM is valid SPDX and
+	// lists each input with its digest.
+	var side Manifest
+	if b, err := os.ReadFile(res.Manifest); err != nil || json.Unmarshal(b, &side) != nil {
+		t.Fatalf("manifest %s: %v", res.Manifest, err)
+	}
+	if side.Image == nil || side.Image.SHA256 != sum || side.Image.Size != res.Size {
+		t.Errorf("manifest image record %+v", side.Image)
+	}
+	sb, err := os.ReadFile(res.SBOM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := validSPDX(t, sb)
+	checksums := map[string]string{}
+	for _, p := range doc.Packages {
+		for _, c := range p.PackageChecksums {
+			checksums[p.PackageName] = string(c.Algorithm) + ":" + c.Value
+		}
+	}
+	var missing []string
+	for name, in := range inputs {
+		if checksums[name] != "SHA256:"+in.SHA256 {
+			missing = append(missing, name)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 || checksums[filepath.Base(res.Image)] != "SHA256:"+sum {
+		t.Errorf("the SBOM lacks the digests of %v (or of the image): %v", missing, checksums)
+	}
+}
+
+// readInitrd splits an initramfs as the kernel does (init/initramfs.c: compressed members one after
+// another, zero bytes between them skipped) and reads each member's newc archive. It returns the
+// number of members and every entry's content (a symlink's is its target) by path.
+func readInitrd(t *testing.T, data []byte) (int, map[string]string) {
+	t.Helper()
+	dec, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	files := map[string]string{}
+	n := 0
+	for off := 0; ; {
+		for off < len(data) && data[off] == 0 {
+			off++
+		}
+		if off == len(data) {
+			return n, files
+		}
+		end := zstdFrameEnd(t, data[off:]) + off
+		raw, err := dec.DecodeAll(data[off:end], nil)
+		if err != nil {
+			t.Fatalf("initramfs member at %d: %v", off, err)
+		}
+		recs, err := cpio.ReadAllRecords(cpio.Newc.Reader(bytes.NewReader(raw)))
+		if err != nil {
+			t.Fatalf("initramfs member at %d: %v", off, err)
+		}
+		for _, r := range recs {
+			b, err := io.ReadAll(io.NewSectionReader(r, 0, int64(r.FileSize)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[r.Name] = string(b)
+		}
+		n++
+		off = end
+	}
+}
+
+// zstdFrameEnd is the length of the zstd frame at the start of b (RFC 8878, 3.1.1: the frame
+// header, blocks each with a 3-byte header until the one marked last, then the optional
+// 4-byte checksum).
+func zstdFrameEnd(t *testing.T, b []byte) int {
+	t.Helper()
+	var h zstd.Header
+	if err := h.Decode(b); err != nil {
+		t.Fatalf("zstd frame: %v", err)
+	}
+	p := h.HeaderSize
+	for {
+		if p+3 > len(b) {
+			t.Fatal("zstd frame: truncated")
+		}
+		bh := uint32(b[p]) | uint32(b[p+1])<<8 | uint32(b[p+2])<<16
+		last, typ, size := bh&1 == 1, (bh>>1)&3, int(bh>>3)
+		p += 3
+		if typ == 1 { // RLE_Block: one byte, repeated size times
+			size = 1
+		}
+		p += size
+		if last {
+			break
+		}
+	}
+	if h.HasCheckSum {
+		p += 4
+	}
+	return p
+}
