@@ -93,17 +93,26 @@ func ReadLock(path string) (*Lock, error) {
 	if err != nil {
 		return nil, err
 	}
+	l, err := ParseLock(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return l, nil
+}
+
+// ParseLock decodes a lock strictly (an unknown field is an error) and checks it.
+func ParseLock(data []byte) (*Lock, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var l Lock
 	if err := dec.Decode(&l); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	if dec.More() {
-		return nil, fmt.Errorf("%s: data after the lock object", path)
+		return nil, errors.New("data after the lock object")
 	}
 	if err := l.check(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	return &l, nil
 }
