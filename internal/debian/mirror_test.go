@@ -86,7 +86,9 @@ func TestResolveSecurityMirror(t *testing.T) {
 		{name: "one-line, signed-by", root: func(t *testing.T) string { return apt(t, "a.list", oneLine) }, want: "http://mirror.example.org/security"},
 		{name: "flag", flag: "https://flag.example.org/debian-security/", root: func(t *testing.T) string { return apt(t, "debian.sources", deb822) }, want: "https://flag.example.org/debian-security"},
 		{name: "env", env: map[string]string{SecurityMirrorEnv: "http://env.example.org/ds"}, root: func(t *testing.T) string { return "" }, want: "http://env.example.org/ds"},
-		{name: "main archive only", root: func(t *testing.T) string { return apt(t, "a.list", "deb http://mirror.example.org/debian trixie main\n") }, wantErr: ErrNoSecurityMirror},
+		{name: "main archive only", root: func(t *testing.T) string {
+			return apt(t, "a.list", "deb http://mirror.example.org/debian trixie main\n")
+		}, wantErr: ErrNoSecurityMirror},
 		{name: "not http", flag: "mirror.example.org", root: func(t *testing.T) string { return "" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
