@@ -165,8 +165,19 @@ func (a *Archive) Publish(t testing.TB, suites ...Suite) {
 
 func (a *Archive) sign(t testing.TB, text string) []byte {
 	t.Helper()
+	return Clearsign(t, text, a.now, a.Key)
+}
+
+// Clearsign signs text as an InRelease is signed (RFC 4880 §7 cleartext signature), once by each
+// key, at time now.
+func Clearsign(t testing.TB, text string, now time.Time, keys ...*openpgp.Entity) []byte {
+	t.Helper()
+	var priv []*packet.PrivateKey
+	for _, e := range keys {
+		priv = append(priv, e.PrivateKey)
+	}
 	var b bytes.Buffer
-	w, err := clearsign.EncodeMulti(&b, []*packet.PrivateKey{a.Key.PrivateKey}, &packet.Config{Time: func() time.Time { return a.now }})
+	w, err := clearsign.EncodeMulti(&b, priv, &packet.Config{Time: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
