@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/genai-os/genai-build/internal/cache"
@@ -57,7 +58,9 @@ type Options struct {
 	OutDir  string // default <Root>/images
 	Cache   *cache.Cache
 	Mirror  debian.Mirror // where Debian packages come from (needed unless every blob is cached)
-	Offline bool          // build from the cache alone
+	// Security is the security archive, for packages the lock took from <release>-security.
+	Security debian.Mirror
+	Offline  bool // build from the cache alone
 	// ExtraOverlays are host folders laid over the root tree after the edition's overlays (like
 	// mkosi's ExtraTrees): site configuration, keys, test services.
 	ExtraOverlays []string
@@ -202,7 +205,10 @@ func (s *state) prepare(ctx context.Context) error {
 		}
 		return err
 	}
-	s.fetcher = &debian.Fetcher{Mirror: s.opts.Mirror, Cache: s.opts.Cache, Offline: s.opts.Offline,
+	if err := s.checkRecipeDigests(); err != nil {
+		return err
+	}
+	s.fetcher = &debian.Fetcher{Mirror: s.opts.Mirror, Security: s.opts.Security, Cache: s.opts.Cache, Offline: s.opts.Offline,
 		Progress: func(name string, done, total int64) { s.prog.Bytes(name, done, total) }}
 	// Fetch every Debian package first: a failed download or a bad digest stops the build before
 	// anything is written.
@@ -227,11 +233,33 @@ func (s *state) prepare(ctx context.Context) error {
 				return fmt.Errorf("recipe %s: %w", r.Name, err)
 			}
 			s.inputs = append(s.inputs, Input{Name: lp.Name, Version: lp.Version, SHA256: lp.SHA256, Size: lp.Size,
-				From: "debian:" + s.lock.Suite + ":" + lp.Filename, Recipe: r.Name})
+				From: "debian:" + lp.Suite + ":" + lp.Filename, Recipe: r.Name})
 		}
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("offline build, but the cache lacks:\n%s\nrun once without --offline to fetch them", joinLines(missing))
+	}
+	return nil
+}
+
+// checkRecipeDigests refuses a build whose recipes ask the archive for something other than what
+// the lock resolved (a package added, a new exclude): the lock would silently give the old set.
+func (s *state) checkRecipeDigests() error {
+	var stale []string
+	for _, r := range s.recipes {
+		want := r.LockDigest()
+		if want == "" {
+			continue
+		}
+		switch got, ok := s.lock.Recipes[r.Name]; {
+		case !ok:
+			stale = append(stale, fmt.Sprintf("recipe %s (%s) is not in %s", r.Name, r.File, LockFile))
+		case got != want:
+			stale = append(stale, fmt.Sprintf("recipe %s (%s) changed since %s was written", r.Name, r.File, LockFile))
+		}
+	}
+	if len(stale) > 0 {
+		return fmt.Errorf("%s\nrun `genai-build lock` to resolve it again, and commit the lock", strings.Join(stale, "\n"))
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/genai-os/genai-build/internal/cache"
 	"github.com/genai-os/genai-build/internal/debian"
 	"github.com/genai-os/genai-build/internal/debtest"
+	"github.com/genai-os/genai-build/internal/recipe"
 )
 
 // deb builds a .deb (deb(5)) holding files, each under "./".
@@ -52,18 +53,30 @@ func fakeRepo(t *testing.T, kernelDeb []byte) (root string, mirror *httptest.Ser
 	sum := sha256.Sum256(kernelDeb)
 	pool := "pool/main/l/linux-signed-amd64/linux-image-test_1_amd64.deb"
 	lock := &debian.Lock{Suite: "trixie", Architecture: "amd64", Components: []string{"main"},
-		Release: debian.LockedFile{Path: "dists/trixie/InRelease", SHA256: strings.Repeat("a", 64)},
-		Index:   debian.LockedFile{Path: "dists/trixie/main/binary-amd64/Packages.xz", SHA256: strings.Repeat("b", 64)}}
+		Suites: []debian.LockedSuite{{Name: "trixie", Archive: debian.ArchiveMain,
+			Release: debian.LockedFile{Path: "dists/trixie/InRelease", SHA256: strings.Repeat("a", 64)},
+			Index:   debian.LockedFile{Path: "dists/trixie/main/binary-amd64/Packages.xz", SHA256: strings.Repeat("b", 64)}}},
+		Recipes: map[string]string{}}
+	for _, r := range recipes {
+		name := strings.TrimSuffix(filepath.Base(r), ".yaml")
+		rc, err := recipe.Load(filepath.Join(root, "recipes"), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := rc.LockDigest(); d != "" {
+			lock.Recipes[name] = d
+		}
+	}
 	for _, p := range []debian.LockedPackage{
-		{Name: "linux-image-amd64", Version: "1", Architecture: "amd64", Filename: "pool/main/l/linux-signed-amd64/linux-image-amd64_1_amd64.deb", SHA256: strings.Repeat("c", 64), Source: "linux-signed-amd64", Size: 10, Requested: "linux-image-amd64"},
-		{Name: "linux-image-test", Version: "1", Architecture: "amd64", Filename: pool, SHA256: hex.EncodeToString(sum[:]), Source: "linux-signed-amd64", Size: int64(len(kernelDeb)), Requested: "linux-image-amd64"},
+		{Name: "linux-image-amd64", Version: "1", Architecture: "amd64", Filename: "pool/main/l/linux-signed-amd64/linux-image-amd64_1_amd64.deb", SHA256: strings.Repeat("c", 64), Source: "linux-signed-amd64", Size: 10, Requested: "linux-image-amd64", Suite: "trixie"},
+		{Name: "linux-image-test", Version: "1", Architecture: "amd64", Filename: pool, SHA256: hex.EncodeToString(sum[:]), Source: "linux-signed-amd64", Size: int64(len(kernelDeb)), Requested: "linux-image-amd64", Suite: "trixie"},
 	} {
 		lock.Packages = append(lock.Packages, p)
 	}
 	// The other recipes' packages: pinned to content the mirror does not have.
 	lock.Sets = map[string][]string{"server-packages": {"dpkg", "openssh-server"}}
 	for _, n := range []string{"dpkg", "grub-efi-amd64-signed", "isolinux", "openssh-server", "shim-signed", "syslinux-common"} {
-		lock.Packages = append(lock.Packages, debian.LockedPackage{Name: n, Version: "1", Architecture: "all", Filename: "pool/main/x/" + n + "_1_all.deb", SHA256: strings.Repeat("d", 64), Source: n, Size: 10, Requested: n})
+		lock.Packages = append(lock.Packages, debian.LockedPackage{Name: n, Version: "1", Architecture: "all", Filename: "pool/main/x/" + n + "_1_all.deb", SHA256: strings.Repeat("d", 64), Source: n, Size: 10, Requested: n, Suite: "trixie"})
 	}
 	if err := lock.Write(filepath.Join(root, LockFile)); err != nil {
 		t.Fatal(err)
@@ -174,5 +187,44 @@ func TestKconfigCheckedFirst(t *testing.T) {
 	assertEmpty(t, out)
 	if _, err := os.Stat(filepath.Join(c.Dir, "stages", "go-program")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("programs were built before the kernel check failed")
+	}
+}
+
+// A recipe that changed since the lock was written (a package added, a new exclude) fails the
+// build in prepare, naming the recipe and what to run, before anything is fetched.
+func TestRecipeChangedSinceLock(t *testing.T) {
+	for name, edit := range map[string]string{
+		"package added": "packages: [openssh-server, dpkg, tar]\n",
+		"new exclude":   "packages: [openssh-server, dpkg]\nexclude: [zlib1g]\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			root, m := fakeRepo(t, deb(t, kernelFiles("")))
+			path := filepath.Join(root, "recipes", "server-packages.yaml")
+			r, err := recipe.Load(filepath.Join(root, "recipes"), "server-packages")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := "name: server-packages\nkind: debian-packages\ndescription: d\n" + edit
+			if len(r.Exclude) > 0 && name == "package added" {
+				body += "exclude: [" + strings.Join(r.Exclude, ", ") + "]\n"
+			}
+			if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c := &cache.Cache{Dir: t.TempDir()}
+			_, out, err := run(t, root, c, m, false)
+			if err == nil {
+				t.Fatal("build succeeded with a recipe changed since the lock")
+			}
+			for _, want := range []string{"prepare:", "recipe server-packages", "server-packages.yaml", "changed since", "genai-build lock"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error lacks %q:\n%v", want, err)
+				}
+			}
+			assertEmpty(t, out)
+			if n, _ := os.ReadDir(filepath.Join(c.Dir, "blobs", "sha256")); len(n) != 0 {
+				t.Errorf("%d blobs fetched before the recipe check", len(n))
+			}
+		})
 	}
 }

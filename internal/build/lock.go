@@ -41,13 +41,16 @@ const DefaultSuite = "trixie"
 
 // LockOptions are the inputs of a lock refresh.
 type LockOptions struct {
-	Root   string
-	Suite  string // default: the current lock's, else DefaultSuite
-	Arch   string // default amd64
-	Cache  *cache.Cache
-	Mirror debian.Mirror
-	Now    time.Time // to check the InRelease's Valid-Until
-	// Progress reports downloads (the Packages index is about 10 MB).
+	Root     string
+	Suite    string // the release followed; default: the current lock's, else DefaultSuite
+	Arch     string // default amd64
+	Cache    *cache.Cache
+	Mirror   debian.Mirror // the main archive (the release and its -updates suite)
+	Security debian.Mirror // the security archive (<release>-security)
+	Now      time.Time     // to check signatures and each InRelease's Valid-Until
+	// Check resolves and compares with the current lock, and writes nothing.
+	Check bool
+	// Progress reports downloads (the main Packages index is about 10 MB).
 	Progress func(name string, done, total int64)
 }
 
@@ -55,23 +58,56 @@ type LockOptions struct {
 type LockChange struct {
 	Name     string
 	Old, New string // versions ("" when absent)
+	Suite    string // the new pin's suite ("" when removed)
 }
 
-// Lock resolves every Debian package named by the checkout's recipes against the archive, verified
-// from InRelease down, and writes recipes/debian.lock. It returns the new lock and what changed.
-func Lock(ctx context.Context, o LockOptions) (*debian.Lock, []LockChange, error) {
+// String is the change as `genai-build lock` prints it, one package a line:
+// "openssh-server 1:10.0p1-7 -> 1:10.0p1-7+deb13u1 (trixie-security)", "(new)" or "(removed)".
+func (c LockChange) String() string {
+	old, new := c.Old, c.New
+	if old == "" {
+		old = "(new)"
+	}
+	if new == "" {
+		return c.Name + " " + old + " -> (removed)"
+	}
+	return fmt.Sprintf("%s %s -> %s (%s)", c.Name, old, new, c.Suite)
+}
+
+// LockResult is what a lock refresh found.
+type LockResult struct {
+	Lock    *debian.Lock
+	Changes []LockChange // packages whose pin changed, by name
+	// RecipesChanged names the recipes whose lock digest differs from the current lock's
+	// (changed since, new, or gone).
+	RecipesChanged []string
+	Written        bool // false with Check
+}
+
+// Outdated says whether the current lock differs from the archive and recipes in what it pins.
+func (r *LockResult) Outdated() bool { return len(r.Changes) > 0 || len(r.RecipesChanged) > 0 }
+
+// Lock resolves every Debian package named by the checkout's recipes against the archive's
+// followed suites (the release, -updates, -security), each verified from its InRelease down, the
+// highest version of each package winning, and writes recipes/debian.lock (unless o.Check). A
+// suite whose InRelease is older than the current lock's (a rollback) or expired is refused.
+func Lock(ctx context.Context, o LockOptions) (*LockResult, error) {
 	names, err := recipe.Names(filepath.Join(o.Root, "recipes"))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	recipes, err := recipe.LoadAll(filepath.Join(o.Root, "recipes"), names)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	seen := map[string]bool{}
 	var reqs []debian.Request
 	var sets []*recipe.Recipe
+	digests := map[string]string{}
 	for _, r := range recipes {
+		if d := r.LockDigest(); d != "" {
+			digests[r.Name] = d
+		}
 		if r.Kind == recipe.KindDebianPackages {
 			sets = append(sets, r)
 			continue
@@ -92,7 +128,7 @@ func Lock(ctx context.Context, o LockOptions) (*debian.Lock, []LockChange, error
 	lockPath := filepath.Join(o.Root, LockFile)
 	old, err := debian.ReadLock(lockPath)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, nil, err
+		return nil, fmt.Errorf("%w (move it away to lock from scratch, without the rollback check)", err)
 	}
 	suite, arch := o.Suite, o.Arch
 	if suite == "" && old != nil {
@@ -104,23 +140,26 @@ func Lock(ctx context.Context, o LockOptions) (*debian.Lock, []LockChange, error
 	if arch == "" {
 		arch = "amd64"
 	}
-	keyring, err := os.Open(filepath.Join(o.Root, KeyringFile))
+	keyring, err := os.ReadFile(filepath.Join(o.Root, KeyringFile))
 	if err != nil {
-		return nil, nil, fmt.Errorf("Debian archive keyring: %w", err)
+		return nil, fmt.Errorf("Debian archive keyring: %w", err)
 	}
-	defer keyring.Close()
-	f := &debian.Fetcher{Mirror: o.Mirror, Cache: o.Cache, Progress: o.Progress}
-	lock, ix, err := debian.OpenArchive(ctx, f, suite, arch, keyring, o.Now)
+	f := &debian.Fetcher{Mirror: o.Mirror, Security: o.Security, Cache: o.Cache, Progress: o.Progress}
+	lock, ix, err := debian.OpenArchive(ctx, f, debian.ArchiveOptions{Release: suite, Arch: arch, Keyring: keyring, Now: o.Now, Previous: old})
 	if err != nil {
-		return nil, nil, err
+		var rb *debian.RollbackError
+		if errors.As(err, &rb) {
+			return nil, fmt.Errorf("%s: %w", LockFile, err)
+		}
+		return nil, err
 	}
 	if err := lock.Pin(ix, reqs); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for _, r := range sets {
 		res, err := ResolveSet(ix, arch, r)
 		if err != nil {
-			return nil, nil, fmt.Errorf("recipe %s: %w", r.Name, err)
+			return nil, fmt.Errorf("recipe %s: %w", r.Name, err)
 		}
 		lock.Add(res.Locked()...)
 		if lock.Sets == nil {
@@ -128,6 +167,20 @@ func Lock(ctx context.Context, o LockOptions) (*debian.Lock, []LockChange, error
 		}
 		lock.Sets[r.Name] = res.Names()
 	}
+	lock.Recipes = digests
+	res := &LockResult{Lock: lock, Changes: diffLocks(old, lock), RecipesChanged: changedRecipes(old, digests)}
+	if o.Check {
+		return res, nil
+	}
+	if err := lock.Write(lockPath); err != nil {
+		return nil, err
+	}
+	res.Written = true
+	return res, nil
+}
+
+// diffLocks lists the packages whose pinned version differs between old (nil: none) and new.
+func diffLocks(old, new *debian.Lock) []LockChange {
 	var changes []LockChange
 	oldV := map[string]string{}
 	if old != nil {
@@ -135,9 +188,9 @@ func Lock(ctx context.Context, o LockOptions) (*debian.Lock, []LockChange, error
 			oldV[p.Name] = p.Version
 		}
 	}
-	for _, p := range lock.Packages {
-		if oldV[p.Name] != p.Version {
-			changes = append(changes, LockChange{Name: p.Name, Old: oldV[p.Name], New: p.Version})
+	for _, p := range new.Packages {
+		if v, ok := oldV[p.Name]; !ok || v != p.Version {
+			changes = append(changes, LockChange{Name: p.Name, Old: v, New: p.Version, Suite: p.Suite})
 		}
 		delete(oldV, p.Name)
 	}
@@ -145,8 +198,26 @@ func Lock(ctx context.Context, o LockOptions) (*debian.Lock, []LockChange, error
 		changes = append(changes, LockChange{Name: n, Old: v})
 	}
 	sort.Slice(changes, func(i, j int) bool { return changes[i].Name < changes[j].Name })
-	if err := lock.Write(lockPath); err != nil {
-		return nil, nil, err
+	return changes
+}
+
+// changedRecipes names the recipes whose digest in old (nil: none) differs from digests.
+func changedRecipes(old *debian.Lock, digests map[string]string) []string {
+	var had map[string]string
+	if old != nil {
+		had = old.Recipes
 	}
-	return lock, changes, nil
+	var out []string
+	for n, d := range digests {
+		if had[n] != d {
+			out = append(out, n)
+		}
+	}
+	for n := range had {
+		if _, ok := digests[n]; !ok {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -19,6 +19,7 @@ type isoFlags struct {
 	edition string
 	outDir  string
 	mirror  string
+	secMir  string
 	offline bool
 	quiet   bool
 	overlay []string
@@ -57,6 +58,7 @@ Write it to a USB stick with: dd if=IMAGE of=/dev/sdX bs=4M conv=fsync`,
 	cmd.Flags().StringVarP(&f.edition, "edition", "e", "server", "edition to build (see `genai-build editions`)")
 	cmd.Flags().StringVarP(&f.outDir, "out", "o", "", "output folder (default: images/ in the checkout)")
 	cmd.Flags().StringVar(&f.mirror, "mirror", "", "Debian mirror URL (default: $GENAI_BUILD_MIRROR or the host's apt sources)")
+	cmd.Flags().StringVar(&f.secMir, "security-mirror", "", "Debian security archive URL (default: $"+debian.SecurityMirrorEnv+" or the host's apt sources)")
 	cmd.Flags().BoolVar(&f.offline, "offline", false, "build from the cache alone; say what is missing")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	cmd.Flags().StringArrayVar(&f.sshKeys, "ssh-key", nil, "an SSH public key file (e.g. ~/.ssh/id_ed25519.pub) whose keys may log in as root (repeatable)")
@@ -77,9 +79,14 @@ func runISO(cmd *cobra.Command, env Env, g *globals, f *isoFlags) (*build.Result
 	if err != nil {
 		return nil, err
 	}
-	var m debian.Mirror
+	var m, sec debian.Mirror
 	if !f.offline {
 		if m, err = debian.ResolveMirror(f.mirror, env.Getenv, "/"); err != nil {
+			return nil, err
+		}
+		// Needed only for packages the lock takes from <release>-security that are not cached;
+		// the fetch says so if it is missing then.
+		if sec, err = debian.ResolveSecurityMirror(f.secMir, env.Getenv, "/"); err != nil && !errors.Is(err, debian.ErrNoSecurityMirror) {
 			return nil, err
 		}
 	}
@@ -98,7 +105,7 @@ func runISO(cmd *cobra.Command, env Env, g *globals, f *isoFlags) (*build.Result
 			}
 		}
 	}
-	return build.Run(cmd.Context(), build.Options{SSHKeys: keys, Root: root, Edition: f.edition, OutDir: f.outDir, Cache: c, Mirror: m,
+	return build.Run(cmd.Context(), build.Options{SSHKeys: keys, Root: root, Edition: f.edition, OutDir: f.outDir, Cache: c, Mirror: m, Security: sec,
 		Offline: f.offline, ExtraOverlays: f.overlay, SourceDate: date, Log: g.logger(env), Progress: newProgress(env.Stderr, f.quiet)})
 }
 

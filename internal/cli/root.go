@@ -42,11 +42,25 @@ func Main(ctx context.Context, env Env, args []string) int {
 	cmd.SetOut(env.Stdout)
 	cmd.SetErr(env.Stderr)
 	if err := cmd.ExecuteContext(ctx); err != nil {
+		var ec *exitCodeError
+		if errors.As(err, &ec) {
+			fmt.Fprintf(env.Stderr, "genai-build: %s\n", ec.msg)
+			return ec.code
+		}
 		fmt.Fprintf(env.Stderr, "genai-build: %s\n", indentError(err))
 		return 1
 	}
 	return 0
 }
+
+// exitCodeError ends the command with an exit code other than 1 (which means: it failed), for
+// answers a script acts on, such as `lock --check` finding updates.
+type exitCodeError struct {
+	code int
+	msg  string
+}
+
+func (e *exitCodeError) Error() string { return e.msg }
 
 // indentError puts each line of a multi-line error (every manifest problem) on its own line.
 func indentError(err error) string {

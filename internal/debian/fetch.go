@@ -21,7 +21,8 @@ import (
 // Fetcher downloads files from a mirror into the cache, verifying each against the digest and size
 // it is expected to have.
 type Fetcher struct {
-	Mirror   Mirror
+	Mirror   Mirror // the main archive: the release and its -updates suite
+	Security Mirror // the security archive (<codename>-security); may be empty when nothing is fetched from it
 	Cache    *cache.Cache
 	Client   *http.Client // nil: http.DefaultClient
 	Offline  bool         // never touch the network; a missing blob is an error wrapping cache.ErrMissing
@@ -51,10 +52,16 @@ func (e *SizeMismatchError) Error() string {
 	return fmt.Sprintf("%s: size mismatch: want %d bytes, got %d", e.What, e.Want, e.Got)
 }
 
-// Fetch returns the cache path of the file at relPath (relative to the mirror root) with the
+// Fetch returns the cache path of the file at relPath (relative to the main mirror's root) with
+// the given size (-1 if unknown) and SHA-256; see FetchFrom.
+func (f *Fetcher) Fetch(ctx context.Context, relPath string, size int64, sha256 string) (string, error) {
+	return f.FetchFrom(ctx, ArchiveMain, relPath, size, sha256)
+}
+
+// FetchFrom returns the cache path of the file at relPath (relative to archive's root) with the
 // given size (-1 if unknown) and SHA-256. It downloads the file only when the cache lacks it;
 // a download that does not match is refused and nothing is stored.
-func (f *Fetcher) Fetch(ctx context.Context, relPath string, size int64, sha256 string) (string, error) {
+func (f *Fetcher) FetchFrom(ctx context.Context, archive Archive, relPath string, size int64, sha256 string) (string, error) {
 	sha256 = strings.ToLower(sha256)
 	if !hexDigest(sha256) {
 		return "", fmt.Errorf("fetch %s: invalid sha256 %q", relPath, sha256)
@@ -76,7 +83,7 @@ func (f *Fetcher) Fetch(ctx context.Context, relPath string, size int64, sha256 
 		return "", fmt.Errorf("fetch %s offline: %w", relPath, err)
 	}
 	var out string
-	err = f.get(ctx, relPath, func(body io.Reader, total int64) error {
+	err = f.get(ctx, archive, relPath, func(body io.Reader, total int64) error {
 		if size >= 0 && total >= 0 && total != size {
 			return &SizeMismatchError{What: relPath, Want: size, Got: total}
 		}
@@ -93,12 +100,13 @@ func (f *Fetcher) Fetch(ctx context.Context, relPath string, size int64, sha256 
 	return out, nil
 }
 
-// FetchPackage fetches a package's .deb by the Filename, Size and SHA256 of its index stanza.
+// FetchPackage fetches a package's .deb by the Filename, Size and SHA256 of its index stanza,
+// from the archive of its suite.
 func (f *Fetcher) FetchPackage(ctx context.Context, p Package) (string, error) {
 	if p.Filename == "" {
 		return "", fmt.Errorf("package %s %s: no Filename", p.Name, p.Version)
 	}
-	path, err := f.Fetch(ctx, p.Filename, p.Size, p.SHA256)
+	path, err := f.FetchFrom(ctx, ArchiveOf(p.Suite), p.Filename, p.Size, p.SHA256)
 	if err != nil {
 		return "", fmt.Errorf("package %s %s: %w", p.Name, p.Version, err)
 	}
@@ -107,10 +115,10 @@ func (f *Fetcher) FetchPackage(ctx context.Context, p Package) (string, error) {
 
 // FetchLocked fetches a package pinned in a lock file.
 func (f *Fetcher) FetchLocked(ctx context.Context, p LockedPackage) (string, error) {
-	return f.FetchPackage(ctx, Package{Name: p.Name, Version: p.Version, Filename: p.Filename, Size: p.Size, SHA256: p.SHA256})
+	return f.FetchPackage(ctx, Package{Name: p.Name, Version: p.Version, Filename: p.Filename, Size: p.Size, SHA256: p.SHA256, Suite: p.Suite})
 }
 
-// FetchRelease downloads dists/<suite>/InRelease. Its digest cannot be known ahead, so the bytes
+// FetchRelease downloads dists/<suite>/InRelease from the suite's archive. Its digest cannot be known ahead, so the bytes
 // are returned unverified (pass them to VerifyInRelease) and also stored in the cache under
 // whatever digest they have, for the record. Offline, there is nothing to fetch it by.
 func (f *Fetcher) FetchRelease(ctx context.Context, suite string) ([]byte, error) {
@@ -122,7 +130,7 @@ func (f *Fetcher) FetchRelease(ctx context.Context, suite string) ([]byte, error
 		return nil, fmt.Errorf("fetch %s offline (use the lock file): %w", rel, cache.ErrMissing)
 	}
 	var data []byte
-	err := f.get(ctx, rel, func(body io.Reader, _ int64) error {
+	err := f.get(ctx, ArchiveOf(suite), rel, func(body io.Reader, _ int64) error {
 		var err error
 		data, err = io.ReadAll(io.LimitReader(body, maxInRelease+1))
 		if err != nil {
@@ -144,25 +152,35 @@ func (f *Fetcher) FetchRelease(ctx context.Context, suite string) ([]byte, error
 	return data, nil
 }
 
-// FetchLockedIndex fetches the Packages index a lock pins (lock.Index), by its SHA-256: from the
-// cache, else by its by-hash path, else by its name. The digest was taken from a verified
-// InRelease when the lock was written, so the index needs no signature of its own here.
+// FetchLockedIndex fetches the Packages indices a lock pins (one per suite), each by its SHA-256:
+// from the cache, else by its by-hash path, else by its name. The digests were taken from
+// verified InRelease files when the lock was written, so the indices need no signature of their
+// own here. The result holds every suite's packages, each tagged with its suite; Lookup gives the
+// highest version, as the lock did.
 func (f *Fetcher) FetchLockedIndex(ctx context.Context, lock *Lock) (*Index, error) {
-	ref := lock.Index
-	ext := path.Ext(ref.Path)
-	if ext != ".xz" && ext != ".gz" {
-		ext = ""
+	var all []Package
+	for _, s := range lock.Suites {
+		ref := s.Index
+		ext := path.Ext(ref.Path)
+		if ext != ".xz" && ext != ".gz" {
+			ext = ""
+		}
+		ix, err := f.fetchIndexFile(ctx, ArchiveOf(s.Name), s.Name, []string{path.Dir(ref.Path) + "/by-hash/SHA256/" + ref.SHA256, ref.Path}, ext, ref)
+		if err != nil {
+			return nil, fmt.Errorf("suite %s: %w", s.Name, err)
+		}
+		all = append(all, ix.all()...)
 	}
-	return f.fetchIndexFile(ctx, []string{path.Dir(ref.Path) + "/by-hash/SHA256/" + ref.SHA256, ref.Path}, ext, ref)
+	return NewIndex(all), nil
 }
 
-// fetchIndexFile fetches a Packages file from the first of paths the mirror has (a 404 tries the
-// next), verified by ref's size and digest, and parses it (ext: its compression).
-func (f *Fetcher) fetchIndexFile(ctx context.Context, paths []string, ext string, ref LockedFile) (*Index, error) {
+// fetchIndexFile fetches a Packages file of suite from the first of paths the archive has (a 404
+// tries the next), verified by ref's size and digest, and parses it (ext: its compression).
+func (f *Fetcher) fetchIndexFile(ctx context.Context, archive Archive, suite string, paths []string, ext string, ref LockedFile) (*Index, error) {
 	var blob string
 	var err error
 	for _, p := range paths {
-		blob, err = f.Fetch(ctx, p, ref.Size, ref.SHA256)
+		blob, err = f.FetchFrom(ctx, archive, p, ref.Size, ref.SHA256)
 		var he *HTTPError
 		if err == nil || !errors.As(err, &he) || he.Status != http.StatusNotFound {
 			break
@@ -174,6 +192,9 @@ func (f *Fetcher) fetchIndexFile(ctx context.Context, paths []string, ext string
 	pkgs, err := parsePackagesFile(blob, ext)
 	if err != nil {
 		return nil, fmt.Errorf("index %s (%s): %w", ref.Path, blob, err)
+	}
+	for i := range pkgs {
+		pkgs[i].Suite = suite
 	}
 	ix := NewIndex(pkgs)
 	ix.File = ref
@@ -197,7 +218,7 @@ func (f *Fetcher) FetchIndex(ctx context.Context, rel *Release, component, arch 
 		if rel.AcquireByHash {
 			paths = []string{dist + base + "by-hash/SHA256/" + ref.SHA256, dist + name}
 		}
-		return f.fetchIndexFile(ctx, paths, ext, LockedFile{Path: dist + name, Size: ref.Size, SHA256: ref.SHA256})
+		return f.fetchIndexFile(ctx, ArchiveOf(rel.Dist), rel.Dist, paths, ext, LockedFile{Path: dist + name, Size: ref.Size, SHA256: ref.SHA256})
 	}
 	return nil, fmt.Errorf("release %s lists no %sPackages index", rel.Dist, base)
 }
@@ -226,17 +247,18 @@ func parsePackagesFile(blob, ext string) ([]Package, error) {
 	return ParsePackages(r)
 }
 
-// get GETs mirror/relPath and hands the body and its announced length (-1 if none) to use. It
-// retries transport failures and 5xx answers a few times, never a body that use refused.
-func (f *Fetcher) get(ctx context.Context, relPath string, use func(body io.Reader, total int64) error) error {
-	if f.Mirror.URL == "" {
-		return fmt.Errorf("fetch %s: %w", relPath, ErrNoMirror)
+// get GETs <archive's mirror>/relPath and hands the body and its announced length (-1 if none) to
+// use. It retries transport failures and 5xx answers a few times, never a body that use refused.
+func (f *Fetcher) get(ctx context.Context, archive Archive, relPath string, use func(body io.Reader, total int64) error) error {
+	m, err := f.MirrorFor(archive)
+	if err != nil {
+		return fmt.Errorf("fetch %s: %w", relPath, err)
 	}
 	client := f.Client
 	if client == nil {
 		client = http.DefaultClient
 	}
-	url := f.Mirror.URL + "/" + relPath
+	url := m.URL + "/" + relPath
 	var lastErr error
 	for attempt := range 3 {
 		if attempt > 0 {

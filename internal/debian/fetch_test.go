@@ -213,7 +213,7 @@ func TestLockPackages(t *testing.T) {
 	a := newFakeArchive(t, true)
 	f := a.fetcher(t)
 	ring := publicRing(t, a.key)
-	lock, err := LockPackages(ctx, f, "trixie", "amd64", bytes.NewReader(ring), testTime, []Request{
+	lock, err := LockPackages(ctx, f, oneSuite(ring), []Request{
 		{Name: "linux-image-amd64", FollowDepends: "linux-image-"},
 		{Name: "foo"},
 	})
@@ -230,11 +230,15 @@ func TestLockPackages(t *testing.T) {
 	if foo, _ := lock.Package("foo"); foo.Version != "1:0.9-1" || foo.Requested != "foo" {
 		t.Errorf("foo: %+v", foo)
 	}
-	if lock.Release.SHA256 != sha(a.files["dists/trixie/InRelease"]) || lock.Release.Date != "2026-11-21T09:15:44Z" {
-		t.Errorf("release: %+v", lock.Release)
+	s, ok := lock.SuiteEntry("trixie")
+	if !ok || len(lock.Suites) != 1 || s.Archive != ArchiveMain {
+		t.Fatalf("suites: %+v", lock.Suites)
 	}
-	if lock.Index.Path != "dists/trixie/main/binary-amd64/Packages.xz" {
-		t.Errorf("index: %+v", lock.Index)
+	if s.Release.SHA256 != sha(a.files["dists/trixie/InRelease"]) || s.Release.Date != "2026-11-21T09:15:44Z" {
+		t.Errorf("release: %+v", s.Release)
+	}
+	if s.Index.Path != "dists/trixie/main/binary-amd64/Packages.xz" {
+		t.Errorf("index: %+v", s.Index)
 	}
 
 	// Write, read back, write again: identical bytes.
@@ -270,11 +274,11 @@ func TestLockPackages(t *testing.T) {
 	}
 	f.Offline = false
 
-	_, err = LockPackages(ctx, f, "trixie", "amd64", bytes.NewReader(ring), testTime, []Request{{Name: "foo"}, {Name: "no-such-thing"}})
+	_, err = LockPackages(ctx, f, oneSuite(ring), []Request{{Name: "foo"}, {Name: "no-such-thing"}})
 	if err == nil || !strings.Contains(err.Error(), "no-such-thing") {
 		t.Errorf("unknown package: %v", err)
 	}
-	_, err = LockPackages(ctx, f, "trixie", "amd64", bytes.NewReader(publicRing(t, newKey(t, "other"))), testTime, []Request{{Name: "foo"}})
+	_, err = LockPackages(ctx, f, oneSuite(publicRing(t, newKey(t, "other"))), []Request{{Name: "foo"}})
 	if !errors.Is(err, ErrNotVerified) {
 		t.Errorf("wrong keyring: %v", err)
 	}
@@ -285,19 +289,19 @@ func TestLockPackages(t *testing.T) {
 func TestFetchLockedIndex(t *testing.T) {
 	ctx := context.Background()
 	a := newFakeArchive(t, true)
-	lock, err := LockPackages(ctx, a.fetcher(t), "trixie", "amd64", bytes.NewReader(publicRing(t, a.key)), testTime, []Request{{Name: "foo"}})
+	lock, err := LockPackages(ctx, a.fetcher(t), oneSuite(publicRing(t, a.key)), []Request{{Name: "foo"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	byHash := "dists/trixie/main/binary-amd64/by-hash/SHA256/" + lock.Index.SHA256
+	byHash := "dists/trixie/main/binary-amd64/by-hash/SHA256/" + lock.Suites[0].Index.SHA256
 	before := a.hits[byHash]
 	f := a.fetcher(t) // an empty cache
 	ix, err := f.FetchLockedIndex(ctx, lock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := ix.Lookup("foo"); !ok || ix.File != lock.Index {
-		t.Errorf("index %+v, foo found %v", ix.File, ok)
+	if foo, ok := ix.Lookup("foo"); !ok || foo.Suite != "trixie" {
+		t.Errorf("foo %+v found %v", foo, ok)
 	}
 	if a.hits[byHash] != before+1 {
 		t.Errorf("by-hash path not used: %v", a.hits)
@@ -317,6 +321,11 @@ func TestFetchLockedIndex(t *testing.T) {
 	}
 }
 
+// oneSuite reads the fake archive's one suite, trixie.
+func oneSuite(ring []byte) ArchiveOptions {
+	return ArchiveOptions{Release: "trixie", Suites: []string{"trixie"}, Arch: "amd64", Keyring: ring, Now: testTime}
+}
+
 func TestReadLockErrors(t *testing.T) {
 	dir := t.TempDir()
 	for name, body := range map[string]string{
@@ -324,6 +333,8 @@ func TestReadLockErrors(t *testing.T) {
 		"bad sha":       `{"suite":"trixie","architecture":"amd64","packages":[{"name":"a","version":"1","filename":"pool/a.deb","sha256":"zz"}]}`,
 		"bad path":      `{"suite":"trixie","architecture":"amd64","packages":[{"name":"a","version":"1","filename":"../a.deb","sha256":"` + sha(nil) + `"}]}`,
 		"not json":      `suite: trixie`,
+		"unknown suite": `{"suite":"trixie","architecture":"amd64","packages":[{"name":"a","version":"1","suite":"sid","filename":"pool/a.deb","sha256":"` + sha(nil) + `"}]}`,
+		"wrong archive": `{"suite":"trixie","architecture":"amd64","suites":[{"name":"trixie-security","archive":"debian","release":{"sha256":"` + sha(nil) + `"},"index":{"path":"dists/x/Packages","sha256":"` + sha(nil) + `"}}]}`,
 	} {
 		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".lock")
 		os.WriteFile(p, []byte(body), 0o644)

@@ -100,3 +100,60 @@ func FuzzReadAr(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseLock: a lock that parses is checked (every package in a locked suite, each suite in
+// its archive) and survives Marshal and ParseLock unchanged.
+func FuzzParseLock(f *testing.F) {
+	s := sha(nil)
+	f.Add(`{"suite":"trixie","architecture":"amd64","components":["main"],"suites":[{"name":"trixie-security","archive":"debian-security",` +
+		`"release":{"path":"dists/trixie-security/InRelease","sha256":"` + s + `","date":"2026-11-28T02:53:01Z"},` +
+		`"index":{"path":"dists/trixie-security/main/binary-amd64/Packages.xz","size":1,"sha256":"` + s + `"}}],` +
+		`"packages":[{"name":"a","version":"1","architecture":"all","suite":"trixie-security","filename":"pool/a.deb","sha256":"` + s + `","source":"a","size":1}],` +
+		`"sets":{"x":["a"]},"recipes":{"x":"` + s + `"}}`)
+	f.Add(`{"suite":"trixie","architecture":"amd64","suites":[{"name":"../x","archive":"debian"}]}`)
+	f.Fuzz(func(t *testing.T, in string) {
+		l, err := ParseLock([]byte(in))
+		if err != nil {
+			return
+		}
+		for _, p := range l.Packages {
+			if _, ok := l.SuiteEntry(p.Suite); !ok {
+				t.Fatalf("package %s from unlocked suite %q accepted", p.Name, p.Suite)
+			}
+		}
+		for _, st := range l.Suites {
+			if st.Archive != ArchiveOf(st.Name) {
+				t.Fatalf("suite %s in archive %s accepted", st.Name, st.Archive)
+			}
+		}
+		data, err := l.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := ParseLock(data)
+		if err != nil {
+			t.Fatalf("marshalled lock does not parse: %v\n%s", err, data)
+		}
+		again, _ := back.Marshal()
+		if !bytes.Equal(data, again) {
+			t.Fatalf("not stable:\n%s\n%s", data, again)
+		}
+	})
+}
+
+// FuzzAptSources: the readers of apt's sources files return an http(s) URI or nothing, for the
+// main archive and for the security one.
+func FuzzAptSources(f *testing.F) {
+	f.Add("deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://m.example.org/debian-security trixie-security main\n")
+	f.Add("Types: deb\nURIs: http://m.example.org/debian-security\nSuites: bookworm-security\nComponents: main\n")
+	f.Add("deb [ trusted=yes ] http://m.example.org/debian trixie main\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		for _, match := range []entryMatch{debianEntry, securityEntry} {
+			for _, uri := range []string{fromOneLineSources(in, match), fromDeb822Sources(in, match)} {
+				if uri != "" && !strings.HasPrefix(uri, "http://") && !strings.HasPrefix(uri, "https://") {
+					t.Fatalf("uri %q", uri)
+				}
+			}
+		}
+	})
+}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/genai-os/genai-build/internal/debtest"
@@ -39,22 +38,7 @@ func publicRing(t testing.TB, es ...*openpgp.Entity) []byte {
 
 func clearsignWith(t testing.TB, text string, es ...*openpgp.Entity) []byte {
 	t.Helper()
-	var keys []*packet.PrivateKey
-	for _, e := range es {
-		keys = append(keys, e.PrivateKey)
-	}
-	var b bytes.Buffer
-	w, err := clearsign.EncodeMulti(&b, keys, &packet.Config{Time: func() time.Time { return testTime }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write([]byte(text)); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return debtest.Clearsign(t, text, testTime, es...)
 }
 
 func sha(b []byte) string {

@@ -1,77 +1,59 @@
-package debian
+package debian_test
 
 import (
 	"archive/tar"
 	"bytes"
 	"context"
 	"io"
-	"net/http"
-	"os"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/genai-os/genai-build/internal/cache"
+	"github.com/genai-os/genai-build/internal/debian"
+	"github.com/genai-os/genai-build/internal/debian/debiantest"
 )
 
-// TestRealArchive talks to the mirror the tool would use (flag unset: $GENAI_BUILD_MIRROR, then
-// the host's apt sources). It is skipped when there is none or it cannot be reached. Set
-// GENAI_BUILD_CACHE to keep the ~10 MB Packages.xz between runs.
+// TestRealArchive talks to the mirrors the tool would use ($GENAI_BUILD_MIRROR and
+// $GENAI_BUILD_SECURITY_MIRROR, else the host's apt sources): it verifies the InRelease of trixie,
+// trixie-updates and trixie-security with the repository's keyring (so that keyring holds the
+// security archive's keys too), locks the boot packages across the three suites and opens one
+// .deb. Skipped, loudly, only when the mirror does not answer at the TCP level.
 func TestRealArchive(t *testing.T) {
-	if testing.Short() {
-		t.Skip("network test in -short mode")
-	}
-	m, err := ResolveMirror("", os.Getenv, "/")
-	if err != nil {
-		t.Skipf("no mirror: %v", err)
-	}
-	client := &http.Client{Timeout: 2 * time.Minute}
+	r := debiantest.Open(t)
+	r.RequireNetwork(t)
+	f := r.Fetcher
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	probe, _ := http.NewRequestWithContext(ctx, http.MethodHead, m.URL+"/dists/trixie/InRelease", nil)
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(probe)
-	if err != nil {
-		t.Skipf("mirror %s (from %s) unreachable: %v", m.URL, m.From, err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Skipf("mirror %s (from %s): %s", m.URL, m.From, resp.Status)
-	}
-
-	dir := os.Getenv("GENAI_BUILD_CACHE")
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	f := &Fetcher{Mirror: m, Cache: &cache.Cache{Dir: dir}, Client: client}
-	_, file, _, _ := runtime.Caller(0)
-	keyring, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "recipes", "keys", "debian-archive-keyring.gpg"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
-	data, err := f.FetchRelease(ctx, "trixie")
-	if err != nil {
-		t.Fatal(err)
+	for _, suite := range debian.FollowedSuites("trixie") {
+		data, err := f.FetchRelease(ctx, suite)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, err := debian.VerifyInRelease(data, bytes.NewReader(r.Keyring), now)
+		if err != nil {
+			t.Fatalf("suite %s: %v", suite, err)
+		}
+		t.Logf("InRelease %s (%s), dated %s, valid until %s, signed by %v, by-hash %v", rel.Codename, rel.Suite, rel.Date, rel.ValidUntil, rel.SignedBy, rel.AcquireByHash)
 	}
-	rel, err := VerifyInRelease(data, bytes.NewReader(keyring), now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("InRelease %s %s %s, dated %s, signed by %v, by-hash %v", rel.Suite, rel.Codename, rel.Version, rel.Date, rel.SignedBy, rel.AcquireByHash)
 
 	start := time.Now()
-	lock, err := LockPackages(ctx, f, "trixie", "amd64", bytes.NewReader(keyring), now, []Request{
+	lock, err := debian.LockPackages(ctx, f, debian.ArchiveOptions{Release: "trixie", Arch: "amd64", Keyring: r.Keyring, Now: now}, []debian.Request{
 		{Name: "linux-image-amd64", FollowDepends: "linux-image-"},
 		{Name: "isolinux"}, {Name: "syslinux-common"}, {Name: "shim-signed"}, {Name: "grub-efi-amd64-signed"},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("locked in %s from %s (%d bytes)", time.Since(start).Round(time.Millisecond), lock.Index.Path, lock.Index.Size)
+	t.Logf("locked in %s", time.Since(start).Round(time.Millisecond))
+	for _, s := range lock.Suites {
+		t.Logf("  suite %s (%s): %s, %d bytes", s.Name, s.Archive, s.Index.Path, s.Index.Size)
+	}
 	for _, p := range lock.Packages {
-		t.Logf("  %s %s %s (%d bytes, requested %s)", p.Name, p.Version, p.Filename, p.Size, p.Requested)
+		t.Logf("  %s %s from %s: %s (%d bytes, requested %s)", p.Name, p.Version, p.Suite, p.Filename, p.Size, p.Requested)
+	}
+	if len(lock.Suites) != 3 || lock.Suites[2].Archive != debian.ArchiveSecurity {
+		t.Errorf("suites: %+v", lock.Suites)
 	}
 	k, ok := lock.Followed("linux-image-amd64")
 	if !ok || !strings.HasPrefix(k.Name, "linux-image-6.") || !strings.HasSuffix(k.Name, "-amd64") {
@@ -87,7 +69,7 @@ func TestRealArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := OpenDeb(p)
+	d, err := debian.OpenDeb(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,5 +83,24 @@ func TestRealArchive(t *testing.T) {
 	}
 	if d.Control().Get("Package") != "isolinux" || !found {
 		t.Errorf("isolinux .deb (%s): control %v, isolinux.bin found %v", d.DataMember(), d.Control().Get("Package"), found)
+	}
+}
+
+// TestRealLockedIndex opens every index recipes/debian.lock pins, by digest (from the cache, else
+// the mirrors), and finds each pinned package in it at its pinned version and suite.
+func TestRealLockedIndex(t *testing.T) {
+	r := debiantest.Open(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	ix, err := r.Fetcher.FetchLockedIndex(ctx, r.Lock)
+	r.Need(t, "locked indices", err)
+	for _, lp := range r.Lock.Packages {
+		found := false
+		for _, p := range ix.Versions(lp.Name) {
+			found = found || (p.Version == lp.Version && p.Suite == lp.Suite && p.SHA256 == lp.SHA256)
+		}
+		if !found {
+			t.Errorf("%s %s (%s) is not in the locked indices", lp.Name, lp.Version, lp.Suite)
+		}
 	}
 }

@@ -19,6 +19,25 @@ type Mirror struct {
 	From string // "--mirror", "GENAI_BUILD_MIRROR", or the apt sources file it came from
 }
 
+// Archive is one of Debian's two archives. The main one serves a release and its -updates suite;
+// the security one serves <codename>-security from a root of its own (another path, often another
+// host).
+type Archive string
+
+const (
+	ArchiveMain     Archive = "debian"
+	ArchiveSecurity Archive = "debian-security"
+)
+
+// ArchiveOf says which archive serves suite: <codename>-security is the security archive's (its
+// name since bullseye), every other suite the main archive's.
+func ArchiveOf(suite string) Archive {
+	if strings.HasSuffix(suite, "-security") {
+		return ArchiveSecurity
+	}
+	return ArchiveMain
+}
+
 // MirrorEnv is the environment variable that names the mirror when --mirror is not given.
 const MirrorEnv = "GENAI_BUILD_MIRROR"
 
@@ -30,14 +49,51 @@ var ErrNoMirror = errors.New("no Debian mirror configured: pass --mirror URL or 
 // of the host's apt sources under aptRoot (normally "/"): etc/apt/sources.list, then
 // etc/apt/sources.list.d/*.list and *.sources in name order, as apt reads them.
 func ResolveMirror(flag string, getenv func(string) string, aptRoot string) (Mirror, error) {
-	if flag != "" {
-		return checkMirror(flag, "--mirror")
+	return resolve(flag, "--mirror", MirrorEnv, getenv, aptRoot, debianEntry, ErrNoMirror)
+}
+
+// SecurityMirrorEnv is the environment variable that names the security archive's root when
+// --security-mirror is not given.
+const SecurityMirrorEnv = "GENAI_BUILD_SECURITY_MIRROR"
+
+// ErrNoSecurityMirror is returned by ResolveSecurityMirror when neither the flag, the environment
+// nor the host's apt sources name Debian's security archive.
+var ErrNoSecurityMirror = errors.New("no Debian security mirror configured: pass --security-mirror URL or set " + SecurityMirrorEnv)
+
+// ResolveSecurityMirror picks the root of Debian's security archive (the folder holding
+// dists/<codename>-security/), which lives at a URI of its own: the flag, else
+// $GENAI_BUILD_SECURITY_MIRROR, else the first apt source entry of a *-security suite (only its
+// URI counts: the host may run another release).
+func ResolveSecurityMirror(flag string, getenv func(string) string, aptRoot string) (Mirror, error) {
+	return resolve(flag, "--security-mirror", SecurityMirrorEnv, getenv, aptRoot, securityEntry, ErrNoSecurityMirror)
+}
+
+// MirrorFor returns the mirror serving archive a.
+func (f *Fetcher) MirrorFor(a Archive) (Mirror, error) {
+	if a == ArchiveSecurity {
+		if f.Security.URL == "" {
+			return Mirror{}, ErrNoSecurityMirror
+		}
+		return f.Security, nil
 	}
-	if v := getenv(MirrorEnv); v != "" {
-		return checkMirror(v, MirrorEnv)
+	if f.Mirror.URL == "" {
+		return Mirror{}, ErrNoMirror
+	}
+	return f.Mirror, nil
+}
+
+// entryMatch says whether an apt entry (URI, suites, Signed-By) is the archive looked for.
+type entryMatch func(uri string, suites []string, signedBy string) bool
+
+func resolve(flag, flagName, env string, getenv func(string) string, aptRoot string, match entryMatch, none error) (Mirror, error) {
+	if flag != "" {
+		return checkMirror(flag, flagName)
+	}
+	if v := getenv(env); v != "" {
+		return checkMirror(v, env)
 	}
 	if aptRoot == "" {
-		return Mirror{}, ErrNoMirror
+		return Mirror{}, none
 	}
 	files := []string{filepath.Join(aptRoot, "etc/apt/sources.list")}
 	dir := filepath.Join(aptRoot, "etc/apt/sources.list.d")
@@ -65,15 +121,15 @@ func ResolveMirror(flag string, getenv func(string) string, aptRoot string) (Mir
 		}
 		var uri string
 		if strings.HasSuffix(f, ".sources") {
-			uri = fromDeb822Sources(string(data))
+			uri = fromDeb822Sources(string(data), match)
 		} else {
-			uri = fromOneLineSources(string(data))
+			uri = fromOneLineSources(string(data), match)
 		}
 		if uri != "" {
 			return Mirror{URL: strings.TrimRight(uri, "/"), From: f}, nil
 		}
 	}
-	return Mirror{}, ErrNoMirror
+	return Mirror{}, none
 }
 
 func checkMirror(raw, from string) (Mirror, error) {
@@ -89,12 +145,7 @@ var plainSuite = regexp.MustCompile(`^[a-z]+$`)
 
 // debianEntry says whether an apt entry points at the main Debian archive.
 func debianEntry(uri string, suites []string, signedBy string) bool {
-	u, err := url.Parse(uri)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return false
-	}
-	if !strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/debian") &&
-		!strings.Contains(signedBy, "debian-archive-keyring") {
+	if !debianURI(uri, "/debian", signedBy) {
 		return false
 	}
 	for _, s := range suites {
@@ -105,9 +156,34 @@ func debianEntry(uri string, suites []string, signedBy string) bool {
 	return false
 }
 
+// securityEntry says whether an apt entry points at Debian's security archive: a suite named
+// <codename>-security (Debian's name for it since bullseye).
+func securityEntry(uri string, suites []string, signedBy string) bool {
+	if !debianURI(uri, "/debian-security", signedBy) {
+		return false
+	}
+	for _, s := range suites {
+		if c, ok := strings.CutSuffix(s, "-security"); ok && plainSuite.MatchString(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// debianURI says whether uri is an http(s) URI of a Debian archive: its path ends in pathSuffix,
+// or the entry is signed by Debian's archive keyring.
+func debianURI(uri, pathSuffix, signedBy string) bool {
+	u, err := url.Parse(uri)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return false
+	}
+	return strings.HasSuffix(strings.TrimRight(u.Path, "/"), pathSuffix) ||
+		strings.Contains(signedBy, "debian-archive-keyring")
+}
+
 // fromOneLineSources reads sources.list(5) one-line style:
 // deb [ opt=value ... ] uri suite [component ...]
-func fromOneLineSources(text string) string {
+func fromOneLineSources(text string, match entryMatch) string {
 	sc := bufio.NewScanner(strings.NewReader(text))
 	for sc.Scan() {
 		line, _, _ := strings.Cut(sc.Text(), "#")
@@ -141,7 +217,7 @@ func fromOneLineSources(text string) string {
 		if len(f) < 2 {
 			continue
 		}
-		if debianEntry(f[0], f[1:2], signedBy) {
+		if match(f[0], f[1:2], signedBy) {
 			return f[0]
 		}
 	}
@@ -149,7 +225,7 @@ func fromOneLineSources(text string) string {
 }
 
 // fromDeb822Sources reads sources.list(5) deb822 style: Types, URIs, Suites, Signed-By, Enabled.
-func fromDeb822Sources(text string) string {
+func fromDeb822Sources(text string, match entryMatch) string {
 	paras, err := ParseControl(strings.NewReader(text))
 	if err != nil {
 		return ""
@@ -163,7 +239,7 @@ func fromDeb822Sources(text string) string {
 		}
 		suites := strings.Fields(p.Get("Suites"))
 		for _, uri := range strings.Fields(p.Get("URIs")) {
-			if debianEntry(uri, suites, p.Get("Signed-By")) {
+			if match(uri, suites, p.Get("Signed-By")) {
 				return uri
 			}
 		}

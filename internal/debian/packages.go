@@ -161,6 +161,15 @@ type Package struct {
 	InstalledSize               string // KiB, as written
 	Description                 string // the synopsis (first line)
 	Fields                      map[string]string
+	// Suite is the suite whose index listed the package ("trixie-security"), set by the fetcher;
+	// it says which archive serves the file.
+	Suite string
+}
+
+// Locked returns the package as a lock-file entry, pulled in for requested.
+func (p Package) Locked(requested string) LockedPackage {
+	return LockedPackage{Name: p.Name, Version: p.Version, Architecture: p.Architecture, Filename: p.Filename,
+		SHA256: p.SHA256, Source: p.Source, Size: p.Size, Suite: p.Suite, Requested: requested}
 }
 
 // ParsePackages reads a Packages index. Every stanza needs Package and Version.
@@ -263,6 +272,15 @@ func (ix *Index) Versions(name string) []Package {
 	all := append([]Package(nil), ix.byName[name]...)
 	sort.SliceStable(all, func(i, j int) bool { return CompareVersions(all[i].Version, all[j].Version) > 0 })
 	return all
+}
+
+// all returns every stanza of the index.
+func (ix *Index) all() []Package {
+	var out []Package
+	for _, v := range ix.byName {
+		out = append(out, v...)
+	}
+	return out
 }
 
 // Len is the number of stanzas in the index.

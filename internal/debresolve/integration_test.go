@@ -3,47 +3,30 @@ package debresolve
 import (
 	"context"
 	"maps"
-	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/genai-os/genai-build/internal/cache"
-	"github.com/genai-os/genai-build/internal/debian"
+	"github.com/genai-os/genai-build/internal/debian/debiantest"
 	"github.com/genai-os/genai-build/internal/recipe"
 )
 
-// TestRealIndex resolves recipes/server-packages.yaml against the Packages index pinned by
-// recipes/debian.lock, from $GENAI_BUILD_CACHE or, when it is not cached, the mirror (skipped when
-// neither has it). The index is checked against the lock's SHA-256.
+// TestRealIndex resolves recipes/server-packages.yaml against the Packages indices pinned by
+// recipes/debian.lock, from the build cache or, when it is not cached, the mirrors. The indices
+// are checked against the lock's SHA-256s: a mismatch fails.
 func TestRealIndex(t *testing.T) {
-	dir := os.Getenv("GENAI_BUILD_CACHE")
-	if dir == "" {
-		t.Skip("GENAI_BUILD_CACHE not set")
-	}
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	lock, err := debian.ReadLock(filepath.Join(root, "recipes", "debian.lock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := recipe.Load(filepath.Join(root, "recipes"), "server-packages")
+	real := debiantest.Open(t)
+	lock := real.Lock
+	r, err := recipe.Load(filepath.Join(real.Root, "recipes"), "server-packages")
 	if err != nil {
 		t.Fatal(err)
 	}
 	serverExclude := r.Exclude
-	f := &debian.Fetcher{Cache: &cache.Cache{Dir: dir}, Offline: true}
-	if m, err := debian.ResolveMirror("", os.Getenv, "/"); err == nil {
-		f = &debian.Fetcher{Mirror: m, Cache: f.Cache}
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	ix, err := f.FetchLockedIndex(ctx, lock)
-	if err != nil {
-		t.Skipf("locked index: %v", err)
-	}
+	ix, err := real.Fetcher.FetchLockedIndex(ctx, lock)
+	real.Need(t, "locked indices", err)
 
 	start := time.Now()
 	res, err := Resolve(ix, lock.Architecture, []Request{{Name: "openssh-server"}}, Options{Exclude: serverExclude})

@@ -76,10 +76,7 @@ func (r *Result) Names() []string {
 func (r *Result) Locked() []debian.LockedPackage {
 	out := make([]debian.LockedPackage, len(r.Packages))
 	for i, p := range r.Packages {
-		out[i] = debian.LockedPackage{
-			Name: p.Name, Version: p.Version, Architecture: p.Architecture, Filename: p.Filename,
-			SHA256: p.SHA256, Source: p.Source, Size: p.Package.Size, Requested: p.Root,
-		}
+		out[i] = p.Package.Locked(p.Root)
 	}
 	return out
 }

@@ -3,6 +3,8 @@
 package recipe
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -73,6 +75,34 @@ func (r *Recipe) DebianPackages() []string {
 		return r.Packages
 	}
 	return nil
+}
+
+// LockDigest is the SHA-256 (hex) of what the recipe asks of the Debian archive: its kind, its
+// Debian packages and its exclusions, each list sorted. It is "" for a recipe that asks nothing.
+// recipes/debian.lock records it for every recipe it resolved, so a build notices a recipe that
+// changed since (a package added, a new exclude). Fields that do not change what is locked
+// (description, files, overrides, comments) do not count.
+func (r *Recipe) LockDigest() string {
+	pkgs := r.DebianPackages()
+	if len(pkgs) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "kind %s\n", r.Kind)
+	for _, p := range sortedCopy(pkgs) {
+		fmt.Fprintf(&b, "package %s\n", p)
+	}
+	for _, x := range sortedCopy(r.Exclude) {
+		fmt.Fprintf(&b, "exclude %s\n", x)
+	}
+	sum := sha256.Sum256([]byte(b.String()))
+	return hex.EncodeToString(sum[:])
+}
+
+func sortedCopy(l []string) []string {
+	c := append([]string(nil), l...)
+	sort.Strings(c)
+	return c
 }
 
 // Problems are every problem found in recipe files, each with file:line.

@@ -8,6 +8,7 @@ package boot_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -66,7 +67,7 @@ func buildISO(t *testing.T, name string, opts build.Options) *build.Result {
 	}
 	isos.Unlock()
 	b.once.Do(func() {
-		m, err := debian.ResolveMirror("", os.Getenv, "/")
+		m, sec, err := mirrors()
 		if err != nil {
 			b.err = err
 			return
@@ -76,13 +77,25 @@ func buildISO(t *testing.T, name string, opts build.Options) *build.Result {
 			b.err = err
 			return
 		}
-		opts.Root, opts.Edition, opts.OutDir, opts.Cache, opts.Mirror, opts.SourceDate = root, "server", out, testCache(t), m, sourceDate
+		opts.Root, opts.Edition, opts.OutDir, opts.Cache, opts.Mirror, opts.Security, opts.SourceDate = root, "server", out, testCache(t), m, sec, sourceDate
 		b.res, b.err = build.Run(context.Background(), opts)
 	})
 	if b.err != nil {
 		t.Fatalf("building the server ISO (%s): %v", name, b.err)
 	}
 	return b.res
+}
+
+// mirrors are the main and security archives as genai-build finds them. The security one may be
+// missing when everything the lock takes from it is cached.
+func mirrors() (m, sec debian.Mirror, err error) {
+	if m, err = debian.ResolveMirror("", os.Getenv, "/"); err != nil {
+		return m, sec, err
+	}
+	if sec, err = debian.ResolveSecurityMirror("", os.Getenv, "/"); errors.Is(err, debian.ErrNoSecurityMirror) {
+		err = nil
+	}
+	return m, sec, err
 }
 
 // serverISO is the server edition as `genai-build iso --edition server` builds it.
@@ -229,7 +242,7 @@ func TestReproducible(t *testing.T) {
 		t.Skip("rebuilds everything, including u-root (a minute or more)")
 	}
 	res := serverISO(t)
-	m, err := debian.ResolveMirror("", os.Getenv, "/")
+	m, sec, err := mirrors()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +253,7 @@ func TestReproducible(t *testing.T) {
 	if err := os.Symlink(blobs, filepath.Join(c.Dir, "blobs")); err != nil {
 		t.Fatal(err)
 	}
-	again, err := build.Run(context.Background(), build.Options{Root: root, Edition: "server", OutDir: t.TempDir(), Cache: c, Mirror: m, SourceDate: sourceDate})
+	again, err := build.Run(context.Background(), build.Options{Root: root, Edition: "server", OutDir: t.TempDir(), Cache: c, Mirror: m, Security: sec, SourceDate: sourceDate})
 	if err != nil {
 		t.Fatal(err)
 	}
