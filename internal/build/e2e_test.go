@@ -123,7 +123,7 @@ var e2eWinners = map[string]string{
 	"libhello":                 "trixie-updates",
 }
 
-// suitePkg is the package name of suite s.
+// suitePkg is the package called name in suite s.
 func suitePkg(t *testing.T, suites []debtest.Suite, s, name string) debtest.Pkg {
 	t.Helper()
 	for _, su := range suites {
