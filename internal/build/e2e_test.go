@@ -9,20 +9,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/klauspost/compress/zstd"
 	"github.com/u-root/u-root/pkg/cpio"
 
@@ -32,103 +25,20 @@ import (
 	"github.com/genai-os/genai-build/internal/iso"
 )
 
-// The test archive's release date; the lock is taken an hour later, the image dated a day later.
-var e2eRelease = time.Date(2026, 11, 21, 9, 15, 44, 0, time.UTC)
+// The test archive's suites are dated as Debian's are: the release, then its -updates and
+// -security suites later. The lock is taken an hour after the last, the image dated a day later.
+var (
+	e2eRelease  = time.Date(2026, 11, 8, 9, 15, 44, 0, time.UTC)
+	e2eUpdates  = time.Date(2026, 11, 20, 20, 12, 3, 0, time.UTC)
+	e2eSecurity = time.Date(2026, 11, 21, 9, 15, 44, 0, time.UTC)
+)
 
-const e2eKernel = "6.12.0-e2e-amd64"
-
-// testPackage is one package of the test archive: its control fields and data.
-type testPackage struct {
-	name, version, arch, source, depends string
-	files                                []debtest.File
-	deb                                  []byte // built by newTestArchive
-}
-
-func (p *testPackage) filename() string {
-	return fmt.Sprintf("pool/main/%c/%s/%s_%s_%s.deb", p.source[0], p.source, p.name, p.version, p.arch)
-}
-
-func (p *testPackage) sha256() string {
-	s := sha256.Sum256(p.deb)
-	return hex.EncodeToString(s[:])
-}
-
-// testArchive is a Debian archive with one suite (trixie, main, amd64), signed by a key made here,
-// served over HTTP. It records what was asked of it.
-type testArchive struct {
-	srv   *httptest.Server
-	key   *openpgp.Entity
-	pkgs  map[string]*testPackage
-	mu    sync.Mutex
-	files map[string][]byte
-	gets  map[string]int // path -> requests answered
-	lost  []string       // paths asked for that the archive lacks
-}
-
-func newTestArchive(t *testing.T, pkgs []*testPackage) *testArchive {
-	t.Helper()
-	cfg := &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA, Time: func() time.Time { return e2eRelease.Add(-24 * time.Hour) }}
-	key, err := openpgp.NewEntity("e2e archive", "", "archive@example.org", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &testArchive{key: key, pkgs: map[string]*testPackage{}, files: map[string][]byte{}, gets: map[string]int{}}
-	var index strings.Builder
-	for _, p := range pkgs {
-		control := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: %s\nSource: %s\nMaintainer: e2e <e2e@example.org>\nDescription: %s for the end-to-end test\n",
-			p.name, p.version, p.arch, p.source, p.name)
-		if p.depends != "" {
-			control += "Depends: " + p.depends + "\n"
-		}
-		p.deb = debtest.Deb(t, control, ".xz", ".xz", nil, p.files)
-		a.pkgs[p.name] = p
-		a.files[p.filename()] = p.deb
-		fmt.Fprintf(&index, "%sFilename: %s\nSize: %d\nSHA256: %s\n\n", control, p.filename(), len(p.deb), p.sha256())
-	}
-	// Release files: DebianRepository/Format on the Debian wiki.
-	packagesXZ := debtest.Compress(t, []byte(index.String()), ".xz")
-	a.files["dists/trixie/main/binary-amd64/Packages.xz"] = packagesXZ
-	sum := sha256.Sum256(packagesXZ)
-	release := fmt.Sprintf("Origin: Debian\nLabel: Debian\nSuite: stable\nVersion: 13.2\nCodename: trixie\nDate: %s\n"+
-		"Architectures: amd64\nComponents: main\nSHA256:\n %x %8d main/binary-amd64/Packages.xz\n",
-		e2eRelease.Format(time.RFC1123), sum, len(packagesXZ))
-	var signed bytes.Buffer
-	w, err := clearsign.Encode(&signed, key.PrivateKey, &packet.Config{Time: func() time.Time { return e2eRelease }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write([]byte(release)); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	a.files["dists/trixie/InRelease"] = signed.Bytes()
-	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		p := strings.TrimPrefix(r.URL.Path, "/debian/")
-		b, ok := a.files[p]
-		if !ok {
-			a.lost = append(a.lost, r.URL.Path)
-			http.NotFound(w, r)
-			return
-		}
-		a.gets[p]++
-		w.Write(b)
-	}))
-	t.Cleanup(a.srv.Close)
-	return a
-}
-
-// keyring is the archive's public key, as recipes/keys/ holds Debian's.
-func (a *testArchive) keyring(t *testing.T) []byte {
-	var b bytes.Buffer
-	if err := a.key.Serialize(&b); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
+const (
+	e2eKernel = "6.12.0-e2e-amd64"
+	// The kernel as released, and as fixed in trixie-security: the lock must take the fix.
+	e2eKernelRelease  = "6.12.0-1"
+	e2eKernelSecurity = "6.12.0-1+deb13u1"
+)
 
 // testBytes is recognisable content for a fake file.
 func testBytes(name string, n int) []byte {
@@ -139,10 +49,12 @@ func testBytes(name string, n int) []byte {
 	return append([]byte(name+"\x00"), b...)
 }
 
-// e2ePackages are the test archive's packages: a kernel with two modules, the boot loaders, and a
-// small set of packages (hello, pulling in libhello) for a debian-packages recipe.
-func e2ePackages(t *testing.T) (pkgs []*testPackage, vmlinuz, isolinuxBin []byte) {
-	vmlinuz = testBytes("vmlinuz", 4000)
+// e2eSuites are the test archive's suites. trixie holds a kernel with three modules, the boot
+// loaders, and a small set (hello, pulling in libhello) for a debian-packages recipe;
+// trixie-updates a newer libhello; trixie-security a newer kernel (its own vmlinuz, the one
+// returned). e2eWinners says which suite each package must be locked from.
+func e2eSuites(t *testing.T) (suites []debtest.Suite, vmlinuz, isolinuxBin []byte) {
+	vmlinuz = testBytes("vmlinuz "+e2eKernelSecurity, 4000)
 	// isolinux.bin carries the isohybrid signature 0x7078c0fb (LE) at 0x40 (syslinux isohybrid.c).
 	isolinuxBin = testBytes("isolinux.bin", 4096)
 	copy(isolinuxBin[0x40:], []byte{0xFB, 0xC0, 0x78, 0x70})
@@ -150,41 +62,79 @@ func e2ePackages(t *testing.T) (pkgs []*testPackage, vmlinuz, isolinuxBin []byte
 	ko := func(kv ...string) string { return string(debtest.Compress(t, debtest.KernelModule(t, kv...), ".xz")) }
 	dir := func(p string) debtest.File { return debtest.File{Name: p, Type: tar.TypeDir} }
 	file := func(p string, body []byte) debtest.File { return debtest.File{Name: p, Body: string(body)} }
-	pkgs = []*testPackage{
-		{name: "linux-image-amd64", version: "6.12.0-1", arch: "amd64", source: "linux-signed-amd64",
-			depends: "linux-image-" + e2eKernel + " (= 6.12.0-1)", files: []debtest.File{dir("./")}},
-		{name: "linux-image-" + e2eKernel, version: "6.12.0-1", arch: "amd64", source: "linux-signed-amd64", files: []debtest.File{
-			dir("./"), dir("./boot/"),
-			file("./boot/vmlinuz-"+e2eKernel, vmlinuz),
-			file("./boot/config-"+e2eKernel, []byte("CONFIG_BLK_DEV_INITRD=y\nCONFIG_RD_ZSTD=y\nCONFIG_MODULES=y\n# CONFIG_E2E_OFF is not set\n")),
-			file("./"+mods+"modules.builtin", []byte("kernel/drivers/e2e/e2e-builtin.ko\n")),
-			{Name: "./" + mods + "kernel/drivers/e2e/e2e-core.ko.xz", Body: ko("name=e2e_core", "depends=", "license=GPL")},
-			{Name: "./" + mods + "kernel/drivers/e2e/e2e-disk.ko.xz", Body: ko("name=e2e_disk", "depends=e2e_core,e2e_builtin", "alias=pci:v00001AF4d00001001sv*sd*bc*sc*i*", "license=GPL")},
-			{Name: "./" + mods + "kernel/drivers/e2e/e2e-unused.ko.xz", Body: ko("name=e2e_unused", "depends=")},
-		}},
-		{name: "isolinux", version: "3:6.04~git20190206.bf6db5b4+dfsg1-3", arch: "all", source: "syslinux", files: []debtest.File{
+	kernel := func(version string, vmlinuz []byte) []debtest.Pkg {
+		return []debtest.Pkg{
+			{Name: "linux-image-amd64", Version: version, Source: "linux-signed-amd64",
+				Depends: "linux-image-" + e2eKernel + " (= " + version + ")", Files: []debtest.File{dir("./")}},
+			{Name: "linux-image-" + e2eKernel, Version: version, Source: "linux-signed-amd64", Files: []debtest.File{
+				dir("./"), dir("./boot/"),
+				file("./boot/vmlinuz-"+e2eKernel, vmlinuz),
+				file("./boot/config-"+e2eKernel, []byte("CONFIG_BLK_DEV_INITRD=y\nCONFIG_RD_ZSTD=y\nCONFIG_MODULES=y\n# CONFIG_E2E_OFF is not set\n")),
+				file("./"+mods+"modules.builtin", []byte("kernel/drivers/e2e/e2e-builtin.ko\n")),
+				{Name: "./" + mods + "kernel/drivers/e2e/e2e-core.ko.xz", Body: ko("name=e2e_core", "depends=", "license=GPL")},
+				{Name: "./" + mods + "kernel/drivers/e2e/e2e-disk.ko.xz", Body: ko("name=e2e_disk", "depends=e2e_core,e2e_builtin", "alias=pci:v00001AF4d00001001sv*sd*bc*sc*i*", "license=GPL")},
+				{Name: "./" + mods + "kernel/drivers/e2e/e2e-unused.ko.xz", Body: ko("name=e2e_unused", "depends=")},
+			}},
+		}
+	}
+	libhello := func(version string) debtest.Pkg {
+		return debtest.Pkg{Name: "libhello", Version: version, Source: "hello", Files: []debtest.File{
+			file("./usr/lib/x86_64-linux-gnu/libhello.so.1", testBytes("libhello", 100)),
+		}}
+	}
+	trixie := append(kernel(e2eKernelRelease, testBytes("vmlinuz "+e2eKernelRelease, 4000)),
+		debtest.Pkg{Name: "isolinux", Version: "3:6.04~git20190206.bf6db5b4+dfsg1-3", Arch: "all", Source: "syslinux", Files: []debtest.File{
 			file("./usr/lib/ISOLINUX/isolinux.bin", isolinuxBin),
 			file("./usr/lib/ISOLINUX/isohdpfx.bin", bytes.Repeat([]byte{0x90}, 432)),
 		}},
-		{name: "syslinux-common", version: "3:6.04~git20190206.bf6db5b4+dfsg1-3", arch: "all", source: "syslinux", files: []debtest.File{
+		debtest.Pkg{Name: "syslinux-common", Version: "3:6.04~git20190206.bf6db5b4+dfsg1-3", Arch: "all", Source: "syslinux", Files: []debtest.File{
 			file("./usr/lib/syslinux/modules/bios/ldlinux.c32", testBytes("ldlinux.c32", 1000)),
 		}},
-		{name: "shim-signed", version: "1.44+15.8-1", arch: "amd64", source: "shim-signed", files: []debtest.File{
+		debtest.Pkg{Name: "shim-signed", Version: "1.44+15.8-1", Files: []debtest.File{
 			file("./usr/lib/shim/shimx64.efi.signed", testBytes("shimx64.efi", 3000)),
 		}},
-		{name: "grub-efi-amd64-signed", version: "1+2.12+9", arch: "amd64", source: "grub-efi-amd64-signed", files: []debtest.File{
+		debtest.Pkg{Name: "grub-efi-amd64-signed", Version: "1+2.12+9", Files: []debtest.File{
 			file("./usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed", testBytes("gcdx64.efi", 5000)),
 		}},
-		{name: "hello", version: "2.10-5", arch: "amd64", source: "hello", depends: "libhello (>= 1.0)", files: []debtest.File{
+		debtest.Pkg{Name: "hello", Version: "2.10-5", Depends: "libhello (>= 1.0)", Files: []debtest.File{
 			dir("./"), dir("./usr/"), dir("./usr/bin/"),
 			{Name: "./usr/bin/hello", Body: "#!/bin/sh\necho hello\n", Mode: 0o755},
 			file("./usr/share/doc/hello/copyright", []byte("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nCopyright: e2e\nLicense: GPL-3+\n")),
 		}},
-		{name: "libhello", version: "1.2-1", arch: "amd64", source: "hello", files: []debtest.File{
-			file("./usr/lib/x86_64-linux-gnu/libhello.so.1", testBytes("libhello", 100)),
-		}},
+		libhello("1.2-1"),
+	)
+	week := 7 * 24 * time.Hour // as Debian's -updates and -security InRelease carry a Valid-Until
+	return []debtest.Suite{
+		{Name: "trixie", Date: e2eRelease, Packages: trixie},
+		{Name: "trixie-updates", Date: e2eUpdates, ValidUntil: e2eUpdates.Add(week), Packages: []debtest.Pkg{libhello("1.2-1+deb13u1")}},
+		{Name: "trixie-security", Date: e2eSecurity, ValidUntil: e2eSecurity.Add(week), Packages: kernel(e2eKernelSecurity, vmlinuz)},
+	}, vmlinuz, isolinuxBin
+}
+
+// e2eWinners are the suites the lock must take each package from: the highest version wins.
+var e2eWinners = map[string]string{
+	"linux-image-amd64":        "trixie-security",
+	"linux-image-" + e2eKernel: "trixie-security",
+	"isolinux":                 "trixie",
+	"syslinux-common":          "trixie",
+	"shim-signed":              "trixie",
+	"grub-efi-amd64-signed":    "trixie",
+	"hello":                    "trixie",
+	"libhello":                 "trixie-updates",
+}
+
+// suitePkg is the package called name in suite s.
+func suitePkg(t *testing.T, suites []debtest.Suite, s, name string) debtest.Pkg {
+	t.Helper()
+	for _, su := range suites {
+		for _, p := range su.Packages {
+			if su.Name == s && p.Name == name {
+				return p
+			}
+		}
 	}
-	return pkgs, vmlinuz, isolinuxBin
+	t.Fatalf("suite %s has no package %s", s, name)
+	return debtest.Pkg{}
 }
 
 // e2eCheckout is a genai-build checkout holding one small edition: the repository's kernel, boot
@@ -242,40 +192,62 @@ outputs: [iso]
 	return root
 }
 
-// TestEndToEnd locks a small edition against a signed archive served here, builds it with Run to
-// a finished ISO, and reads the ISO back as a user would check it. Nothing leaves the machine: the
-// mirror is the test's server, the cache a temporary folder, and the go command may not download.
+// TestEndToEnd locks a small edition against a signed archive of three suites served here (the
+// security suite from its own root), builds it with Run to a finished ISO, and reads the ISO back as
+// a user would check it. Nothing leaves the machine: the mirrors are the test's server, the cache a
+// temporary folder, and the go command may not download.
 func TestEndToEnd(t *testing.T) {
 	t.Setenv("GOPROXY", "off") // the init's modules come from the module cache, or the build fails
-	pkgs, vmlinuz, isolinuxBin := e2ePackages(t)
-	a := newTestArchive(t, pkgs)
-	root := e2eCheckout(t, a.keyring(t))
+	suites, vmlinuz, isolinuxBin := e2eSuites(t)
+	a := debtest.NewArchive(t, e2eSecurity)
+	a.Publish(t, suites...)
+	root := e2eCheckout(t, a.Keyring(t))
 	c := &cache.Cache{Dir: t.TempDir()}
-	mirror := debian.Mirror{URL: a.srv.URL + "/debian", From: "test"}
+	mirror := debian.Mirror{URL: a.MainURL(), From: "test"}
+	security := debian.Mirror{URL: a.SecurityURL(), From: "test"}
 	ctx := context.Background()
+	// The packages the build must install, each from the suite the lock must choose.
+	var pkgs []debtest.Pkg
+	for name, suite := range e2eWinners {
+		pkgs = append(pkgs, suitePkg(t, suites, suite, name))
+	}
+	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].Name < pkgs[j].Name })
 
-	// Lock: InRelease verified with the checkout's keyring, every recipe's packages pinned.
-	lock, changes, err := Lock(ctx, LockOptions{Root: root, Cache: c, Mirror: mirror, Now: e2eRelease.Add(time.Hour)})
+	// Lock: each suite's InRelease verified with the checkout's keyring, every recipe's packages
+	// pinned at their highest version across the suites.
+	lr, err := Lock(ctx, LockOptions{Root: root, Cache: c, Mirror: mirror, Security: security, Now: e2eSecurity.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(changes) != len(pkgs) {
-		t.Errorf("lock changes %+v, want one for each of the %d packages", changes, len(pkgs))
+	lock := lr.Lock
+	if len(lr.Changes) != len(pkgs) || !lr.Written {
+		t.Errorf("lock changes %+v (written %v), want one for each of the %d packages", lr.Changes, lr.Written, len(pkgs))
 	}
-	if k, ok := lock.Followed("linux-image-amd64"); !ok || k.Name != "linux-image-"+e2eKernel {
-		t.Errorf("kernel followed to %+v", k)
+	for _, ch := range lr.Changes {
+		if ch.Suite != e2eWinners[ch.Name] || ch.Old != "" {
+			t.Errorf("lock change %q, want the package new from %s", ch, e2eWinners[ch.Name])
+		}
+	}
+	if k, ok := lock.Followed("linux-image-amd64"); !ok || k.Name != "linux-image-"+e2eKernel || k.Version != e2eKernelSecurity || k.Suite != "trixie-security" {
+		t.Errorf("kernel followed to %+v, want linux-image-%s %s from trixie-security", k, e2eKernel, e2eKernelSecurity)
 	}
 	if got := lock.Sets["e2e-packages"]; strings.Join(got, " ") != "hello libhello" {
 		t.Errorf("e2e-packages resolved to %v", got)
 	}
-	if lock.Release.Date != e2eRelease.Format(time.RFC3339) {
-		t.Errorf("lock release %+v", lock.Release)
+	var locked []string
+	for _, s := range lock.Suites {
+		locked = append(locked, s.Name+" "+string(s.Archive)+" "+s.Release.Date)
+	}
+	if got, want := strings.Join(locked, ", "), fmt.Sprintf("trixie %s %s, trixie-updates %s %s, trixie-security %s %s",
+		debian.ArchiveOf("trixie"), e2eRelease.Format(time.RFC3339), debian.ArchiveOf("trixie-updates"), e2eUpdates.Format(time.RFC3339),
+		debian.ArchiveOf("trixie-security"), e2eSecurity.Format(time.RFC3339)); got != want {
+		t.Errorf("locked suites %s, want %s", got, want)
 	}
 
 	// Build.
 	out := t.TempDir()
 	sourceDate := e2eRelease.Add(24 * time.Hour)
-	res, err := Run(ctx, Options{Root: root, Edition: "e2e", OutDir: out, Cache: c, Mirror: mirror, SourceDate: sourceDate})
+	res, err := Run(ctx, Options{Root: root, Edition: "e2e", OutDir: out, Cache: c, Mirror: mirror, Security: security, SourceDate: sourceDate})
 	if err != nil && strings.Contains(err.Error(), "GOPROXY=off") {
 		t.Fatalf("%v\nThe init's modules are not in the Go module cache, and this test downloads nothing: run `go mod download` once.", err)
 	}
@@ -286,19 +258,31 @@ func TestEndToEnd(t *testing.T) {
 	if want := filepath.Join(out, "genai-os-e2e-0.0.1-amd64.iso"); res.Image != want {
 		t.Errorf("image %s, want %s", res.Image, want)
 	}
-	a.mu.Lock()
-	lost, gets := a.lost, maps.Clone(a.gets)
-	a.mu.Unlock()
-	if lost != nil {
+	if lost := a.Lost(); lost != nil {
 		t.Errorf("asked the archive for what it lacks: %v", lost)
 	}
+	// Each package came once from its suite's archive root; the kernel's security fix from the
+	// security archive, and no package was downloaded that the lock did not choose.
 	for _, p := range pkgs {
-		if p.name == "linux-image-amd64" {
+		if p.Name == "linux-image-amd64" {
 			continue // the meta package is followed, not unpacked
 		}
-		if n := gets[p.filename()]; n != 1 {
-			t.Errorf("%s downloaded %d times, want once", p.filename(), n)
+		if path := debtest.Root(e2eWinners[p.Name]) + debtest.PoolPath(p); a.Hits(path) != 1 {
+			t.Errorf("%s downloaded %d times, want once", path, a.Hits(path))
 		}
+	}
+	for _, s := range suites {
+		for _, p := range s.Packages {
+			if e2eWinners[p.Name] == s.Name {
+				continue
+			}
+			if path := debtest.Root(s.Name) + debtest.PoolPath(p); a.Hits(path) != 0 {
+				t.Errorf("%s, which the lock did not choose, was downloaded", path)
+			}
+		}
+	}
+	if kernel := suitePkg(t, suites, "trixie-security", "linux-image-"+e2eKernel); a.Hits("debian-security/"+debtest.PoolPath(kernel)) != 1 {
+		t.Errorf("the kernel was not fetched from the security archive: %v", a.Paths())
 	}
 	ents, _ := os.ReadDir(out)
 	var names []string
@@ -350,7 +334,7 @@ func TestEndToEnd(t *testing.T) {
 		return b
 	}
 	if !bytes.Equal(read("boot/vmlinuz"), vmlinuz) {
-		t.Error("/boot/vmlinuz is not the kernel package's vmlinuz")
+		t.Errorf("/boot/vmlinuz is not the vmlinuz of the kernel from trixie-security (%s)", e2eKernelSecurity)
 	}
 	// The writer fills bytes 8-63 of isolinux.bin with the boot info table (El Torito, as
 	// mkisofs -boot-info-table does); the rest is the package's.
@@ -426,17 +410,22 @@ func TestEndToEnd(t *testing.T) {
 		inputs[in.Name] = in
 	}
 	for _, p := range pkgs {
-		if p.name == "linux-image-amd64" {
+		if p.Name == "linux-image-amd64" {
 			continue
 		}
-		in, ok := inputs[p.name]
+		in, ok := inputs[p.Name]
 		if !ok {
-			t.Errorf("build.json has no input %s", p.name)
+			t.Errorf("build.json has no input %s", p.Name)
 			continue
 		}
-		if in.SHA256 != p.sha256() || in.Version != p.version || in.From != "debian:trixie:"+p.filename() {
-			t.Errorf("input %+v, want version %s sha256 %s", in, p.version, p.sha256())
+		sum := sha256.Sum256(debtest.DebOf(t, p))
+		from := "debian:" + e2eWinners[p.Name] + ":" + debtest.PoolPath(p)
+		if in.SHA256 != hex.EncodeToString(sum[:]) || in.Version != p.Version || in.From != from {
+			t.Errorf("input %+v, want version %s sha256 %x from %s", in, p.Version, sum, from)
 		}
+	}
+	if in := inputs["linux-image-"+e2eKernel]; !strings.HasPrefix(in.From, "debian:trixie-security:") || in.Version != e2eKernelSecurity {
+		t.Errorf("kernel input %+v, want %s from trixie-security", in, e2eKernelSecurity)
 	}
 	if in := inputs["consciousness-init"]; in.From != "go:./initramfs/cmd/consciousness-init" || len(in.SHA256) != 64 {
 		t.Errorf("init input %+v", in)
@@ -445,7 +434,7 @@ func TestEndToEnd(t *testing.T) {
 	for _, p := range m.Packages {
 		installed = append(installed, p.Name+" "+p.Version+" "+p.License)
 	}
-	if got := strings.Join(installed, ", "); got != "hello 2.10-5 GPL-3+, libhello 1.2-1 NOASSERTION" {
+	if got := strings.Join(installed, ", "); got != "hello 2.10-5 GPL-3+, libhello 1.2-1+deb13u1 NOASSERTION" {
 		t.Errorf("installed packages: %s", got)
 	}
 	where := map[string]string{}

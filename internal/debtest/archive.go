@@ -27,16 +27,19 @@ type Archive struct {
 	mu    sync.Mutex
 	files map[string][]byte // "debian/dists/..." or "debian-security/pool/..." -> body
 	hits  map[string]int
+	lost  []string // paths asked for that the archive lacked, in order
 	srv   *httptest.Server
 	now   time.Time
 }
 
-// Pkg is one package of a suite. Its .deb holds one file, /usr/share/<name>/version, whose body
-// is the version.
+// Pkg is one package of a suite. Its .deb holds Files, by default one file,
+// /usr/share/<name>/version, whose body is the version.
 type Pkg struct {
 	Name, Version string
 	Arch          string // default "amd64"
 	Depends       string
+	Source        string // the source package; default Name (as Debian reads a missing Source field)
+	Files         []File // the .deb's data.tar
 }
 
 // Suite is one suite as Publish writes it.
@@ -63,6 +66,7 @@ func NewArchive(t testing.TB, now time.Time) *Archive {
 		a.hits[p]++
 		b, ok := a.files[p]
 		if !ok {
+			a.lost = append(a.lost, p)
 			http.NotFound(w, r)
 			return
 		}
@@ -95,22 +99,43 @@ func (a *Archive) Hits(path string) int {
 	return a.hits[path]
 }
 
-// root is the folder serving suite: the security archive's for <codename>-security.
-func root(suite string) string {
+// Lost lists the paths asked for that the archive did not have, in the order asked.
+func (a *Archive) Lost() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.lost...)
+}
+
+// Root is the folder under the server serving suite: "debian-security/" for <codename>-security,
+// else "debian/". Root(suite)+PoolPath(p) is the path Hits counts for p's .deb.
+func Root(suite string) string {
 	if strings.HasSuffix(suite, "-security") {
 		return "debian-security/"
 	}
 	return "debian/"
 }
 
-// PoolPath is where a package's .deb lives, relative to its archive's root (Debian drops the epoch
-// from file names).
+// PoolPath is where a package's .deb lives, relative to its archive's root: in the folder of its
+// source package, under the source's first letter ("lib" sources under four), and named without
+// the version's epoch, as Debian's archive lays out its pool.
 func PoolPath(p Pkg) string {
 	v := p.Version
 	if _, after, ok := strings.Cut(v, ":"); ok {
 		v = after
 	}
-	return fmt.Sprintf("pool/main/%c/%s/%s_%s_%s.deb", p.Name[0], p.Name, p.Name, v, arch(p))
+	src := source(p)
+	prefix := src[:1]
+	if strings.HasPrefix(src, "lib") && len(src) > 3 {
+		prefix = src[:4]
+	}
+	return fmt.Sprintf("pool/main/%s/%s/%s_%s_%s.deb", prefix, src, p.Name, v, arch(p))
+}
+
+func source(p Pkg) string {
+	if p.Source == "" {
+		return p.Name
+	}
+	return p.Source
 }
 
 func arch(p Pkg) string {
@@ -120,13 +145,27 @@ func arch(p Pkg) string {
 	return p.Arch
 }
 
-// DebOf is the .deb Publish serves for p.
-func DebOf(t testing.TB, p Pkg) []byte {
-	control := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: %s\nMaintainer: test\nDescription: test package\n", p.Name, p.Version, arch(p))
-	if p.Depends != "" {
-		control += "Depends: " + p.Depends + "\n"
+// control is p's control file (deb-control(5)); its Packages stanza adds Filename, Size, SHA256.
+func control(p Pkg) string {
+	c := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: %s\n", p.Name, p.Version, arch(p))
+	if p.Source != "" {
+		c += "Source: " + p.Source + "\n"
 	}
-	return Deb(t, control, ".gz", ".gz", nil, []File{{Name: "./usr/share/" + p.Name + "/version", Body: p.Version}})
+	if p.Depends != "" {
+		c += "Depends: " + p.Depends + "\n"
+	}
+	return c + "Maintainer: test <test@example.org>\nDescription: test package\n"
+}
+
+// DebOf is the .deb Publish serves for p. It depends on p alone, so a test can compute the digest
+// the archive lists.
+func DebOf(t testing.TB, p Pkg) []byte {
+	t.Helper()
+	files := p.Files
+	if files == nil {
+		files = []File{{Name: "./usr/share/" + p.Name + "/version", Body: p.Version}}
+	}
+	return Deb(t, control(p), ".xz", ".xz", nil, files)
 }
 
 // Publish (re)writes each suite: its packages' .debs in the pool, main/binary-amd64/Packages.xz,
@@ -134,17 +173,13 @@ func DebOf(t testing.TB, p Pkg) []byte {
 func (a *Archive) Publish(t testing.TB, suites ...Suite) {
 	t.Helper()
 	for _, s := range suites {
-		r := root(s.Name)
+		r := Root(s.Name)
 		var idx strings.Builder
 		for _, p := range s.Packages {
 			deb := DebOf(t, p)
 			pool := PoolPath(p)
 			sum := sha256.Sum256(deb)
-			fmt.Fprintf(&idx, "Package: %s\nVersion: %s\nArchitecture: %s\n", p.Name, p.Version, arch(p))
-			if p.Depends != "" {
-				fmt.Fprintf(&idx, "Depends: %s\n", p.Depends)
-			}
-			fmt.Fprintf(&idx, "Filename: %s\nSize: %d\nSHA256: %s\n\n", pool, len(deb), hex.EncodeToString(sum[:]))
+			fmt.Fprintf(&idx, "%sFilename: %s\nSize: %d\nSHA256: %s\n\n", control(p), pool, len(deb), hex.EncodeToString(sum[:]))
 			a.set(r+pool, deb)
 		}
 		xz := Compress(t, []byte(idx.String()), ".xz")
