@@ -503,4 +503,3 @@ func TestSourceChanged(t *testing.T) {
 		t.Fatalf("error %v, want the source changed", err)
 	}
 }
-
