@@ -116,24 +116,11 @@ var ErrTooLarge = errors.New("too large for squashfs")
 // Write writes tree as a squashfs image at offset 0 of w and returns the image's size, padded to
 // 4 KiB. Data blocks are written in order as they are compressed; the superblock last.
 func Write(w io.WriterAt, tree *fstree.Tree, opts Options) (int64, error) {
-	opts, err := opts.withDefaults()
+	b, err := newBuilder(w, opts)
 	if err != nil {
 		return 0, err
 	}
-	enc, err := zstd.NewWriter(nil,
-		zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(opts.Level)),
-		zstd.WithEncoderConcurrency(opts.Workers),
-		// The kernel's zstd workspace holds a window of the block size (zstd_wrapper.c:
-		// window_size = max(block_size, SQUASHFS_METADATA_SIZE)): a single-segment frame's
-		// window is its content size, which never exceeds a block.
-		zstd.WithSingleSegment(true),
-		// squashfs-tools writes no frame checksum (ZSTD_compressCCtx defaults); neither do we.
-		zstd.WithEncoderCRC(false))
-	if err != nil {
-		return 0, fmt.Errorf("squashfs: zstd: %w", err)
-	}
-	defer enc.Close()
-	b := &builder{opts: opts, enc: enc, out: &sink{w: w, pos: superblockSize}}
+	defer b.enc.Close()
 	if err := b.layout(tree); err != nil {
 		return 0, fmt.Errorf("squashfs: %w", err)
 	}
@@ -145,6 +132,26 @@ func Write(w io.WriterAt, tree *fstree.Tree, opts Options) (int64, error) {
 		return 0, fmt.Errorf("squashfs: %w", err)
 	}
 	return size, nil
+}
+
+func newBuilder(w io.WriterAt, opts Options) (*builder, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	enc, err := zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(opts.Level)),
+		zstd.WithEncoderConcurrency(opts.Workers),
+		// The kernel's zstd workspace holds a window of the block size (zstd_wrapper.c:
+		// window_size = max(block_size, SQUASHFS_METADATA_SIZE)): a single-segment frame's
+		// window is its content size, which never exceeds a block.
+		zstd.WithSingleSegment(true),
+		// squashfs-tools writes no frame checksum (ZSTD_compressCCtx defaults); neither do we.
+		zstd.WithEncoderCRC(false))
+	if err != nil {
+		return nil, fmt.Errorf("squashfs: zstd: %w", err)
+	}
+	return &builder{opts: opts, enc: enc, out: &sink{w: w, pos: superblockSize}}, nil
 }
 
 // sink writes sequentially through an io.WriterAt.

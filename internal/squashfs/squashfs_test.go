@@ -263,9 +263,11 @@ func extract(t *testing.T, img string) string {
 	return dir
 }
 
+var bufA, bufB = make([]byte, 1<<20), make([]byte, 1<<20)
+
 func sameContent(t *testing.T, a, b io.Reader) bool {
 	t.Helper()
-	ba, bb := make([]byte, 1<<20), make([]byte, 1<<20)
+	ba, bb := bufA, bufB
 	for {
 		na, erra := io.ReadFull(a, ba)
 		nb, errb := io.ReadFull(b, bb)
@@ -369,12 +371,16 @@ func TestMixedTree(t *testing.T) {
 	}
 }
 
-// A directory of 10,000 entries needs many directory headers (at most 256 entries each) and an
-// extended directory inode (its listing is over 64 KiB).
+// A directory of 10,000 entries needs many directory headers and an extended directory inode
+// (its listing is over 64 KiB). 1,000 hard links of one file share one inode, so only the limit
+// of 256 entries per header (SQUASHFS_DIR_COUNT) splits their listing.
 func TestTenThousandFiles(t *testing.T) {
 	tree := fstree.New()
 	for i := range 10000 {
 		add(t, tree, fstree.Entry{Path: fmt.Sprintf("many/file-%05d", i), Kind: fstree.File, Mode: 0o644, UID: i % 3, Data: []byte(strconv.Itoa(i) + "\n")})
+	}
+	for i := range 1000 {
+		add(t, tree, fstree.Entry{Path: fmt.Sprintf("links/%04d", i), Kind: fstree.Hardlink, Target: "many/file-00042"})
 	}
 	add(t, tree, fstree.Entry{Path: "many/sub", Kind: fstree.Dir, Mode: 0o700})
 	img := build(t, tree, squashfs.Options{SourceDate: sourceDate})
