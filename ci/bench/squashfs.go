@@ -153,7 +153,6 @@ func hostSquashfs(dir, work string) ([]row, error) {
 	return squashfsCompare(fmt.Sprintf("host %s (%d entries)", dir, tree.Len()), tree, dir, true, work, squashfs.DefaultLevel, 3)
 }
 
-// squashfsLevels are the zstd levels compared: klauspost/compress's default encoder (zstd 3),
-// and mksquashfs' default, 15, where klauspost's best encoder is
-// weaker than the C library's level 15.
+// squashfsLevels are the zstd levels compared: 3, klauspost/compress's default encoder, and 15,
+// mksquashfs' default, where klauspost's best encoder compresses less than the C library.
 var squashfsLevels = []int{3, squashfs.DefaultLevel}
