@@ -47,11 +47,7 @@ func main() {
 type row struct{ what, value, how string }
 
 func run(edition string, boots int, skipCold bool, squashfsDir string) error {
-	root, err := os.Getwd()
-	if err != nil {
-		return err
-	}
-	work, err := os.MkdirTemp("", "genai-bench-*")
+	root, work, err := workspace()
 	if err != nil {
 		return err
 	}
@@ -250,6 +246,15 @@ func printRows(rows []row) {
 	}
 }
 
+// workspace returns the checkout (the current folder) and a new temporary folder to work in.
+func workspace() (root, work string, err error) {
+	if root, err = os.Getwd(); err != nil {
+		return "", "", err
+	}
+	work, err = os.MkdirTemp("", "genai-bench-*")
+	return root, work, err
+}
+
 func userCacheDir() string {
 	if c := os.Getenv("GENAI_BUILD_CACHE"); c != "" {
 		return c
@@ -263,11 +268,7 @@ func userCacheDir() string {
 // runSquashfs is `bench -squashfs-only`: the package sets' unpacking and squashfs comparison
 // from the user's cache, and a host directory's comparison if asked.
 func runSquashfs(edition, dir string) error {
-	root, err := os.Getwd()
-	if err != nil {
-		return err
-	}
-	work, err := os.MkdirTemp("", "genai-bench-*")
+	root, work, err := workspace()
 	if err != nil {
 		return err
 	}
