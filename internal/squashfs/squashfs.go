@@ -8,6 +8,9 @@
 // The layout follows squashfs-tools-ng doc/format.adoc ("format.adoc" below) and Dr-Emann's
 // "SquashFS Binary Format", checked against the kernel's fs/squashfs/squashfs_fs.h and super.c,
 // whose sanity checks fix the order of the tables at the end of the image.
+//
+// Not written: the export table (NFS only) and directory indexes (the kernel then scans a large
+// directory's listing from its start on lookup, which is correct, only slower).
 package squashfs
 
 import (
@@ -28,31 +31,35 @@ import (
 
 // On-disk constants, as named in the kernel's fs/squashfs/squashfs_fs.h.
 const (
-	magic            = 0x73717368     // SQUASHFS_MAGIC, "hsqs" little-endian
-	versionMajor     = 4              // SQUASHFS_MAJOR
-	versionMinor     = 0              // SQUASHFS_MINOR
-	superblockSize   = 96             // struct squashfs_super_block
-	metaSize         = 8192           // SQUASHFS_METADATA_SIZE: uncompressed bytes of a metadata block
-	metaStored       = 0x8000         // SQUASHFS_COMPRESSED_BIT: metadata block header, stored as is
-	dataStored       = 1 << 24        // SQUASHFS_COMPRESSED_BIT_BLOCK: data or fragment block stored as is
-	invalidBlock     = math.MaxUint64 // SQUASHFS_INVALID_BLK: an absent table
-	noFragment       = math.MaxUint32 // SQUASHFS_INVALID_FRAG
-	noXattr          = math.MaxUint32 // SQUASHFS_INVALID_XATTR
-	zstdCompression  = 6              // ZSTD_COMPRESSION
-	dirCount         = 256            // SQUASHFS_DIR_COUNT: most entries under one directory header
-	nameLen          = 256            // SQUASHFS_NAME_LEN
-	symlinkMax       = 4096           // fs/squashfs/inode.c refuses a symlink longer than PAGE_SIZE
-	maxIDs           = 65536          // inodes hold u16 indexes into the id table
-	flagAlwaysFrag   = 0x0020         // SQUASHFS_ALWAYS_FRAG: tails of large files are packed too
-	flagDuplicates   = 0x0040         // SQUASHFS_DUPLICATES: identical files share their data
-	imagePadding     = 4096           // format.adoc: the image is padded to a multiple of 4 KiB
-	fragmentEntry    = 16             // struct squashfs_fragment_entry
-	xattrIDEntry     = 16             // struct squashfs_xattr_id
-	maxBlockSize     = 1 << 20        // SQUASHFS_FILE_MAX_SIZE
-	minBlockSize     = 4 << 10        // format.adoc: block_size is a power of two from 4 KiB to 1 MiB
-	DefaultBlockSize = 128 << 10      // mksquashfs' default (SQUASHFS_FILE_SIZE)
-	DefaultLevel     = 15             // mksquashfs' default zstd level (ZSTD_DEFAULT_COMPRESSION_LEVEL)
-	maxTime          = math.MaxUint32 // inode and superblock times are u32 seconds
+	magic           = 0x73717368     // SQUASHFS_MAGIC, "hsqs" little-endian
+	versionMajor    = 4              // SQUASHFS_MAJOR
+	versionMinor    = 0              // SQUASHFS_MINOR
+	superblockSize  = 96             // struct squashfs_super_block
+	metaSize        = 8192           // SQUASHFS_METADATA_SIZE: uncompressed bytes of a metadata block
+	metaStored      = 0x8000         // SQUASHFS_COMPRESSED_BIT: metadata block header, stored as is
+	dataStored      = 1 << 24        // SQUASHFS_COMPRESSED_BIT_BLOCK: data or fragment block stored as is
+	invalidBlock    = math.MaxUint64 // SQUASHFS_INVALID_BLK: an absent table
+	noFragment      = math.MaxUint32 // SQUASHFS_INVALID_FRAG
+	noXattr         = math.MaxUint32 // SQUASHFS_INVALID_XATTR
+	zstdCompression = 6              // ZSTD_COMPRESSION
+	dirCount        = 256            // SQUASHFS_DIR_COUNT: most entries under one directory header
+	nameLen         = 256            // SQUASHFS_NAME_LEN
+	symlinkMax      = 4096           // fs/squashfs/inode.c refuses a symlink longer than PAGE_SIZE
+	maxIDs          = 65536          // inodes hold u16 indexes into the id table
+	flagAlwaysFrag  = 0x0020         // SQUASHFS_ALWAYS_FRAG: tails of large files are packed too
+	flagDuplicates  = 0x0040         // SQUASHFS_DUPLICATES: identical files share their data
+	imagePadding    = 4096           // format.adoc: the image is padded to a multiple of 4 KiB
+	fragmentEntry   = 16             // struct squashfs_fragment_entry
+	xattrIDEntry    = 16             // struct squashfs_xattr_id
+	maxBlockSize    = 1 << 20        // SQUASHFS_FILE_MAX_SIZE
+	minBlockSize    = 4 << 10        // format.adoc: block_size is a power of two from 4 KiB to 1 MiB
+	maxTime         = math.MaxUint32 // inode and superblock times are u32 seconds
+)
+
+// Defaults of Options, as mksquashfs has them.
+const (
+	DefaultBlockSize = 128 << 10 // SQUASHFS_FILE_SIZE in squashfs-tools
+	DefaultLevel     = 15        // ZSTD_DEFAULT_COMPRESSION_LEVEL in squashfs-tools' zstd_wrapper.h
 )
 
 // Inode types (squashfs_fs.h SQUASHFS_DIR_TYPE ... SQUASHFS_LSOCKET_TYPE). A directory entry
@@ -74,7 +81,8 @@ type Options struct {
 	// BlockSize is the data block size: a power of two from 4 KiB to 1 MiB.
 	BlockSize int
 	// Level is the zstd level as zstd(1) and mksquashfs count it (1..22); klauspost/compress has
-	// four encoders, chosen by zstd.EncoderLevelFromZstd.
+	// four encoders, chosen by zstd.EncoderLevelFromZstd. From 10 up that is its best encoder,
+	// which compresses less than the C library's level 15 (`make bench` shows by how much).
 	Level int
 	// Workers is the number of blocks compressed at once. The output does not depend on it.
 	Workers int
