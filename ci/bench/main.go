@@ -29,8 +29,16 @@ func main() {
 	edition := flag.String("edition", "server", "edition to measure")
 	boots := flag.Int("boots", 1, "boots per mode")
 	skipCold := flag.Bool("skip-cold", false, "skip the cold build (it rebuilds u-root with an empty Go cache: minutes)")
+	squashfsDir := flag.String("squashfs-dir", "", "also compare the squashfs writer with mksquashfs on this host directory")
+	squashfsOnly := flag.Bool("squashfs-only", false, "only compare the squashfs writer with mksquashfs (package trees from the user's cache)")
 	flag.Parse()
-	if err := run(*edition, *boots, *skipCold); err != nil {
+	var err error
+	if *squashfsOnly {
+		err = runSquashfs(*edition, *squashfsDir)
+	} else {
+		err = run(*edition, *boots, *skipCold, *squashfsDir)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -38,12 +46,8 @@ func main() {
 
 type row struct{ what, value, how string }
 
-func run(edition string, boots int, skipCold bool) error {
-	root, err := os.Getwd()
-	if err != nil {
-		return err
-	}
-	work, err := os.MkdirTemp("", "genai-bench-*")
+func run(edition string, boots int, skipCold bool, squashfsDir string) error {
+	root, work, err := workspace()
 	if err != nil {
 		return err
 	}
@@ -52,13 +56,7 @@ func run(edition string, boots int, skipCold bool) error {
 	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/genai-build").CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, out)
 	}
-	userCache := os.Getenv("GENAI_BUILD_CACHE")
-	if userCache == "" {
-		userCache = filepath.Join(os.Getenv("HOME"), ".cache", "genai-build")
-		if x := os.Getenv("XDG_CACHE_HOME"); x != "" {
-			userCache = filepath.Join(x, "genai-build")
-		}
-	}
+	userCache := userCacheDir()
 	out := filepath.Join(work, "images")
 	cacheDir := filepath.Join(work, "cache")
 	env := append(os.Environ(), "GENAI_BUILD_CACHE="+cacheDir, "SOURCE_DATE_EPOCH=1764000000")
@@ -192,11 +190,18 @@ func run(edition string, boots int, skipCold bool) error {
 		return fmt.Errorf("init comparison: %w", err)
 	}
 	rows = append(rows, cmp...)
-	pk, err := packageTimes(root, edition, &cache.Cache{Dir: cacheDir})
+	pk, err := packageTimes(root, edition, &cache.Cache{Dir: cacheDir}, work)
 	if err != nil {
 		return fmt.Errorf("package times: %w", err)
 	}
 	rows = append(rows, pk...)
+	if squashfsDir != "" {
+		sq, err := hostSquashfs(squashfsDir, work)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, sq...)
+	}
 	var hundred []hundredImage
 	for _, h := range []struct {
 		what, exe string
@@ -228,12 +233,58 @@ func run(edition string, boots int, skipCold bool) error {
 		return fmt.Errorf("init figures: %w", err)
 	}
 	rows = append(rows, in...)
+	printRows(rows)
+	return nil
+}
+
+func printRows(rows []row) {
 	fmt.Printf("Measured on %s/%s, %d CPUs, %s, QEMU TCG unless KVM works (`make bench`):\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
 	fmt.Println("| measure | value | how |")
 	fmt.Println("| --- | --- | --- |")
 	for _, r := range rows {
 		fmt.Printf("| %s | %s | %s |\n", r.what, r.value, r.how)
 	}
+}
+
+// workspace returns the checkout (the current folder) and a new temporary folder to work in.
+func workspace() (root, work string, err error) {
+	if root, err = os.Getwd(); err != nil {
+		return "", "", err
+	}
+	work, err = os.MkdirTemp("", "genai-bench-*")
+	return root, work, err
+}
+
+func userCacheDir() string {
+	if c := os.Getenv("GENAI_BUILD_CACHE"); c != "" {
+		return c
+	}
+	if x := os.Getenv("XDG_CACHE_HOME"); x != "" {
+		return filepath.Join(x, "genai-build")
+	}
+	return filepath.Join(os.Getenv("HOME"), ".cache", "genai-build")
+}
+
+// runSquashfs is `bench -squashfs-only`: the package sets' unpacking and squashfs comparison
+// from the user's cache, and a host directory's comparison if asked.
+func runSquashfs(edition, dir string) error {
+	root, work, err := workspace()
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	rows, err := packageTimes(root, edition, &cache.Cache{Dir: userCacheDir()}, work)
+	if err != nil {
+		return fmt.Errorf("package times: %w", err)
+	}
+	if dir != "" {
+		sq, err := hostSquashfs(dir, work)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, sq...)
+	}
+	printRows(rows)
 	return nil
 }
 

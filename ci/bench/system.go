@@ -25,7 +25,8 @@ import (
 
 // packageTimes resolves and unpacks each debian-packages recipe of the checkout from the cache
 // alone: the Packages index and the .debs pinned by the lock, with the edition's drop_docs.
-func packageTimes(root, editionName string, c *cache.Cache) ([]row, error) {
+// Each unpacked set is also written as a squashfs image, by our writer and by mksquashfs.
+func packageTimes(root, editionName string, c *cache.Cache, work string) ([]row, error) {
 	lock, err := debian.ReadLock(filepath.Join(root, build.LockFile))
 	if err != nil {
 		return nil, err
@@ -80,6 +81,13 @@ func packageTimes(root, editionName string, c *cache.Cache) ([]row, error) {
 		rows = append(rows,
 			row{fmt.Sprintf("resolve %s (%d packages)", name, len(res.Packages)), secs(resolved), fmt.Sprintf("after parsing the cached Packages index (%s)", secs(parsed))},
 			row{fmt.Sprintf("unpack %s (%d .debs, %s compressed)", name, len(debs), mb(size)), secs(unpacked), fmt.Sprintf("%d tree entries, %s (edition %s)", t.Len(), docs, editionName)})
+		for _, level := range squashfsLevels {
+			sq, err := squashfsCompare(fmt.Sprintf("%s unpacked (%d entries)", name, t.Len()), t, "", false, work, level, 3)
+			if err != nil {
+				return nil, fmt.Errorf("squashfs of %s: %w", name, err)
+			}
+			rows = append(rows, sq...)
+		}
 	}
 	return rows, nil
 }

@@ -12,6 +12,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Kind is the type of an entry.
@@ -21,16 +22,21 @@ const (
 	Dir Kind = iota
 	File
 	Symlink
+	// Hardlink is another name for the entry at Target (a tree path): one inode, shared content,
+	// mode and owner, as tar's TypeLink. Writers that cannot share inodes refuse it.
+	Hardlink
+	CharDev  // a character device, Major:Minor
+	BlockDev // a block device, Major:Minor
+	FIFO
+	Socket
 )
 
+var kindNames = [...]string{Dir: "dir", File: "file", Symlink: "symlink", Hardlink: "hard link",
+	CharDev: "character device", BlockDev: "block device", FIFO: "fifo", Socket: "socket"}
+
 func (k Kind) String() string {
-	switch k {
-	case Dir:
-		return "dir"
-	case File:
-		return "file"
-	case Symlink:
-		return "symlink"
+	if k >= 0 && int(k) < len(kindNames) {
+		return kindNames[k]
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }
@@ -43,12 +49,36 @@ type Entry struct {
 	Mode   fs.FileMode // permission bits only (0o755, 0o644, ...), plus setuid/setgid/sticky
 	UID    int
 	GID    int
-	Target string // symlink target, for Kind == Symlink
+	Target string // symlink target, for Kind == Symlink; the linked entry's path, for Kind == Hardlink
+	// Major and Minor number a device, for Kind == CharDev or BlockDev.
+	Major, Minor uint32
+	// MTime is the modification time; the zero time means "the build's SourceDate". Writers that
+	// store one time for every entry (initrd) ignore it.
+	MTime time.Time
+	// Xattrs are extended attributes by full name ("security.capability"), for writers that
+	// store them (squashfs). Values are raw bytes, as getxattr(2) returns them.
+	Xattrs map[string][]byte
 	// Exactly one of Data or Source holds a File's content.
 	Data   []byte
 	Source string // a file on the host whose content is used (read when the tree is written)
 	Size   int64  // size of the content, for Kind == File
 	Origin string // which recipe, overlay or stage put the entry here (for the build manifest)
+}
+
+// PermBits returns the entry's permission bits as st_mode has them (0o7777): Go's setuid, setgid
+// and sticky flags (fs.ModeSetuid) and the Unix bits in Mode (0o4755) are both honoured.
+func (e *Entry) PermBits() uint32 {
+	bits := uint32(e.Mode.Perm()) | uint32(e.Mode)&0o7000
+	if e.Mode&fs.ModeSetuid != 0 {
+		bits |= 0o4000
+	}
+	if e.Mode&fs.ModeSetgid != 0 {
+		bits |= 0o2000
+	}
+	if e.Mode&fs.ModeSticky != 0 {
+		bits |= 0o1000
+	}
+	return bits
 }
 
 // Open returns the content of a file entry.
@@ -140,6 +170,14 @@ func (t *Tree) add(e Entry, replace bool) error {
 	if e.Kind == Symlink && e.Target == "" {
 		return fmt.Errorf("%s: symlink without a target", p)
 	}
+	if e.Kind == Hardlink {
+		if e.Target, err = Clean(e.Target); err != nil {
+			return fmt.Errorf("%s: hard link: %w", p, err)
+		}
+		if e.Target == p {
+			return fmt.Errorf("%s: hard link to itself", p)
+		}
+	}
 	if err := t.mkdirAll(path.Dir(p), e.Origin); err != nil {
 		return err
 	}
@@ -175,7 +213,8 @@ func (t *Tree) removeUnder(p string) {
 }
 
 func same(a, b *Entry) bool {
-	if a.Kind != b.Kind || a.Mode != b.Mode || a.UID != b.UID || a.GID != b.GID || a.Target != b.Target {
+	if a.Kind != b.Kind || a.Mode != b.Mode || a.UID != b.UID || a.GID != b.GID || a.Target != b.Target ||
+		a.Major != b.Major || a.Minor != b.Minor || !a.MTime.Equal(b.MTime) || !sameXattrs(a.Xattrs, b.Xattrs) {
 		return false
 	}
 	if a.Kind != File {
@@ -187,6 +226,18 @@ func same(a, b *Entry) bool {
 	ad, err1 := a.ReadAll()
 	bd, err2 := b.ReadAll()
 	return err1 == nil && err2 == nil && bytes.Equal(ad, bd)
+}
+
+func sameXattrs(a, b map[string][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || !bytes.Equal(v, w) {
+			return false
+		}
+	}
+	return true
 }
 
 func (t *Tree) mkdirAll(dir, origin string) error {

@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"os"
 	"strings"
@@ -83,13 +82,6 @@ type Options struct {
 	SourceDate  time.Time
 	Compression Compression
 }
-
-// Mode bits of newc's c_mode, as in Linux's st_mode (include/uapi/linux/stat.h).
-const (
-	modeSetuid = 0o4000
-	modeSetgid = 0o2000
-	modeSticky = 0o1000
-)
 
 // Write writes every entry of tree, in Entries order (sorted, so parents come first), as one
 // newc cpio archive ending in TRAILER!!!, compressed as opts says. Owners come from the entries;
@@ -224,7 +216,7 @@ func record(e *fstree.Entry) (cpio.Record, io.Closer, error) {
 	}
 	switch e.Kind {
 	case fstree.Dir:
-		info.Mode = cpio.S_IFDIR | modeBits(e.Mode)
+		info.Mode = cpio.S_IFDIR | uint64(e.PermBits())
 		info.NLink = 2
 		return cpio.Record{Info: info}, nil, nil
 	case fstree.Symlink:
@@ -234,7 +226,7 @@ func record(e *fstree.Entry) (cpio.Record, io.Closer, error) {
 		info.FileSize = uint64(len(e.Target))
 		return cpio.Record{Info: info, ReaderAt: strings.NewReader(e.Target)}, nil, nil
 	case fstree.File:
-		info.Mode = cpio.S_IFREG | modeBits(e.Mode)
+		info.Mode = cpio.S_IFREG | uint64(e.PermBits())
 		info.NLink = 1
 		size := e.Size
 		if e.Source == "" {
@@ -256,20 +248,4 @@ func record(e *fstree.Entry) (cpio.Record, io.Closer, error) {
 		return cpio.Record{Info: info, ReaderAt: readerAtOnly{f}}, f, nil
 	}
 	return cpio.Record{}, nil, errors.New("unsupported entry kind " + e.Kind.String())
-}
-
-// modeBits turns an entry's fs.FileMode into st_mode permission bits. Setuid, setgid and sticky
-// may come as Go's flags (fs.ModeSetuid) or as the Unix bits (0o4755); both are honoured.
-func modeBits(m fs.FileMode) uint64 {
-	bits := uint64(m.Perm()) | uint64(m)&0o7000
-	if m&fs.ModeSetuid != 0 {
-		bits |= modeSetuid
-	}
-	if m&fs.ModeSetgid != 0 {
-		bits |= modeSetgid
-	}
-	if m&fs.ModeSticky != 0 {
-		bits |= modeSticky
-	}
-	return bits
 }

@@ -3,7 +3,6 @@ package iso
 import (
 	"encoding/binary"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
 	"strings"
@@ -225,16 +224,7 @@ func (w *walker) patchPX(px []byte, p string, isDir bool) {
 
 // posixMode is st_mode for an entry (POSIX <sys/stat.h> type bits).
 func posixMode(e *fstree.Entry) uint32 {
-	m := uint32(e.Mode.Perm())
-	if e.Mode&fs.ModeSetuid != 0 {
-		m |= 0o4000
-	}
-	if e.Mode&fs.ModeSetgid != 0 {
-		m |= 0o2000
-	}
-	if e.Mode&fs.ModeSticky != 0 {
-		m |= 0o1000
-	}
+	m := e.PermBits()
 	switch e.Kind {
 	case fstree.Dir:
 		return m | 0o040000
