@@ -28,7 +28,7 @@ const (
 
 // debFiles extracts the named files of a debian-files recipe into a stage keyed by the packages'
 // digests and the file list.
-func (s *state) debFilesStage(r *recipe.Recipe) (map[string]string, error) {
+func (s *state) debFilesStage(ctx context.Context, r *recipe.Recipe) (map[string]string, error) {
 	parts := []string{"debian-files/1"}
 	var pkgs []debian.LockedPackage
 	for _, name := range r.Packages {
@@ -57,7 +57,7 @@ func (s *state) debFilesStage(r *recipe.Recipe) (map[string]string, error) {
 				want[p] = role
 			}
 			for _, lp := range pkgs {
-				blob, err := s.opts.Cache.Blob(lp.SHA256)
+				blob, err := s.fetcher.FetchLockedVerified(ctx, lp)
 				if err != nil {
 					return err
 				}
@@ -106,7 +106,7 @@ func (s *state) bootStep(ctx context.Context) error {
 		if r.Kind != recipe.KindDebianFiles {
 			continue
 		}
-		files, err := s.debFilesStage(r)
+		files, err := s.debFilesStage(ctx, r)
 		if err != nil {
 			return err
 		}

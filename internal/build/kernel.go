@@ -38,14 +38,19 @@ type kernelMeta struct {
 func (k *kernelStage) vmlinuz() string { return filepath.Join(k.Dir, "vmlinuz") }
 func (k *kernelStage) config() string  { return filepath.Join(k.Dir, "config") }
 
-// unpackKernel unpacks the kernel package into a stage keyed by the package digest.
-func (s *state) unpackKernel(lp debian.LockedPackage) (*kernelStage, error) {
+// kernelWarmFiles are the files of the unpacked kernel that a build reads when the module segment
+// is cached; only they are checked by digest then (the modules are about 100 MB).
+var kernelWarmFiles = []string{"meta.json", "vmlinuz", "config"}
+
+// unpackKernel unpacks the kernel package into a stage keyed by the package digest. The cached
+// stage's files named in use (all when none) are checked before they are used.
+func (s *state) unpackKernel(ctx context.Context, lp debian.LockedPackage, use ...string) (*kernelStage, error) {
 	key := cache.Key(kernelUnpackRecipe, lp.SHA256)
-	dir, err := s.opts.Cache.Stage("kernel", key)
+	dir, err := s.opts.Cache.Stage("kernel", key, use...)
 	s.stageHit("kernel-unpack", err == nil)
 	if err != nil {
 		s.prog.Note("unpacking " + lp.Name + " " + lp.Version)
-		blob, err := s.opts.Cache.Blob(lp.SHA256)
+		blob, err := s.fetcher.FetchLockedVerified(ctx, lp)
 		if err != nil {
 			return nil, err
 		}
@@ -309,7 +314,7 @@ func (s *state) kernelStep(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if s.kernel, err = s.unpackKernel(lp); err != nil {
+	if s.kernel, err = s.unpackKernel(ctx, lp, kernelWarmFiles...); err != nil {
 		return err
 	}
 	if err := s.checkKconfig(s.kernel); err != nil {
@@ -319,12 +324,17 @@ func (s *state) kernelStep(ctx context.Context) error {
 	// cached, neither the .modinfo reading nor the decompression runs again.
 	key := cache.Key(moduleSegmentRecipe, lp.SHA256, strings.Join(s.ed.Kernel.Modules, ","))
 	s.segments = append(s.segments, &segment{name: "kernel-modules", key: key, build: func() (*fstree.Tree, error) {
-		mods, err := resolveModules(s.kernel, s.ed.Kernel.Modules)
+		// The modules are read now: check the whole unpacked kernel first.
+		k, err := s.unpackKernel(ctx, lp)
+		if err != nil {
+			return nil, err
+		}
+		mods, err := resolveModules(k, s.ed.Kernel.Modules)
 		if err != nil {
 			return nil, err
 		}
 		s.log.Debug("modules resolved", "count", len(mods))
-		return s.moduleSegment(ctx, s.kernel, mods)
+		return s.moduleSegment(ctx, k, mods)
 	}})
 	return nil
 }
