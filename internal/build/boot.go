@@ -129,7 +129,7 @@ func (s *state) bootStep(ctx context.Context) error {
 	// The ESP holds only the two loaders: shim as the removable-media default loader, and GRUB
 	// beside it, where shim looks for it. GRUB reads its menu, the kernel and the initramfs from the
 	// ISO 9660 side (it searches for /.disk/info), so nothing is stored twice.
-	key := cache.Key("esp/1", s.debFiles[roleShim], s.debFiles[roleGRUB], fmt.Sprint(s.opts.SourceDate.Unix()))
+	key := cache.Key("esp/1", s.inCache(s.debFiles[roleShim]), s.inCache(s.debFiles[roleGRUB]), fmt.Sprint(s.opts.SourceDate.Unix()))
 	dir, err := s.opts.Cache.Stage("esp", key)
 	s.stageHit("esp", err == nil)
 	if err != nil {

@@ -275,7 +275,7 @@ func (s *state) buildGo(ctx context.Context, r *recipe.Recipe) (*segment, Input,
 			}
 		}
 		sum, err := fileSHA256(bin)
-		return &segment{name: r.Name, tree: t, key: bin + "\n" + r.Install + "\n" + strings.Join(r.Links, ",")}, Input{Name: r.Name, Version: "source", SHA256: sum, From: "go:" + r.Package, Recipe: r.Name}, err
+		return &segment{name: r.Name, tree: t, key: s.inCache(bin) + "\n" + r.Install + "\n" + strings.Join(r.Links, ",")}, Input{Name: r.Name, Version: "source", SHA256: sum, From: "go:" + r.Package, Recipe: r.Name}, err
 	case recipe.KindURoot:
 		res, err := gobuild.BuildURoot(ctx, gobuild.URootOptions{ModuleDir: s.opts.Root, Commands: r.Commands, Tags: r.Tags, GOARCH: s.ed.Arch, Cache: s.opts.Cache, Log: s.log, Progress: s.prog.Note})
 		if err != nil {
@@ -290,10 +290,21 @@ func (s *state) buildGo(ctx context.Context, r *recipe.Recipe) (*segment, Input,
 			}
 		}
 		sum, err := fileSHA256(res.Binary)
-		return &segment{name: r.Name, tree: t, key: res.Binary + "\n" + r.Install + "\n" + strings.Join(res.Commands, ",")},
+		return &segment{name: r.Name, tree: t, key: s.inCache(res.Binary) + "\n" + r.Install + "\n" + strings.Join(res.Commands, ",")},
 			Input{Name: "u-root", Version: uRootVersion(s.opts.Root), SHA256: sum, From: "go:github.com/u-root/u-root (" + strings.Join(res.Commands, " ") + ")", Recipe: r.Name}, err
 	}
 	return nil, Input{}, fmt.Errorf("not a Go recipe")
+}
+
+// inCache names a file of the cache by its path inside the cache (which holds its stage's input
+// hash), so that keys made from it do not depend on where the cache is: a copied or moved cache
+// still serves.
+func (s *state) inCache(p string) string {
+	rel, err := filepath.Rel(s.opts.Cache.Dir, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return p
+	}
+	return filepath.ToSlash(rel)
 }
 
 // uRootVersion reads u-root's version from go.mod (for the manifest).
