@@ -159,10 +159,12 @@ func TestCorruptStageIsDropped(t *testing.T) {
 		"a byte changed": func(dir string) error {
 			return os.WriteFile(filepath.Join(dir, "modules/a/b.ko"), []byte("module c"), 0o644)
 		},
-		"truncated":        func(dir string) error { return os.Truncate(filepath.Join(dir, "modules/a/b.ko"), 3) },
-		"removed":          func(dir string) error { return os.Remove(filepath.Join(dir, "modules/a/b.ko")) },
-		"no manifest":      func(dir string) error { return os.Remove(filepath.Join(dir, ManifestName)) },
-		"garbled manifest": func(dir string) error { return os.WriteFile(filepath.Join(dir, ManifestName), []byte("f\tzz\n"), 0o644) },
+		"truncated":   func(dir string) error { return os.Truncate(filepath.Join(dir, "modules/a/b.ko"), 3) },
+		"removed":     func(dir string) error { return os.Remove(filepath.Join(dir, "modules/a/b.ko")) },
+		"no manifest": func(dir string) error { return os.Remove(filepath.Join(dir, ManifestName)) },
+		"garbled manifest": func(dir string) error {
+			return os.WriteFile(filepath.Join(dir, ManifestName), []byte("f\tzz\n"), 0o644)
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, log := newCache(t)
