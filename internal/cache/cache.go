@@ -172,6 +172,7 @@ func (c *Cache) PutBlob(what string, r io.Reader, want string) (path, sha string
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", "", err
 	}
+	sweep(dir)
 	f, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {
 		return "", "", err
@@ -182,6 +183,9 @@ func (c *Cache) PutBlob(what string, r io.Reader, want string) (path, sha string
 			os.Remove(f.Name())
 		}
 	}()
+	if err = lockWriting(f); err != nil {
+		return "", "", err
+	}
 	h := sha256.New()
 	if _, err = io.Copy(io.MultiWriter(f, h), r); err != nil {
 		return "", "", fmt.Errorf("%s: %w", what, err)
@@ -269,8 +273,18 @@ func (c *Cache) CommitStage(kind, key string, fill func(dir string) error) (stri
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return "", err
 	}
+	sweep(parent)
 	tmp, err := os.MkdirTemp(parent, ".tmp-"+key[:min(len(key), 12)]+"-*")
 	if err != nil {
+		return "", err
+	}
+	lock, err := os.Open(tmp)
+	if err == nil {
+		err = lockWriting(lock)
+		defer lock.Close() // after the rename: the folder is the stage then, and nobody sweeps it
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
 		return "", err
 	}
 	if err := fill(tmp); err != nil {

@@ -257,3 +257,53 @@ func TestCorruptBlobIsDropped(t *testing.T) {
 		t.Errorf("left in blobs/sha256: %v", entries)
 	}
 }
+
+// What a killed writer left (a temporary name nobody holds) is removed by the next writer; a name
+// another writer holds, or one just made, is left alone.
+func TestSweepRemovesWhatKilledWritersLeft(t *testing.T) {
+	c, _ := newCache(t)
+	kinds := filepath.Join(c.Dir, "stages", "k")
+	blobs := filepath.Join(c.Dir, "blobs", "sha256")
+	old := time.Now().Add(-time.Minute)
+	mk := func(p string, dir bool) {
+		t.Helper()
+		var err error
+		if dir {
+			err = os.MkdirAll(filepath.Join(p, "sub"), 0o755)
+		} else if err = os.MkdirAll(filepath.Dir(p), 0o755); err == nil {
+			err = os.WriteFile(p, []byte("half"), 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{".tmp-dead", ".tmp-held", ".tmp-young", ".trash-1-x"} {
+		mk(filepath.Join(kinds, d), true)
+	}
+	mk(filepath.Join(blobs, ".tmp-dead"), false)
+	for _, p := range []string{filepath.Join(kinds, ".tmp-dead"), filepath.Join(kinds, ".tmp-held"), filepath.Join(kinds, ".trash-1-x"), filepath.Join(blobs, ".tmp-dead")} {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held, err := os.Open(filepath.Join(kinds, ".tmp-held"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if err := lockWriting(held); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CommitStage("k", Key("x"), func(dir string) error { return writeFiles(dir, stageFiles) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.PutBlob("x", strings.NewReader("x"), ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := leftovers(t, c, "k"), []string{".tmp-held", ".tmp-young"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("left in stages/k: %v, want %v", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(blobs, ".tmp-dead")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a dead blob download is still there: %v", err)
+	}
+}
