@@ -28,6 +28,9 @@ type kernelStage struct {
 	Version string // e.g. 6.12.57+deb13-amd64
 	Package debian.LockedPackage
 	ModDir  string // stage folder of the selected, decompressed modules
+	// checked: every file of the stage was checked (or written) by this build, not only
+	// kernelWarmFiles.
+	checked bool
 }
 
 // kernelMeta is written into the unpacked stage.
@@ -48,6 +51,7 @@ func (s *state) unpackKernel(ctx context.Context, lp debian.LockedPackage, use .
 	key := cache.Key(kernelUnpackRecipe, lp.SHA256)
 	dir, err := s.opts.Cache.Stage("kernel", key, use...)
 	s.stageHit("kernel-unpack", err == nil)
+	checked := err != nil || len(use) == 0
 	if err != nil {
 		s.prog.Note("unpacking " + lp.Name + " " + lp.Version)
 		blob, err := s.fetcher.FetchLockedVerified(ctx, lp)
@@ -67,7 +71,7 @@ func (s *state) unpackKernel(ctx context.Context, lp debian.LockedPackage, use .
 	if err != nil {
 		return nil, fmt.Errorf("unpacked kernel %s: %w", dir, err)
 	}
-	return &kernelStage{Dir: dir, Version: meta.Version, Package: lp}, nil
+	return &kernelStage{Dir: dir, Version: meta.Version, Package: lp, checked: checked}, nil
 }
 
 // extractKernel takes vmlinuz, config, modules.builtin and the module files out of the package.
@@ -324,10 +328,14 @@ func (s *state) kernelStep(ctx context.Context) error {
 	// cached, neither the .modinfo reading nor the decompression runs again.
 	key := cache.Key(moduleSegmentRecipe, lp.SHA256, strings.Join(s.ed.Kernel.Modules, ","))
 	s.segments = append(s.segments, &segment{name: "kernel-modules", key: key, build: func() (*fstree.Tree, error) {
-		// The modules are read now: check the whole unpacked kernel first.
-		k, err := s.unpackKernel(ctx, lp)
-		if err != nil {
-			return nil, err
+		// The modules are read now: check the whole unpacked kernel first, unless this build
+		// has just written it.
+		k := s.kernel
+		if !k.checked {
+			var err error
+			if k, err = s.unpackKernel(ctx, lp); err != nil {
+				return nil, err
+			}
 		}
 		mods, err := resolveModules(k, s.ed.Kernel.Modules)
 		if err != nil {
