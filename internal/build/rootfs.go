@@ -274,7 +274,7 @@ func (s *state) buildGo(ctx context.Context, r *recipe.Recipe) (*segment, Input,
 				return nil, Input{}, err
 			}
 		}
-		sum, err := fileSHA256(bin)
+		sum, err := s.opts.Cache.RecordedSHA256(bin)
 		return &segment{name: r.Name, tree: t, key: s.inCache(bin) + "\n" + r.Install + "\n" + strings.Join(r.Links, ",")}, Input{Name: r.Name, Version: "source", SHA256: sum, From: "go:" + r.Package, Recipe: r.Name}, err
 	case recipe.KindURoot:
 		res, err := gobuild.BuildURoot(ctx, gobuild.URootOptions{ModuleDir: s.opts.Root, Commands: r.Commands, Tags: r.Tags, GOARCH: s.ed.Arch, Cache: s.opts.Cache, Log: s.log, Progress: s.prog.Note})
@@ -289,7 +289,7 @@ func (s *state) buildGo(ctx context.Context, r *recipe.Recipe) (*segment, Input,
 				return nil, Input{}, err
 			}
 		}
-		sum, err := fileSHA256(res.Binary)
+		sum, err := s.opts.Cache.RecordedSHA256(res.Binary)
 		return &segment{name: r.Name, tree: t, key: s.inCache(res.Binary) + "\n" + r.Install + "\n" + strings.Join(res.Commands, ",")},
 			Input{Name: "u-root", Version: uRootVersion(s.opts.Root), SHA256: sum, From: "go:github.com/u-root/u-root (" + strings.Join(res.Commands, " ") + ")", Recipe: r.Name}, err
 	}

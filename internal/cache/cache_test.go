@@ -307,3 +307,20 @@ func TestSweepRemovesWhatKilledWritersLeft(t *testing.T) {
 		t.Errorf("a dead blob download is still there: %v", err)
 	}
 }
+
+func TestRecordedSHA256(t *testing.T) {
+	c, _ := newCache(t)
+	dir, err := c.CommitStage("k", Key("r"), func(dir string) error { return writeFiles(dir, stageFiles) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("module b"))
+	if got, err := c.RecordedSHA256(filepath.Join(dir, "modules", "a", "b.ko")); err != nil || got != hex.EncodeToString(sum[:]) {
+		t.Errorf("RecordedSHA256 = %s, %v; want %x", got, err, sum)
+	}
+	for _, p := range []string{filepath.Join(dir, "nothing"), filepath.Join(t.TempDir(), "x")} {
+		if _, err := c.RecordedSHA256(p); err == nil {
+			t.Errorf("RecordedSHA256(%s) succeeded", p)
+		}
+	}
+}

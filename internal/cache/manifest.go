@@ -212,3 +212,28 @@ func writeSynced(p string, data []byte) error {
 	}
 	return f.Close()
 }
+
+// RecordedSHA256 returns the SHA-256 that the manifest of the stage holding the file p recorded
+// for it: a stage's files were checked when the stage was looked up, so a caller that needs their
+// digests (for a build manifest) need not read them again.
+func (c *Cache) RecordedSHA256(p string) (string, error) {
+	stages := filepath.Join(c.Dir, "stages")
+	for dir := filepath.Dir(p); strings.HasPrefix(dir, stages+string(filepath.Separator)); dir = filepath.Dir(dir) {
+		m, err := readManifest(filepath.Join(dir, ManifestName))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return "", err
+		}
+		if e, ok := m.find(filepath.ToSlash(rel)); ok && !e.link {
+			return e.sha, nil
+		}
+		return "", fmt.Errorf("%s: not recorded in its stage's manifest", p)
+	}
+	return "", fmt.Errorf("%s: not in a stage of the cache", p)
+}
