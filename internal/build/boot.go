@@ -28,7 +28,7 @@ const (
 
 // debFiles extracts the named files of a debian-files recipe into a stage keyed by the packages'
 // digests and the file list.
-func (s *state) debFilesStage(r *recipe.Recipe) (map[string]string, error) {
+func (s *state) debFilesStage(ctx context.Context, r *recipe.Recipe) (map[string]string, error) {
 	parts := []string{"debian-files/1"}
 	var pkgs []debian.LockedPackage
 	for _, name := range r.Packages {
@@ -57,7 +57,7 @@ func (s *state) debFilesStage(r *recipe.Recipe) (map[string]string, error) {
 				want[p] = role
 			}
 			for _, lp := range pkgs {
-				blob, err := s.opts.Cache.Blob(lp.SHA256)
+				blob, err := s.fetcher.FetchLockedVerified(ctx, lp)
 				if err != nil {
 					return err
 				}
@@ -106,7 +106,7 @@ func (s *state) bootStep(ctx context.Context) error {
 		if r.Kind != recipe.KindDebianFiles {
 			continue
 		}
-		files, err := s.debFilesStage(r)
+		files, err := s.debFilesStage(ctx, r)
 		if err != nil {
 			return err
 		}
@@ -129,7 +129,7 @@ func (s *state) bootStep(ctx context.Context) error {
 	// The ESP holds only the two loaders: shim as the removable-media default loader, and GRUB
 	// beside it, where shim looks for it. GRUB reads its menu, the kernel and the initramfs from the
 	// ISO 9660 side (it searches for /.disk/info), so nothing is stored twice.
-	key := cache.Key("esp/1", s.debFiles[roleShim], s.debFiles[roleGRUB], fmt.Sprint(s.opts.SourceDate.Unix()))
+	key := cache.Key("esp/1", s.inCache(s.debFiles[roleShim]), s.inCache(s.debFiles[roleGRUB]), fmt.Sprint(s.opts.SourceDate.Unix()))
 	dir, err := s.opts.Cache.Stage("esp", key)
 	s.stageHit("esp", err == nil)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/genai-os/genai-build/internal/bootmenu"
 	"github.com/genai-os/genai-build/internal/fstree"
@@ -100,13 +101,22 @@ func (s *state) image(ctx context.Context) error {
 	}
 	name := ImageName(s.ed, "iso")
 	out := filepath.Join(s.opts.OutDir, name)
+	// Two builds of one image into one folder take turns here: the second waits for the first's
+	// image, checksum and manifest to be in place, so the four files always belong together, and
+	// neither removes the other's temporary files.
+	unlock, err := lockFile(filepath.Join(s.opts.OutDir, "."+name+".lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	tmp := out + ".partial"
 	// A build killed outright (SIGKILL, power loss) may have left temporary files; they are never
-	// mistaken for an image (only the final rename makes one), and are cleared here.
-	if stale, _ := filepath.Glob(out + ".partial*"); len(stale) > 0 {
-		for _, p := range stale {
-			os.RemoveAll(p)
-		}
+	// mistaken for an image (only the final rename makes one). Under the lock, no live build has
+	// any, so they are cleared here.
+	stale, _ := filepath.Glob(out + ".partial*")
+	sidecars, _ := filepath.Glob(out + ".*.partial-*") // writeAtomic's
+	for _, p := range append(stale, sidecars...) {
+		os.RemoveAll(p)
 	}
 	defer os.Remove(tmp)
 	spec := iso.Spec{
@@ -160,7 +170,13 @@ func (s *state) image(ctx context.Context) error {
 	if err := os.Rename(tmp, out); err != nil {
 		return err
 	}
-	ks, _ := os.Stat(s.kernel.vmlinuz())
+	if err := syncDir(s.opts.OutDir); err != nil {
+		return err
+	}
+	ks, err := os.Stat(s.kernel.vmlinuz())
+	if err != nil {
+		return err
+	}
 	*s.res = Result{Image: out, Checksum: out + ".sha256", Manifest: out + ".manifest.json", SBOM: out + ".spdx.json", SHA256: sum, Size: fi.Size(),
 		InitrdSize: s.res.InitrdSize, KernelSize: ks.Size(), KernelVer: s.kernel.Version, Steps: s.res.Steps, ManifestData: m}
 	return nil
@@ -176,12 +192,55 @@ func (s *state) manifest(img *ImageRecord) *Manifest {
 		Kernel: s.kernel.Version, Cmdline: cmdline, Image: img, Inputs: s.inputs, Packages: s.packages, Files: s.initrdFiles}
 }
 
-// writeAtomic writes a file under a temporary name and renames it.
-func writeAtomic(p string, data []byte) error {
-	tmp := p + ".partial"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		os.Remove(tmp)
+// writeAtomic writes a file under a temporary name of its own, syncs it to disk and renames it, so
+// that a reader (or a power cut) sees the old file or the whole new one.
+func writeAtomic(p string, data []byte) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(p), filepath.Base(p)+".partial-*")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, p)
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), p)
+}
+
+// syncDir makes the renames into dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// lockFile takes an exclusive flock(2) on p (creating it), waiting for another holder; the lock
+// goes with the process, so a killed build never leaves it held. The file itself stays: removing
+// a lock file lets a third process lock a new inode while the second holds the old one.
+func lockFile(p string) (unlock func(), err error) {
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", p, err)
+	}
+	return func() { f.Close() }, nil
 }

@@ -28,6 +28,9 @@ type kernelStage struct {
 	Version string // e.g. 6.12.57+deb13-amd64
 	Package debian.LockedPackage
 	ModDir  string // stage folder of the selected, decompressed modules
+	// checked: every file of the stage was checked (or written) by this build, not only
+	// kernelWarmFiles.
+	checked bool
 }
 
 // kernelMeta is written into the unpacked stage.
@@ -38,14 +41,20 @@ type kernelMeta struct {
 func (k *kernelStage) vmlinuz() string { return filepath.Join(k.Dir, "vmlinuz") }
 func (k *kernelStage) config() string  { return filepath.Join(k.Dir, "config") }
 
-// unpackKernel unpacks the kernel package into a stage keyed by the package digest.
-func (s *state) unpackKernel(lp debian.LockedPackage) (*kernelStage, error) {
+// kernelWarmFiles are the files of the unpacked kernel that a build reads when the module segment
+// is cached; only they are checked by digest then (the modules are about 100 MB).
+var kernelWarmFiles = []string{"meta.json", "vmlinuz", "config"}
+
+// unpackKernel unpacks the kernel package into a stage keyed by the package digest. The cached
+// stage's files named in use (all when none) are checked before they are used.
+func (s *state) unpackKernel(ctx context.Context, lp debian.LockedPackage, use ...string) (*kernelStage, error) {
 	key := cache.Key(kernelUnpackRecipe, lp.SHA256)
-	dir, err := s.opts.Cache.Stage("kernel", key)
+	dir, err := s.opts.Cache.Stage("kernel", key, use...)
 	s.stageHit("kernel-unpack", err == nil)
+	checked := err != nil || len(use) == 0
 	if err != nil {
 		s.prog.Note("unpacking " + lp.Name + " " + lp.Version)
-		blob, err := s.opts.Cache.Blob(lp.SHA256)
+		blob, err := s.fetcher.FetchLockedVerified(ctx, lp)
 		if err != nil {
 			return nil, err
 		}
@@ -62,7 +71,7 @@ func (s *state) unpackKernel(lp debian.LockedPackage) (*kernelStage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("unpacked kernel %s: %w", dir, err)
 	}
-	return &kernelStage{Dir: dir, Version: meta.Version, Package: lp}, nil
+	return &kernelStage{Dir: dir, Version: meta.Version, Package: lp, checked: checked}, nil
 }
 
 // extractKernel takes vmlinuz, config, modules.builtin and the module files out of the package.
@@ -309,7 +318,7 @@ func (s *state) kernelStep(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if s.kernel, err = s.unpackKernel(lp); err != nil {
+	if s.kernel, err = s.unpackKernel(ctx, lp, kernelWarmFiles...); err != nil {
 		return err
 	}
 	if err := s.checkKconfig(s.kernel); err != nil {
@@ -319,12 +328,21 @@ func (s *state) kernelStep(ctx context.Context) error {
 	// cached, neither the .modinfo reading nor the decompression runs again.
 	key := cache.Key(moduleSegmentRecipe, lp.SHA256, strings.Join(s.ed.Kernel.Modules, ","))
 	s.segments = append(s.segments, &segment{name: "kernel-modules", key: key, build: func() (*fstree.Tree, error) {
-		mods, err := resolveModules(s.kernel, s.ed.Kernel.Modules)
+		// The modules are read now: check the whole unpacked kernel first, unless this build
+		// has just written it.
+		k := s.kernel
+		if !k.checked {
+			var err error
+			if k, err = s.unpackKernel(ctx, lp); err != nil {
+				return nil, err
+			}
+		}
+		mods, err := resolveModules(k, s.ed.Kernel.Modules)
 		if err != nil {
 			return nil, err
 		}
 		s.log.Debug("modules resolved", "count", len(mods))
-		return s.moduleSegment(ctx, s.kernel, mods)
+		return s.moduleSegment(ctx, k, mods)
 	}})
 	return nil
 }

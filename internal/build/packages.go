@@ -95,6 +95,9 @@ func (s *state) packageSegments(ctx context.Context) error {
 		if err != nil {
 			s.prog.Note(fmt.Sprintf("unpacking %d Debian packages (%s)", len(debs), r.Name))
 			dir, err = s.opts.Cache.CommitStage("debian-packages", key, func(dir string) error {
+				if err := s.verifyDebs(ctx, debs); err != nil {
+					return err
+				}
 				tree = fstree.New()
 				inst, err := debinstall.Install(tree, debs, debinstall.Options{Overrides: r.Overrides, DropDocs: dropDocs, OriginPrefix: "deb:"})
 				if err != nil {
@@ -145,12 +148,26 @@ func (s *state) packageSegments(ctx context.Context) error {
 		if tree == nil {
 			// The segment itself is cached under the same key; the tree is rebuilt only if it is not.
 			seg.build = func() (*fstree.Tree, error) {
+				if err := s.verifyDebs(ctx, debs); err != nil {
+					return nil, err
+				}
 				t := fstree.New()
 				_, err := debinstall.Install(t, debs, debinstall.Options{Overrides: r.Overrides, DropDocs: dropDocs, OriginPrefix: "deb:"})
 				return t, err
 			}
 		}
 		s.segments = append(s.segments, seg)
+	}
+	return nil
+}
+
+// verifyDebs checks the cached .debs by digest before they are unpacked; a damaged one is dropped
+// and fetched again (to the same path, which is named by the digest).
+func (s *state) verifyDebs(ctx context.Context, debs []debinstall.Deb) error {
+	for _, d := range debs {
+		if _, err := s.fetcher.FetchLockedVerified(ctx, d.Package); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -100,9 +100,6 @@ func (s *state) writeSegments(ctx context.Context) error {
 	var paths, keys []string
 	var files []FileRecord
 	for _, seg := range s.segments {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
 		key := seg.key
 		if key == "" && seg.tree == nil {
 			return fmt.Errorf("segment %s: neither a tree nor a key", seg.name)
@@ -112,41 +109,23 @@ func (s *state) writeSegments(ctx context.Context) error {
 				return err
 			}
 		}
-		key = cache.Key(segmentRecipe, seg.name, key, comp.String(), epoch)
-		dir, err := s.opts.Cache.Stage("initrd-segment", key)
-		s.stageHit("segment:"+seg.name, err == nil)
+		keys = append(keys, cache.Key(segmentRecipe, seg.name, key, comp.String(), epoch))
+	}
+	// The initramfs is keyed by its segments' keys, so it is looked up first: when it is cached, a
+	// segment is needed only for its file list, and only that file is checked.
+	key := cache.Key(append([]string{"initrd/1"}, keys...)...)
+	initrdDir, initrdErr := s.opts.Cache.Stage("initrd", key)
+	var use []string
+	if initrdErr == nil {
+		use = []string{"files.json"}
+	}
+	for i, seg := range s.segments {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		dir, err := s.segmentDir(seg, keys[i], comp, use)
 		if err != nil {
-			s.prog.Note(fmt.Sprintf("writing initramfs segment %s (%s)", seg.name, comp))
-			if seg.tree == nil {
-				if seg.tree, err = seg.build(); err != nil {
-					return fmt.Errorf("segment %s: %w", seg.name, err)
-				}
-			}
-			dir, err = s.opts.Cache.CommitStage("initrd-segment", key, func(dir string) error {
-				f, err := os.Create(filepath.Join(dir, "segment"))
-				if err != nil {
-					return err
-				}
-				if err := initrd.Write(f, seg.tree, initrd.Options{SourceDate: s.opts.SourceDate, Compression: comp}); err != nil {
-					f.Close()
-					return fmt.Errorf("segment %s: %w", seg.name, err)
-				}
-				if err := f.Close(); err != nil {
-					return err
-				}
-				recs, err := records(seg.tree, "initramfs:"+seg.name)
-				if err != nil {
-					return err
-				}
-				b, err := json.MarshalIndent(recs, "", " ")
-				if err != nil {
-					return err
-				}
-				return os.WriteFile(filepath.Join(dir, "files.json"), b, 0o644)
-			})
-			if err != nil {
-				return err
-			}
+			return err
 		}
 		var recs []FileRecord
 		b, err := os.ReadFile(filepath.Join(dir, "files.json"))
@@ -158,10 +137,8 @@ func (s *state) writeSegments(ctx context.Context) error {
 		}
 		files = append(files, recs...)
 		paths = append(paths, filepath.Join(dir, "segment"))
-		keys = append(keys, key)
 	}
-	key := cache.Key(append([]string{"initrd/1"}, keys...)...)
-	dir, err := s.opts.Cache.Stage("initrd", key)
+	dir, err := initrdDir, initrdErr
 	s.stageHit("initrd", err == nil)
 	if err != nil {
 		dir, err = s.opts.Cache.CommitStage("initrd", key, func(dir string) error {
@@ -201,6 +178,44 @@ func (s *state) writeSegments(ctx context.Context) error {
 	}
 	s.res.InitrdSize = fi.Size()
 	return nil
+}
+
+// segmentDir returns the stage folder of a segment's compressed archive, writing it when it is not
+// cached (or fails its check of the files in use; all when use is empty).
+func (s *state) segmentDir(seg *segment, key string, comp initrd.Compression, use []string) (string, error) {
+	dir, err := s.opts.Cache.Stage("initrd-segment", key, use...)
+	s.stageHit("segment:"+seg.name, err == nil)
+	if err == nil {
+		return dir, nil
+	}
+	s.prog.Note(fmt.Sprintf("writing initramfs segment %s (%s)", seg.name, comp))
+	if seg.tree == nil {
+		if seg.tree, err = seg.build(); err != nil {
+			return "", fmt.Errorf("segment %s: %w", seg.name, err)
+		}
+	}
+	return s.opts.Cache.CommitStage("initrd-segment", key, func(dir string) error {
+		f, err := os.Create(filepath.Join(dir, "segment"))
+		if err != nil {
+			return err
+		}
+		if err := initrd.Write(f, seg.tree, initrd.Options{SourceDate: s.opts.SourceDate, Compression: comp}); err != nil {
+			f.Close()
+			return fmt.Errorf("segment %s: %w", seg.name, err)
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		recs, err := records(seg.tree, "initramfs:"+seg.name)
+		if err != nil {
+			return err
+		}
+		b, err := json.MarshalIndent(recs, "", " ")
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, "files.json"), b, 0o644)
+	})
 }
 
 // userland builds every Go recipe and the u-root busybox (concurrently: u-root takes a minute when
@@ -259,8 +274,8 @@ func (s *state) buildGo(ctx context.Context, r *recipe.Recipe) (*segment, Input,
 				return nil, Input{}, err
 			}
 		}
-		sum, err := fileSHA256(bin)
-		return &segment{name: r.Name, tree: t, key: bin + "\n" + r.Install + "\n" + strings.Join(r.Links, ",")}, Input{Name: r.Name, Version: "source", SHA256: sum, From: "go:" + r.Package, Recipe: r.Name}, err
+		sum, err := s.opts.Cache.RecordedSHA256(bin)
+		return &segment{name: r.Name, tree: t, key: s.inCache(bin) + "\n" + r.Install + "\n" + strings.Join(r.Links, ",")}, Input{Name: r.Name, Version: "source", SHA256: sum, From: "go:" + r.Package, Recipe: r.Name}, err
 	case recipe.KindURoot:
 		res, err := gobuild.BuildURoot(ctx, gobuild.URootOptions{ModuleDir: s.opts.Root, Commands: r.Commands, Tags: r.Tags, GOARCH: s.ed.Arch, Cache: s.opts.Cache, Log: s.log, Progress: s.prog.Note})
 		if err != nil {
@@ -274,11 +289,22 @@ func (s *state) buildGo(ctx context.Context, r *recipe.Recipe) (*segment, Input,
 				return nil, Input{}, err
 			}
 		}
-		sum, err := fileSHA256(res.Binary)
-		return &segment{name: r.Name, tree: t, key: res.Binary + "\n" + r.Install + "\n" + strings.Join(res.Commands, ",")},
+		sum, err := s.opts.Cache.RecordedSHA256(res.Binary)
+		return &segment{name: r.Name, tree: t, key: s.inCache(res.Binary) + "\n" + r.Install + "\n" + strings.Join(res.Commands, ",")},
 			Input{Name: "u-root", Version: uRootVersion(s.opts.Root), SHA256: sum, From: "go:github.com/u-root/u-root (" + strings.Join(res.Commands, " ") + ")", Recipe: r.Name}, err
 	}
 	return nil, Input{}, fmt.Errorf("not a Go recipe")
+}
+
+// inCache names a file of the cache by its path inside the cache (which holds its stage's input
+// hash), so that keys made from it do not depend on where the cache is: a copied or moved cache
+// still serves.
+func (s *state) inCache(p string) string {
+	rel, err := filepath.Rel(s.opts.Cache.Dir, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return p
+	}
+	return filepath.ToSlash(rel)
 }
 
 // uRootVersion reads u-root's version from go.mod (for the manifest).

@@ -122,7 +122,8 @@ func (g *globals) cache(env Env) (*cache.Cache, error) {
 			return nil, err
 		}
 	}
-	return &cache.Cache{Dir: dir}, nil
+	// The cache warns about entries it finds corrupt and drops: the user should see those.
+	return &cache.Cache{Dir: dir, Log: g.logger(env)}, nil
 }
 
 func (g *globals) logger(env Env) *slog.Logger {

@@ -72,7 +72,8 @@ func (f *Fetcher) FetchFrom(ctx context.Context, archive Archive, relPath string
 	if f.Cache == nil {
 		return "", fmt.Errorf("fetch %s: no cache", relPath)
 	}
-	p, err := f.Cache.Blob(sha256)
+	// A cached blob of the wrong size (truncated) is dropped by CheckBlob and fetched again.
+	p, err := f.Cache.CheckBlob(sha256, size)
 	if err == nil {
 		return p, nil
 	}
@@ -116,6 +117,23 @@ func (f *Fetcher) FetchPackage(ctx context.Context, p Package) (string, error) {
 // FetchLocked fetches a package pinned in a lock file.
 func (f *Fetcher) FetchLocked(ctx context.Context, p LockedPackage) (string, error) {
 	return f.FetchPackage(ctx, Package{Name: p.Name, Version: p.Version, Filename: p.Filename, Size: p.Size, SHA256: p.SHA256, Suite: p.Suite})
+}
+
+// FetchLockedVerified is FetchLocked that also checks the cached blob's SHA-256: call it right
+// before reading the blob. A blob damaged since it was downloaded is dropped (with a warning on the
+// cache's log) and fetched again.
+func (f *Fetcher) FetchLockedVerified(ctx context.Context, p LockedPackage) (string, error) {
+	if f.Cache == nil {
+		return "", fmt.Errorf("package %s %s: no cache", p.Name, p.Version)
+	}
+	path, err := f.Cache.VerifyBlob(strings.ToLower(p.SHA256), p.Size)
+	if err == nil {
+		return path, nil
+	}
+	if !errors.Is(err, cache.ErrMissing) {
+		return "", fmt.Errorf("package %s %s: %w", p.Name, p.Version, err)
+	}
+	return f.FetchLocked(ctx, p)
 }
 
 // FetchRelease downloads dists/<suite>/InRelease from the suite's archive. Its digest cannot be known ahead, so the bytes

@@ -302,7 +302,11 @@ func (t *Tree) Merge(other *Tree, replace bool) error {
 }
 
 // AddHostDir copies a directory of the host into the tree under prefix, with the given origin.
-// Modes keep their permission bits; owners are root. Used for overlays.
+// Used for overlays, whose modes on the host depend on the builder's umask and checkout, not on
+// anything the author chose (git records only a file's executable bit). So the modes are
+// normalised: a file is 0755 when any executable bit is set and 0644 otherwise, a folder 0755, and
+// owners are root. A folder the tree already has keeps its entry (an overlay's etc/ does not
+// change the mode of /etc): an overlay folder only says where its files go.
 func (t *Tree) AddHostDir(dir, prefix, origin string, replace bool) error {
 	return fs.WalkDir(os.DirFS(dir), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -316,18 +320,20 @@ func (t *Tree) AddHostDir(dir, prefix, origin string, replace bool) error {
 		if err != nil {
 			return err
 		}
-		e := Entry{Path: path.Join(prefix, p), Mode: info.Mode().Perm() | info.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky), Origin: origin}
+		e := Entry{Path: path.Join(prefix, p), Origin: origin}
 		switch {
 		case d.IsDir():
-			e.Kind = Dir
+			if old, ok := t.Get(e.Path); ok && old.Kind == Dir {
+				return nil
+			}
+			e.Kind, e.Mode = Dir, 0o755
 		case info.Mode()&fs.ModeSymlink != 0:
-			e.Kind = Symlink
+			e.Kind, e.Mode = Symlink, 0o777
 			if e.Target, err = os.Readlink(full); err != nil {
 				return err
 			}
-			e.Mode = 0o777
 		case info.Mode().IsRegular():
-			e.Kind = File
+			e.Kind, e.Mode = File, HostFileMode(info.Mode())
 			e.Source = full
 			e.Size = info.Size()
 		default:
@@ -335,4 +341,13 @@ func (t *Tree) AddHostDir(dir, prefix, origin string, replace bool) error {
 		}
 		return t.add(e, replace)
 	})
+}
+
+// HostFileMode is the mode a file taken from the host gets in an image: 0755 when any of its
+// executable bits is set, else 0644, whatever the umask it was written under.
+func HostFileMode(m fs.FileMode) fs.FileMode {
+	if m&0o111 != 0 {
+		return 0o755
+	}
+	return 0o644
 }

@@ -234,30 +234,3 @@ func TestImageLayout(t *testing.T) {
 		t.Errorf("checksum file = %q, %v", sum, err)
 	}
 }
-
-// TestReproducible builds the image a second time with an empty cache (everything fetched and built
-// again) and compares the digests.
-func TestReproducible(t *testing.T) {
-	if testing.Short() {
-		t.Skip("rebuilds everything, including u-root (a minute or more)")
-	}
-	res := serverISO(t)
-	m, sec, err := mirrors()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A fresh cache for everything but the downloads: the blobs are verified by digest either way,
-	// and fetching 110 MB again proves nothing about reproducibility.
-	c := &cache.Cache{Dir: t.TempDir()}
-	blobs := filepath.Join(testCache(t).Dir, "blobs")
-	if err := os.Symlink(blobs, filepath.Join(c.Dir, "blobs")); err != nil {
-		t.Fatal(err)
-	}
-	again, err := build.Run(context.Background(), build.Options{Root: root, Edition: "server", OutDir: t.TempDir(), Cache: c, Mirror: m, Security: sec, SourceDate: sourceDate})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if again.SHA256 != res.SHA256 {
-		t.Fatalf("two builds differ: %s and %s", res.SHA256, again.SHA256)
-	}
-}
