@@ -13,6 +13,7 @@ package rootcheck
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -74,7 +75,14 @@ var ErrTruncated = errors.New("root manifest cut short (no end line)")
 // Parse reads a manifest written by Marshal. Errors name the line.
 func Parse(r io.Reader) (Manifest, error) {
 	var m Manifest
-	sc := bufio.NewScanner(r)
+	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	if err != nil {
+		return m, err
+	}
+	if len(data) == 0 || data[len(data)-1] != '\n' {
+		return m, ErrTruncated // written whole, a manifest ends with a newline
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	n, ended := 0, false
 	for sc.Scan() {
 		n++
