@@ -29,7 +29,15 @@ func main() {
 	edition := flag.String("edition", "server", "edition to measure")
 	boots := flag.Int("boots", 1, "boots per mode")
 	skipCold := flag.Bool("skip-cold", false, "skip the cold build (it rebuilds u-root with an empty Go cache: minutes)")
+	memImage := flag.String("memory", "", "only measure the least memory IMAGE boots with (bisects QEMU's -m), and exit")
 	flag.Parse()
+	if *memImage != "" {
+		if err := runMemory(*memImage); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*edition, *boots, *skipCold); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
