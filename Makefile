@@ -3,7 +3,7 @@ GO      ?= go
 EDITION ?= server
 BIN     := bin/genai-build
 
-.PHONY: iso build test check bench lock clean
+.PHONY: iso build test check bench bench-memory lock clean
 
 # Build an edition's ISO into images/ (default: the server edition).
 iso:
@@ -32,6 +32,10 @@ check:
 # Build times, sizes and boot times; prints the table README.md shows.
 bench:
 	$(GO) run ./ci/bench -edition $(EDITION)
+
+# The least memory the edition's image boots with, measured by bisection, against the build's figure.
+bench-memory: iso
+	$(GO) run ./ci/bench -memory $$(ls images/genai-os-$(EDITION)-*-amd64.iso | head -1)
 
 # Refresh recipes/debian.lock from the Debian archive (verified), then review and commit it.
 lock:

@@ -31,11 +31,15 @@ func main() {
 	skipCold := flag.Bool("skip-cold", false, "skip the cold build (it rebuilds u-root with an empty Go cache: minutes)")
 	squashfsDir := flag.String("squashfs-dir", "", "also compare the squashfs writer with mksquashfs on this host directory")
 	squashfsOnly := flag.Bool("squashfs-only", false, "only compare the squashfs writer with mksquashfs (package trees from the user's cache)")
+	memImage := flag.String("memory", "", "only measure the least memory IMAGE boots with (bisects QEMU's -m), and exit")
 	flag.Parse()
 	var err error
-	if *squashfsOnly {
+	switch {
+	case *memImage != "":
+		err = runMemory(*memImage)
+	case *squashfsOnly:
 		err = runSquashfs(*edition, *squashfsDir)
-	} else {
+	default:
 		err = run(*edition, *boots, *skipCold, *squashfsDir)
 	}
 	if err != nil {

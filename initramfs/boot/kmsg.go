@@ -63,3 +63,33 @@ func findKmsg(r io.Reader, text string) (int64, bool) {
 		}
 	}
 }
+
+// unpackFailed starts the kernel's report of an initramfs it could not unpack whole (init/initramfs.c,
+// do_populate_rootfs: "Initramfs unpacking failed: %s", e.g. "write error" when memory ran out).
+const unpackFailed = "Initramfs unpacking failed"
+
+// KernelUnpackFailure returns the kernel's own report that it could not unpack the initramfs, as
+// its log (/dev/kmsg) has it; ok is false when there is none (or the log is unreadable).
+func KernelUnpackFailure() (text string, ok bool) {
+	fd, err := syscall.Open("/dev/kmsg", syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return "", false
+	}
+	defer syscall.Close(fd)
+	return findKmsgPrefix(kmsgReader(fd), unpackFailed)
+}
+
+// findKmsgPrefix reads /dev/kmsg records from r until one's text starts with prefix, and returns
+// that text.
+func findKmsgPrefix(r io.Reader, prefix string) (string, bool) {
+	br := bufio.NewReader(r)
+	for {
+		line, err := br.ReadString('\n')
+		if _, msg, found := strings.Cut(line, ";"); found && strings.HasPrefix(msg, prefix) {
+			return strings.TrimRight(msg, "\n"), true
+		}
+		if err != nil && !errors.Is(err, syscall.EPIPE) {
+			return "", false
+		}
+	}
+}

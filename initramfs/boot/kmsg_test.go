@@ -34,3 +34,19 @@ func FuzzFindKmsg(f *testing.F) {
 		findKmsg(strings.NewReader(in), runInit)
 	})
 }
+
+func TestFindKmsgPrefix(t *testing.T) {
+	for _, c := range []struct{ name, in, want string }{
+		{"found", "6,1,100,-;Linux version 6.12\n0,412,2310442,-;Initramfs unpacking failed: write error\n6,413,2310500,-;Freeing initrd memory: 18000K\n", "Initramfs unpacking failed: write error"},
+		{"continuation lines are skipped", "6,1,1,-;x\n Initramfs unpacking failed: no\n", ""},
+		{"absent", "6,700,5288329,-;Run /init as init process\n", ""},
+		{"empty", "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, ok := findKmsgPrefix(strings.NewReader(c.in), unpackFailed)
+			if got != c.want || ok != (c.want != "") {
+				t.Errorf("findKmsgPrefix = %q, %v; want %q", got, ok, c.want)
+			}
+		})
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/genai-os/genai-build/internal/cache"
 	"github.com/genai-os/genai-build/internal/debian"
 	"github.com/genai-os/genai-build/internal/edition"
+	"github.com/genai-os/genai-build/internal/memreq"
 	"github.com/genai-os/genai-build/internal/recipe"
 )
 
@@ -92,6 +93,9 @@ type Result struct {
 	CacheHits    []string // the stages that were reused
 	CacheMisses  []string // the stages that were built
 	ManifestData *Manifest
+	// Memory is the computed memory minimum; Segments are the initramfs's parts, in order.
+	Memory   *memreq.Estimate
+	Segments []SegmentFile
 }
 
 // state is what the steps hand each other within one build.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/u-root/u-root/pkg/cpio"
 
+	"github.com/genai-os/genai-build/initramfs/rootcheck"
 	"github.com/genai-os/genai-build/internal/cache"
 	"github.com/genai-os/genai-build/internal/debian"
 	"github.com/genai-os/genai-build/internal/debtest"
@@ -49,12 +51,22 @@ func testBytes(name string, n int) []byte {
 	return append([]byte(name+"\x00"), b...)
 }
 
+// fakeBzImage gives b the parts of an x86 boot protocol header the build reads (boot.rst:
+// "HdrS" at 0x202, version 2.15 at 0x206, init_size at 0x260).
+func fakeBzImage(b []byte, initSize uint32) []byte {
+	b = bytes.Clone(b)
+	copy(b[0x202:], "HdrS")
+	binary.LittleEndian.PutUint16(b[0x206:], 0x020f)
+	binary.LittleEndian.PutUint32(b[0x260:], initSize)
+	return b
+}
+
 // e2eSuites are the test archive's suites. trixie holds a kernel with three modules, the boot
 // loaders, and a small set (hello, pulling in libhello) for a debian-packages recipe;
 // trixie-updates a newer libhello; trixie-security a newer kernel (its own vmlinuz, the one
 // returned). e2eWinners says which suite each package must be locked from.
 func e2eSuites(t *testing.T) (suites []debtest.Suite, vmlinuz, isolinuxBin []byte) {
-	vmlinuz = testBytes("vmlinuz "+e2eKernelSecurity, 4000)
+	vmlinuz = fakeBzImage(testBytes("vmlinuz "+e2eKernelSecurity, 4000), 24<<20)
 	// isolinux.bin carries the isohybrid signature 0x7078c0fb (LE) at 0x40 (syslinux isohybrid.c).
 	isolinuxBin = testBytes("isolinux.bin", 4096)
 	copy(isolinuxBin[0x40:], []byte{0xFB, 0xC0, 0x78, 0x70})
@@ -82,7 +94,7 @@ func e2eSuites(t *testing.T) (suites []debtest.Suite, vmlinuz, isolinuxBin []byt
 			file("./usr/lib/x86_64-linux-gnu/libhello.so.1", testBytes("libhello", 100)),
 		}}
 	}
-	trixie := append(kernel(e2eKernelRelease, testBytes("vmlinuz "+e2eKernelRelease, 4000)),
+	trixie := append(kernel(e2eKernelRelease, fakeBzImage(testBytes("vmlinuz "+e2eKernelRelease, 4000), 24<<20)),
 		debtest.Pkg{Name: "isolinux", Version: "3:6.04~git20190206.bf6db5b4+dfsg1-3", Arch: "all", Source: "syslinux", Files: []debtest.File{
 			file("./usr/lib/ISOLINUX/isolinux.bin", isolinuxBin),
 			file("./usr/lib/ISOLINUX/isohdpfx.bin", bytes.Repeat([]byte{0x90}, 432)),
@@ -374,8 +386,26 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("initrd is %d bytes, the build said %d", len(initrd), res.InitrdSize)
 	}
 	segs, files := readInitrd(t, initrd)
-	if segs != 4 {
-		t.Errorf("the initramfs has %d segments, want 4 (kernel-modules, consciousness-init, e2e-packages, system)", segs)
+	if segs != 5 {
+		t.Errorf("the initramfs has %d segments, want 5 (root-manifest, kernel-modules, consciousness-init, e2e-packages, system)", segs)
+	}
+	// The root manifest, first, names the four others with a marker each and the memory minimum.
+	rm, err := rootcheck.Parse(strings.NewReader(files[rootcheck.Path]))
+	if err != nil {
+		t.Fatalf("%s: %v", rootcheck.Path, err)
+	}
+	var segNames []string
+	for _, sg := range rm.Segments {
+		segNames = append(segNames, sg.Name)
+		if got, ok := files[sg.Path]; !ok || (sg.Kind == "file" && int64(len(got)) != sg.Size) {
+			t.Errorf("segment %s: marker /%s (%s, %d bytes) not in the initramfs as said", sg.Name, sg.Path, sg.Kind, sg.Size)
+		}
+	}
+	if got := strings.Join(segNames, " "); got != "kernel-modules consciousness-init e2e-packages system" || rm.Edition != "e2e" {
+		t.Errorf("root manifest: edition %q, segments %q", rm.Edition, got)
+	}
+	if res.Memory == nil || rm.MemoryMinMB != res.Memory.MinMB || rm.MemoryMinMB < 24+64 {
+		t.Errorf("root manifest memory_min_mb %d, build result %+v", rm.MemoryMinMB, res.Memory)
 	}
 	modDir := "usr/lib/modules/" + e2eKernel + "/kernel/drivers/e2e/"
 	for p, want := range map[string]string{

@@ -186,7 +186,7 @@ func TestBuildHealsCorruptCache(t *testing.T) {
 }
 
 // genaiBuild builds the command into a temporary folder once per test binary.
-var binary struct {
+var genaiBin struct {
 	once sync.Once
 	path string
 	err  error
@@ -194,23 +194,23 @@ var binary struct {
 
 func genaiBuild(t *testing.T) string {
 	t.Helper()
-	binary.once.Do(func() {
+	genaiBin.once.Do(func() {
 		dir, err := os.MkdirTemp("", "genai-build-bin-*")
 		if err != nil {
-			binary.err = err
+			genaiBin.err = err
 			return
 		}
-		binary.path = filepath.Join(dir, "genai-build")
-		cmd := exec.Command("go", "build", "-o", binary.path, "./cmd/genai-build")
+		genaiBin.path = filepath.Join(dir, "genai-build")
+		cmd := exec.Command("go", "build", "-o", genaiBin.path, "./cmd/genai-build")
 		cmd.Dir = filepath.Join("..", "..")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			binary.err = errors.New(string(out))
+			genaiBin.err = errors.New(string(out))
 		}
 	})
-	if binary.err != nil {
-		t.Fatalf("go build: %v", binary.err)
+	if genaiBin.err != nil {
+		t.Fatalf("go build: %v", genaiBin.err)
 	}
-	return binary.path
+	return genaiBin.path
 }
 
 func isoCommand(t *testing.T, c *cache.Cache, out string) *exec.Cmd {

@@ -12,6 +12,7 @@ import (
 	"github.com/genai-os/genai-build/internal/bootmenu"
 	"github.com/genai-os/genai-build/internal/fstree"
 	"github.com/genai-os/genai-build/internal/iso"
+	"github.com/genai-os/genai-build/internal/memreq"
 )
 
 // Input is one outside input of the build, for the manifest.
@@ -37,7 +38,9 @@ type Manifest struct {
 	Inputs          []Input      `json:"inputs"`
 	// Packages are the Debian packages unpacked into the root tree, with their licences.
 	Packages []InstalledPackage `json:"packages,omitempty"`
-	Files    []FileRecord       `json:"files"`
+	// Memory is the least memory the image boots with, computed by the build (internal/memreq).
+	Memory *memreq.Estimate `json:"memory,omitempty"`
+	Files  []FileRecord     `json:"files"`
 }
 
 // ImageRecord describes the written image.
@@ -178,7 +181,8 @@ func (s *state) image(ctx context.Context) error {
 		return err
 	}
 	*s.res = Result{Image: out, Checksum: out + ".sha256", Manifest: out + ".manifest.json", SBOM: out + ".spdx.json", SHA256: sum, Size: fi.Size(),
-		InitrdSize: s.res.InitrdSize, KernelSize: ks.Size(), KernelVer: s.kernel.Version, Steps: s.res.Steps, ManifestData: m}
+		InitrdSize: s.res.InitrdSize, KernelSize: ks.Size(), KernelVer: s.kernel.Version, Steps: s.res.Steps, ManifestData: m,
+		Memory: s.res.Memory, Segments: s.res.Segments}
 	return nil
 }
 
@@ -189,7 +193,7 @@ func (s *state) manifest(img *ImageRecord) *Manifest {
 		cmdline = menu.Entries[0].Cmdline
 	}
 	return &Manifest{Edition: s.ed.Name, Version: s.ed.Version, Arch: s.ed.Arch, SourceDateEpoch: s.opts.SourceDate.Unix(),
-		Kernel: s.kernel.Version, Cmdline: cmdline, Image: img, Inputs: s.inputs, Packages: s.packages, Files: s.initrdFiles}
+		Kernel: s.kernel.Version, Cmdline: cmdline, Image: img, Inputs: s.inputs, Packages: s.packages, Memory: s.res.Memory, Files: s.initrdFiles}
 }
 
 // writeAtomic writes a file under a temporary name of its own, syncs it to disk and renames it, so

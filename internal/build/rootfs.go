@@ -1,6 +1,7 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/genai-os/genai-build/initramfs/rootcheck"
 	"github.com/genai-os/genai-build/internal/cache"
 	"github.com/genai-os/genai-build/internal/fstree"
 	"github.com/genai-os/genai-build/internal/gobuild"
@@ -99,6 +101,8 @@ func (s *state) writeSegments(ctx context.Context) error {
 	epoch := strconv.FormatInt(s.opts.SourceDate.Unix(), 10)
 	var paths, keys []string
 	var files []FileRecord
+	var segFiles []segmentFiles
+	var compressed int64
 	for _, seg := range s.segments {
 		key := seg.key
 		if key == "" && seg.tree == nil {
@@ -111,19 +115,13 @@ func (s *state) writeSegments(ctx context.Context) error {
 		}
 		keys = append(keys, cache.Key(segmentRecipe, seg.name, key, comp.String(), epoch))
 	}
-	// The initramfs is keyed by its segments' keys, so it is looked up first: when it is cached, a
-	// segment is needed only for its file list, and only that file is checked.
-	key := cache.Key(append([]string{"initrd/1"}, keys...)...)
-	initrdDir, initrdErr := s.opts.Cache.Stage("initrd", key)
-	var use []string
-	if initrdErr == nil {
-		use = []string{"files.json"}
-	}
 	for i, seg := range s.segments {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		dir, err := s.segmentDir(seg, keys[i], comp, use)
+		// Every segment is checked whole: its size goes into the root manifest, which keys the
+		// initramfs.
+		dir, err := s.segmentDir(seg, keys[i], comp, nil)
 		if err != nil {
 			return err
 		}
@@ -136,9 +134,40 @@ func (s *state) writeSegments(ctx context.Context) error {
 			return fmt.Errorf("segment %s: %w", seg.name, err)
 		}
 		files = append(files, recs...)
+		segFiles = append(segFiles, segmentFiles{seg.name, recs})
 		paths = append(paths, filepath.Join(dir, "segment"))
+		fi, err := os.Stat(filepath.Join(dir, "segment"))
+		if err != nil {
+			return err
+		}
+		compressed += fi.Size()
 	}
-	dir, err := initrdDir, initrdErr
+	// The root manifest goes first: a shortage of memory cuts the unpacking short at its end, so
+	// the first segment is the one that survives (initramfs/rootcheck).
+	mem, err := memoryNeed(s.kernel.vmlinuz(), compressed+manifestAllowance, segFiles)
+	if err != nil {
+		return err
+	}
+	rm, err := rootManifest(s.ed.Name, segFiles, mem)
+	if err != nil {
+		return err
+	}
+	mt := fstree.New()
+	if err := mt.Add(fstree.Entry{Path: rootcheck.Path, Kind: fstree.File, Mode: 0o644, Data: rm.Marshal(), Origin: "generated:root-manifest"}); err != nil {
+		return err
+	}
+	var manifestSeg bytes.Buffer
+	if err := initrd.Write(&manifestSeg, mt, initrd.Options{SourceDate: s.opts.SourceDate, Compression: comp}); err != nil {
+		return fmt.Errorf("segment %s: %w", rootManifestSegment, err)
+	}
+	mrecs, err := records(mt, "initramfs:"+rootManifestSegment)
+	if err != nil {
+		return err
+	}
+	files = append(mrecs, files...)
+	s.res.Memory = &mem
+	key := cache.Key(append([]string{"initrd/2", cache.Key(manifestSeg.String())}, keys...)...)
+	dir, err := s.opts.Cache.Stage("initrd", key)
 	s.stageHit("initrd", err == nil)
 	if err != nil {
 		dir, err = s.opts.Cache.CommitStage("initrd", key, func(dir string) error {
@@ -146,7 +175,7 @@ func (s *state) writeSegments(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			var rs []io.Reader
+			rs := []io.Reader{bytes.NewReader(manifestSeg.Bytes())}
 			var closers []io.Closer
 			for _, p := range paths {
 				f, err := os.Open(p)
@@ -172,6 +201,10 @@ func (s *state) writeSegments(ctx context.Context) error {
 	}
 	s.initrd = filepath.Join(dir, "initrd.img")
 	s.initrdFiles = files
+	s.res.Segments = []SegmentFile{{Name: rootManifestSegment, Data: manifestSeg.Bytes()}}
+	for i, sf := range segFiles {
+		s.res.Segments = append(s.res.Segments, SegmentFile{Name: sf.name, Path: paths[i]})
+	}
 	fi, err := os.Stat(s.initrd)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/genai-os/genai-build/internal/build"
 	"github.com/genai-os/genai-build/internal/edition"
+	"github.com/genai-os/genai-build/internal/iso"
 	"github.com/genai-os/genai-build/internal/qemu"
 )
 
@@ -57,6 +59,9 @@ KVM is used when it works, TCG otherwise (--accel).`,
 					return fmt.Errorf("%s does not exist: build it with `genai-build iso --edition %s`", img, edName)
 				}
 			}
+			if err := checkMemory(img, memory); err != nil {
+				return err
+			}
 			fmt.Fprintf(env.Stderr, "booting %s (firmware %s, media %s); quit with Ctrl-A X\n", img, fw, md)
 			return qemu.Interactive(cmd.Context(), qemu.Config{Image: img, Firmware: fw, Media: md, MemoryMB: memory, Net: net, HostFwd: fwd},
 				qemu.Accel(accel), env.Stdin, env.Stdout, env.Stderr)
@@ -66,8 +71,29 @@ KVM is used when it works, TCG otherwise (--accel).`,
 	cmd.Flags().StringVar(&firmware, "firmware", "bios", "bios, uefi or secureboot")
 	cmd.Flags().StringVar(&media, "media", "cd", "cd or usb")
 	cmd.Flags().StringVar(&accel, "accel", "auto", "auto (KVM when usable), kvm or tcg")
-	cmd.Flags().IntVar(&memory, "memory", 1024, "guest memory in MiB")
+	cmd.Flags().IntVar(&memory, "memory", 1024, "guest memory in MiB (refused below the image's minimum, which inspect shows)")
 	cmd.Flags().BoolVar(&net, "net", false, "attach a virtio NIC on QEMU's user network")
 	cmd.Flags().StringSliceVar(&fwd, "hostfwd", nil, "forward a host port to the guest, e.g. tcp::2222-:22 (implies --net)")
 	return cmd
+}
+
+// ErrTooLittleMemory: --memory is below what the image needs (build.json's memory.min_mb).
+var ErrTooLittleMemory = errors.New("too little memory for this image")
+
+// checkMemory refuses a guest smaller than the image's computed minimum: the kernel would unpack
+// part of the root and the init would stop with a failed line.
+func checkMemory(img string, memoryMB int) error {
+	data, err := iso.ReadFile(img, "genai/build.json")
+	if err != nil {
+		return nil // not one of ours, or older than the figure: QEMU and the init will tell
+	}
+	var m build.Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return fmt.Errorf("%s: /genai/build.json: %w", img, err)
+	}
+	if m.Memory != nil && memoryMB < m.Memory.MinMB {
+		return fmt.Errorf("%w: --memory %d, but the %s edition needs at least %d MiB (kernel %s, initramfs %s unpacking to %s, margin %s); give --memory %d or more",
+			ErrTooLittleMemory, memoryMB, m.Edition, m.Memory.MinMB, mib(m.Memory.Kernel), mib(m.Memory.Initrd), mib(m.Memory.Unpacked), mib(m.Memory.Margin), m.Memory.MinMB)
+	}
+	return nil
 }

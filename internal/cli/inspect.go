@@ -51,6 +51,10 @@ and the build manifest the image carries in /genai/build.json (edition, kernel, 
 			fmt.Fprintf(w, "image\t%s\nvolume\t%s\nsize\t%s (%d bytes)\n", args[0], rep.VolumeID, mib(rep.Size), rep.Size)
 			if b := out.Build; b != nil {
 				fmt.Fprintf(w, "edition\t%s %s %s\nkernel\t%s\ncmdline\t%v\nsource date\t%d\n", b.Edition, b.Version, b.Arch, b.Kernel, b.Cmdline, b.SourceDateEpoch)
+				if mem := b.Memory; mem != nil {
+					fmt.Fprintf(w, "memory\tat least %d MiB (kernel %s + initramfs %s + unpacked root %s + margin %s, root in %s)\n",
+						mem.MinMB, mib(mem.Kernel), mib(mem.Initrd), mib(mem.Unpacked), mib(mem.Margin), mem.Placement)
+				}
 			}
 			w.Flush()
 			fmt.Fprintln(env.Stdout, "\nEl Torito boot catalog:")

@@ -46,10 +46,12 @@ type initProc struct {
 	root      string
 	log       *slog.Logger
 	conf      bootconf.Config
-	cmdline   bootconf.Cmdline
-	reaper    *reaper.Reaper
-	sigs      chan os.Signal
-	mgr       *svc.Manager
+	// confProblem says why boot.conf could not be read ("" when it was): the boot is then failed.
+	confProblem string
+	cmdline     bootconf.Cmdline
+	reaper      *reaper.Reaper
+	sigs        chan os.Signal
+	mgr         *svc.Manager
 	// bootInfo is what `consciousness-manager boot` shows; the control server reads it while boot
 	// and the module loader still write it, so it is behind bootMu.
 	bootMu   sync.Mutex
@@ -141,6 +143,12 @@ func (in *initProc) boot() {
 	})
 	in.goSafe("reaper", in.reaper.Run)
 
+	// Nothing is reported before the root is known to be whole (verdict.go).
+	if rr := in.checkRoot(); !rr.whole() {
+		in.failRoot(rr)
+		return
+	}
+
 	// What services need before they start (a hostname, loopback) is done beside loading the units;
 	// what they do not (Ctrl-Alt-Del, the firmware line) waits until they have been started.
 	system := make(chan struct{})
@@ -180,9 +188,17 @@ func (in *initProc) boot() {
 	in.bootInfo.ServicesOK, in.bootInfo.ServicesTotal = rep.OK, rep.Total
 	in.bootMu.Unlock()
 	// The one line boot tests wait for; keep its format stable (fields may be added at the end).
-	// boot_ms: kernel start to now; init_ms: this process's start to now.
-	fmt.Fprintf(os.Stdout, "genai-os: ready edition=%s level=%s boot_ms=%d services=%d/%d init_ms=%d\n",
-		in.conf.Edition, in.conf.Level, sinceBoot/1e6, rep.OK, rep.Total, initMs)
+	// boot_ms: kernel start to now; init_ms: this process's start to now. ready only when the
+	// configuration was read and every boot unit reached its target; else failed, with the reason.
+	reason, detail := in.bootVerdict(rep)
+	if reason == "" {
+		fmt.Fprintf(os.Stdout, "genai-os: ready edition=%s level=%s boot_ms=%d services=%d/%d init_ms=%d\n",
+			in.conf.Edition, in.conf.Level, sinceBoot/1e6, rep.OK, rep.Total, initMs)
+		_ = os.WriteFile(in.path("run/consciousness/ready"), fmt.Appendf(nil, "%d\n", sinceBoot/1e6), 0o644)
+	} else {
+		in.everyConsole(fmt.Sprintf("genai-os: failed reason=%s edition=%s level=%s boot_ms=%d services=%d/%d init_ms=%d detail=%q",
+			reason, in.conf.Edition, in.conf.Level, sinceBoot/1e6, rep.OK, rep.Total, initMs, detail))
+	}
 	in.goSafe("modules report", func() {
 		if ms, ok := boot.KernelRanInit(); ok {
 			in.bootMu.Lock()
@@ -195,7 +211,6 @@ func (in *initProc) boot() {
 		in.bootMu.Unlock()
 		log.Debug("init timing", "init_ms", initMs, "modules_ms", modulesMs)
 	})
-	_ = os.WriteFile(in.path("run/consciousness/ready"), fmt.Appendf(nil, "%d\n", sinceBoot/1e6), 0o644)
 	// Boot is over: give back what the generous boot-time GC setting (main) let the heap grow to.
 	in.goSafe("settle memory", func() {
 		<-in.modulesDone
@@ -239,7 +254,8 @@ func (in *initProc) readConf(early *[]func(*slog.Logger)) bootconf.Config {
 	name := "/" + bootConfPath
 	f, err := os.Open(in.path(bootConfPath))
 	if err != nil {
-		*early = append(*early, func(l *slog.Logger) { l.Warn("boot.conf missing, using defaults", "err", err) })
+		in.confProblem = "/" + bootConfPath + " unreadable: " + err.Error()
+		*early = append(*early, func(l *slog.Logger) { l.Error("boot.conf missing, using defaults", "err", err) })
 		return bootconf.Default()
 	}
 	defer f.Close()
