@@ -101,7 +101,7 @@ func TestPowerButton(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The button driver loads in the background after the ready line: press once it is watched.
-	if _, err := m.WaitFor(regexp.MustCompile(`power button watched devices=/dev/input/event`)); err != nil {
+	if _, err := m.WaitFor(regexp.MustCompile(`power button watched devices="?/dev/input/event`)); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
