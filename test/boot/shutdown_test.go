@@ -3,12 +3,14 @@ package boot_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -153,26 +155,54 @@ func TestCtrlAltDel(t *testing.T) {
 		`stopped .*unit=second\.service`, `stopped .*unit=first\.service`, `file systems synced, rebooting`)
 }
 
-// TestSupervisorPanic boots an init built with the faultinject tag (fault injection is compiled
-// only into such builds, so no normal image can reach it) laid over the image's own, and makes
-// the supervisor goroutine of sshd.socket panic: the panic is logged with its stack, the unit
-// fails, and PID 1 still answers consciousness-manager.
+// faultInits holds the init built with the faultinject tag, once for the tests that need it.
+var faultInits struct {
+	once sync.Once
+	data []byte
+	err  error
+}
+
+// faultInit is the init built with the faultinject tag (fault injection is compiled only into
+// such builds, so no normal image can reach it), as a tree to lay over the image's initramfs.
+func faultInit(t *testing.T) *fstree.Tree {
+	t.Helper()
+	faultInits.once.Do(func() {
+		bin := filepath.Join(t.TempDir(), "consciousness-init")
+		cmd := exec.Command("go", "build", "-tags", "faultinject", "-trimpath", "-o", bin, "./initramfs/cmd/consciousness-init")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			faultInits.err = fmt.Errorf("go build -tags faultinject: %v\n%s", err, out)
+			return
+		}
+		faultInits.data, faultInits.err = os.ReadFile(bin)
+	})
+	if faultInits.err != nil {
+		t.Fatal(faultInits.err)
+	}
+	tree := fstree.New()
+	addFile(t, tree, "usr/sbin/consciousness-init", 0o755, faultInits.data)
+	return tree
+}
+
+// TestEarlyPanic makes boot panic before the init has set up its logger: the panic must still
+// reach the console (it once went to a discarding logger, and the machine hung without a word).
+func TestEarlyPanic(t *testing.T) {
+	needQEMU(t)
+	res := serverISO(t)
+	m := startVM(t, directBoot(t, res, faultInit(t), "consciousness.fault=early"), 5*time.Minute)
+	if _, err := m.WaitFor(regexp.MustCompile(`consciousness-init: ERROR panic in PID 1, continuing panic="injected early fault.*stack=`)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSupervisorPanic boots the faultinject init and makes the supervisor goroutine of
+// sshd.socket panic: the panic is logged with its stack, the unit fails, and PID 1 still
+// answers consciousness-manager.
 func TestSupervisorPanic(t *testing.T) {
 	needQEMU(t)
 	res := serverISO(t)
-	bin := filepath.Join(t.TempDir(), "consciousness-init")
-	build := exec.Command("go", "build", "-tags", "faultinject", "-trimpath", "-o", bin, "./initramfs/cmd/consciousness-init")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build -tags faultinject: %v\n%s", err, out)
-	}
-	data, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree := fstree.New()
-	addFile(t, tree, "usr/sbin/consciousness-init", 0o755, data)
+	tree := faultInit(t)
 	m := startVM(t, directBoot(t, res, tree, "consciousness.test=shell consciousness.fault=supervisor:sshd.socket"), 5*time.Minute)
 	if _, err := m.WaitFor(regexp.MustCompile(`panic recovered, PID 1 keeps running .*in="supervisor of sshd\.socket" panic="injected fault.*stack=.*runLoop`)); err != nil {
 		t.Fatal(err)

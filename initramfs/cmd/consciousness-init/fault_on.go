@@ -8,24 +8,31 @@ import (
 	"strings"
 )
 
-// faultParam names the unit whose supervisor goroutine panics as it begins:
-// consciousness.fault=supervisor:<unit>. Only this test build reads it (the boot tests build
-// the init with -tags faultinject and lay it over the image's initramfs); a normal image warns
-// that the parameter is unknown.
-const faultParam = "consciousness.fault=supervisor:"
+// Fault injection, read from the kernel command line by this test build only (the boot tests
+// build the init with -tags faultinject and lay it over the image's initramfs; a normal image
+// has no such code and warns that the parameter is unknown):
+//
+//	consciousness.fault=supervisor:<unit>  the unit's supervisor goroutine panics as it begins
+//	consciousness.fault=early              boot panics before the logger is set up
+const faultParam = "consciousness.fault="
 
-func faultHook(log *slog.Logger) func(unit string) {
+func faultValue() string {
 	b, err := os.ReadFile("/proc/cmdline")
 	if err != nil {
-		return nil
+		return ""
 	}
-	var target string
+	v := ""
 	for _, f := range strings.Fields(string(b)) {
-		if v, ok := strings.CutPrefix(f, faultParam); ok {
-			target = v
+		if s, ok := strings.CutPrefix(f, faultParam); ok {
+			v = s
 		}
 	}
-	if target == "" {
+	return v
+}
+
+func faultHook(log *slog.Logger) func(unit string) {
+	target, ok := strings.CutPrefix(faultValue(), "supervisor:")
+	if !ok || target == "" {
 		return nil
 	}
 	log.Warn("fault injection build: the supervisor of a unit will panic", "unit", target)
@@ -33,5 +40,11 @@ func faultHook(log *slog.Logger) func(unit string) {
 		if unit == target {
 			panic("injected fault (consciousness.fault) in the supervisor of " + unit)
 		}
+	}
+}
+
+func earlyFault() {
+	if faultValue() == "early" {
+		panic("injected early fault (consciousness.fault=early), before the logger")
 	}
 }

@@ -94,6 +94,7 @@ func (in *initProc) boot() {
 	stepErr := boot.Create(boot.Table(in.root))
 	in.mark("mounted")
 	reopened, consErr := boot.Console(in.path("dev/console"))
+	earlyFault() // test builds only (fault_on.go)
 
 	var early []func(*slog.Logger)
 	cmdline, cmdErr := in.readCmdline(&early)
