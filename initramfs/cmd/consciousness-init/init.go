@@ -148,7 +148,7 @@ func (in *initProc) boot() {
 	in.reaper = reaper.New(func(e reaper.Exit) {
 		log.Debug("reaped orphan", "pid", e.Pid, "status", describe(e.Status))
 	})
-	in.goSafe("reaper", in.reaper.Run)
+	in.goSafe("reaper", in.keepReaping)
 
 	// What services need before they start (a hostname, loopback) is done beside loading the units;
 	// what they do not (Ctrl-Alt-Del, the firmware line) waits until they have been started.
@@ -577,9 +577,23 @@ func (in *initProc) powerButton() {
 func (in *initProc) idle() {
 	if in.reaper == nil {
 		in.reaper = reaper.New(nil)
-		in.goSafe("reaper", in.reaper.Run)
+		in.goSafe("reaper", in.keepReaping)
 	}
 	time.Sleep(time.Second)
+}
+
+// keepReaping runs the reaper, and runs it again after a panic (logged with its stack): without
+// it no exit would reach its service.
+func (in *initProc) keepReaping() {
+	for {
+		err := guard.Call("reaper", in.reaper.Run)
+		var p *guard.Panic
+		if !errors.As(err, &p) {
+			return
+		}
+		guard.Log(in.log, p)
+		time.Sleep(time.Second)
+	}
 }
 
 // goSafe runs f in a goroutine that logs a panic with its stack instead of killing PID 1.
