@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/genai-os/genai-build/initramfs/bootconf"
+	"github.com/genai-os/genai-build/initramfs/guard"
 	"github.com/genai-os/genai-build/initramfs/svc"
 	"golang.org/x/sys/unix"
 )
@@ -114,7 +115,7 @@ func (s *Server) Serve(l *net.UnixListener) error {
 			}
 			return err
 		}
-		go s.handle(c)
+		go s.handle(c) // recovers its own panic
 	}
 }
 
@@ -133,11 +134,7 @@ func (s *Server) allowed(c *net.UnixConn) bool {
 
 func (s *Server) handle(c *net.UnixConn) {
 	defer c.Close()
-	defer func() {
-		if p := recover(); p != nil && s.Log != nil {
-			s.Log.Error("control panic", "panic", fmt.Sprint(p))
-		}
-	}()
+	defer guard.Recover(s.Log, "control connection", nil)
 	enc := json.NewEncoder(c)
 	if !s.allowed(c) {
 		enc.Encode(Response{Error: "permission denied: root or group consciousness only"})
@@ -259,7 +256,7 @@ func (s *Server) follow(c net.Conn, enc *json.Encoder, req Request) {
 		return
 	}
 	gone := make(chan struct{})
-	go func() { io.Copy(io.Discard, c); close(gone) }() // the client hanging up ends the stream
+	guard.Go(s.Log, "control follower", func() { io.Copy(io.Discard, c); close(gone) }) // the client hanging up ends the stream
 	for {
 		select {
 		case l, ok := <-ch:

@@ -7,10 +7,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -25,49 +25,107 @@ const usage = `usage: consciousness-manager [--json] [--socket PATH] VERB [ARGS]
   logs [-f] SERVICE       captured stdout and stderr
   boot                    the boot timeline
   level [VALUE]           show or change the consciousness level (0.0..1.0)
-  poweroff | reboot`
+  poweroff | reboot
+Flags go anywhere (status --json, logs sshd.service -f); "--" ends them.`
+
+// options is a parsed command line.
+type options struct {
+	json   bool
+	socket string
+	follow bool
+	verb   string
+	args   []string
+}
+
+// parseArgs reads the flags wherever they stand, before or after the verb and its arguments, as
+// systemctl and cobra tools do (GNU getopt's argument permutation); "--" ends the flags. Flags:
+// --json, --socket PATH (or --socket=PATH), -f/--follow (logs only); one dash or two.
+func parseArgs(args []string) (options, error) {
+	o := options{socket: ctl.DefaultSocket}
+	var pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			pos = append(pos, a)
+			continue
+		}
+		name, val, hasVal := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		boolVal := func() (bool, error) {
+			if !hasVal {
+				return true, nil
+			}
+			b, err := strconv.ParseBool(val)
+			if err != nil {
+				return false, fmt.Errorf("flag %s: %q is not a boolean", a, val)
+			}
+			return b, nil
+		}
+		var err error
+		switch name {
+		case "json":
+			o.json, err = boolVal()
+		case "f", "follow":
+			o.follow, err = boolVal()
+		case "socket":
+			if !hasVal {
+				if i+1 >= len(args) {
+					return o, fmt.Errorf("flag %s needs a path", a)
+				}
+				i++
+				val = args[i]
+			}
+			o.socket = val
+		case "h", "help":
+			return o, errors.New(usage)
+		default:
+			return o, fmt.Errorf("unknown flag %s", a)
+		}
+		if err != nil {
+			return o, err
+		}
+	}
+	if len(pos) == 0 {
+		return o, errors.New("no verb")
+	}
+	o.verb, o.args = pos[0], pos[1:]
+	if o.follow && o.verb != "logs" {
+		return o, fmt.Errorf("-f is for logs, not %s", o.verb)
+	}
+	return o, nil
+}
 
 // Run runs the command with args (without the program name), answering on stdout.
 func Run(ctx context.Context, stdout io.Writer, args []string) error {
-	fs := flag.NewFlagSet("consciousness-manager", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	asJSON := fs.Bool("json", false, "print the answer as JSON")
-	socket := fs.String("socket", ctl.DefaultSocket, "control socket of the init")
-	if err := fs.Parse(args); err != nil {
+	o, err := parseArgs(args)
+	if err != nil {
+		if err.Error() == usage {
+			return err
+		}
 		return fmt.Errorf("%v\n%s", err, usage)
 	}
-	rest := fs.Args()
-	if len(rest) == 0 {
-		return errors.New(usage)
-	}
-	req := ctl.Request{Verb: rest[0], Args: rest[1:]}
-	if req.Verb == "logs" {
-		lf := flag.NewFlagSet("logs", flag.ContinueOnError)
-		lf.SetOutput(io.Discard)
-		lf.BoolVar(&req.Follow, "f", false, "follow")
-		if err := lf.Parse(req.Args); err != nil {
-			return fmt.Errorf("logs: %v", err)
-		}
-		req.Args = lf.Args()
-	}
+	req := ctl.Request{Verb: o.verb, Args: o.args, Follow: o.follow}
 	var more func(ctl.Response) error
 	if req.Follow {
 		more = func(r ctl.Response) error {
-			if *asJSON {
+			if o.json {
 				return json.NewEncoder(stdout).Encode(r)
 			}
 			printLines(stdout, r.Lines)
 			return nil
 		}
 	}
-	resp, err := ctl.Call(ctx, *socket, req, more)
+	resp, err := ctl.Call(ctx, o.socket, req, more)
 	if err != nil {
-		return fmt.Errorf("%s: %w", *socket, err)
+		return fmt.Errorf("%s: %w", o.socket, err)
 	}
 	if resp.Error != "" {
 		return errors.New(resp.Error)
 	}
-	if *asJSON {
+	if o.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(resp)

@@ -45,8 +45,13 @@ func TestRun(t *testing.T) {
 		t.Errorf("status:\n%s", out.String())
 	}
 	out.Reset()
-	if err := Run(context.Background(), &out, []string{"--socket", sock, "--json", "status"}); err != nil || !strings.Contains(out.String(), `"pid": 7`) {
-		t.Errorf("json: %v\n%s", err, out.String())
+	// The flag before the verb, after it (as systemctl takes it) and after the arguments.
+	for _, args := range [][]string{{"--socket", sock, "--json", "status"}, {"status", "--json", "--socket", sock},
+		{"status", "sshd.service", "--json", "--socket=" + sock}} {
+		out.Reset()
+		if err := Run(context.Background(), &out, args); err != nil || !strings.Contains(out.String(), `"pid": 7`) {
+			t.Errorf("%q: %v\n%s", args, err, out.String())
+		}
 	}
 	out.Reset()
 	if err := Run(context.Background(), &out, []string{"--socket", sock, "boot"}); err != nil {
@@ -63,5 +68,52 @@ func TestRun(t *testing.T) {
 	}
 	if err := Run(context.Background(), &out, []string{"--socket", sock}); err == nil || !strings.Contains(err.Error(), "usage") {
 		t.Errorf("no verb: %v", err)
+	}
+}
+
+func TestParseArgs(t *testing.T) {
+	def := ctl.DefaultSocket
+	tests := []struct {
+		args []string
+		want options
+		err  string // part of the error; "" for none
+	}{
+		{args: []string{"status"}, want: options{socket: def, verb: "status", args: []string{}}},
+		{args: []string{"--json", "status"}, want: options{json: true, socket: def, verb: "status", args: []string{}}},
+		{args: []string{"status", "--json"}, want: options{json: true, socket: def, verb: "status", args: []string{}}},
+		{args: []string{"status", "-json", "sshd.service"}, want: options{json: true, socket: def, verb: "status", args: []string{"sshd.service"}}},
+		{args: []string{"status", "sshd.service", "--json=false"}, want: options{socket: def, verb: "status", args: []string{"sshd.service"}}},
+		{args: []string{"status", "--socket", "/s", "a.service"}, want: options{socket: "/s", verb: "status", args: []string{"a.service"}}},
+		{args: []string{"--socket=/s", "boot"}, want: options{socket: "/s", verb: "boot", args: []string{}}},
+		{args: []string{"logs", "-f", "sshd.service"}, want: options{follow: true, socket: def, verb: "logs", args: []string{"sshd.service"}}},
+		{args: []string{"logs", "sshd.service", "--follow", "--json"}, want: options{json: true, follow: true, socket: def, verb: "logs", args: []string{"sshd.service"}}},
+		{args: []string{"-f", "logs", "x.service"}, want: options{follow: true, socket: def, verb: "logs", args: []string{"x.service"}}},
+		// After "--" everything is an argument, even what looks like a flag.
+		{args: []string{"status", "--", "--json"}, want: options{socket: def, verb: "status", args: []string{"--json"}}},
+		{args: []string{"level", "-", "x"}, want: options{socket: def, verb: "level", args: []string{"-", "x"}}},
+		{args: nil, err: "no verb"},
+		{args: []string{"--json"}, err: "no verb"},
+		{args: []string{"status", "--jsn"}, err: "unknown flag --jsn"},
+		{args: []string{"status", "--socket"}, err: "needs a path"},
+		{args: []string{"status", "--json=maybe"}, err: "not a boolean"},
+		{args: []string{"status", "-f"}, err: "-f is for logs"},
+		{args: []string{"status", "--help"}, err: "usage:"},
+	}
+	for _, tt := range tests {
+		got, err := parseArgs(tt.args)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: err = %v, want %q", tt.args, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tt.args, err)
+			continue
+		}
+		if got.verb != tt.want.verb || got.json != tt.want.json || got.follow != tt.want.follow ||
+			got.socket != tt.want.socket || strings.Join(got.args, "|") != strings.Join(tt.want.args, "|") {
+			t.Errorf("%q = %+v, want %+v", tt.args, got, tt.want)
+		}
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/genai-os/genai-build/initramfs/guard"
 )
 
 // lines calls fn with each line of r that is neither blank nor a '#' comment,
@@ -145,7 +147,10 @@ func Load(ctx context.Context, mods []string, deps map[string][]string, parallel
 				return
 			}
 			res[i].Start = time.Since(t0)
-			err := load(ctx, m)
+			var err error
+			if p := guard.Call("loading "+m, func() { err = load(ctx, m) }); p != nil {
+				err = p // a *guard.Panic, with the stack
+			}
 			res[i].Duration = time.Since(t0) - res[i].Start
 			<-sem
 			if err != nil {

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/genai-os/genai-build/initramfs/guard"
 	"time"
 )
 
@@ -164,5 +166,24 @@ func TestLoadCanceled(t *testing.T) {
 func TestFinitMissingFile(t *testing.T) {
 	if err := Finit(context.Background(), t.TempDir()+"/nope.ko.xz"); err == nil {
 		t.Error("want an error for a missing file")
+	}
+}
+
+// TestLoadPanic: a loader that panics fails its module (with the panic and its stack as the
+// error) and its dependents; the other modules still load and Load returns.
+func TestLoadPanic(t *testing.T) {
+	mods := []string{"a", "b", "c"}
+	res := Load(context.Background(), mods, map[string][]string{"b": {"a"}}, 1, func(_ context.Context, m string) error {
+		if m == "a" {
+			panic("bad module")
+		}
+		return nil
+	})
+	var p *guard.Panic
+	if !errors.As(res[0].Err, &p) || p.Value != "bad module" || len(p.Stack) == 0 {
+		t.Errorf("a: %v, want the panic", res[0].Err)
+	}
+	if !errors.Is(res[1].Err, ErrDepFailed) || res[2].Err != nil {
+		t.Errorf("b: %v (want ErrDepFailed), c: %v (want nil)", res[1].Err, res[2].Err)
 	}
 }

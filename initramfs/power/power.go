@@ -37,19 +37,75 @@ func (a Action) String() string {
 	return "none"
 }
 
-// ForSignal maps the signals PID 1 receives to actions, as busybox init and
-// sysvinit do: SIGTERM and SIGINT (Ctrl-Alt-Del, once CAD is off) reboot,
-// SIGUSR1 halts, SIGUSR2 powers off.
-func ForSignal(s os.Signal) Action {
-	switch s {
-	case syscall.SIGTERM, syscall.SIGINT:
-		return Reboot
-	case syscall.SIGUSR1:
-		return Halt
-	case syscall.SIGUSR2:
-		return Poweroff
+// SIGRTMIN as systemd counts it (systemd(1) "Signals"): glibc's SIGRTMIN, 34, since glibc
+// keeps 32 and 33 for its threads (signal(7), "Real-time signals"). `kill -s RTMIN+4 1` in
+// bash or util-linux kill means 38.
+const sigRTMin = 34
+
+// RTMin returns the signal SIGRTMIN+n as systemd and the shell number it.
+func RTMin(n int) syscall.Signal { return syscall.Signal(sigRTMin + n) }
+
+// Meaning is what a signal asks of PID 1.
+type Meaning struct {
+	Action Action // None: the system stays up
+	// Immediate goes down at once, without stopping the services first (systemd's
+	// SIGRTMIN+13..16); file systems are still synced.
+	Immediate bool
+	// Dump logs the state of every unit (systemd's SIGUSR2).
+	Dump bool
+	Why  string // for the log line
+}
+
+// signals is the table of systemd(1) "Signals" for the system manager, as far as this init has
+// the feature behind the signal. Where busybox init or sysvinit gave a signal another meaning
+// (SIGTERM reboot, SIGUSR1 halt, SIGUSR2 poweroff), systemd's wins: an administrator's
+// `kill -TERM 1` expects a daemon re-execution, not a reboot.
+var signals = map[syscall.Signal]Meaning{
+	syscall.SIGINT:  {Action: Reboot, Why: "ctrl-alt-del"},
+	syscall.SIGTERM: {Why: "re-execute (systemd daemon-reexec): not supported, the system keeps running"},
+	syscall.SIGHUP:  {Why: "reload (systemd daemon-reload): units are read at boot only, the system keeps running"},
+	syscall.SIGUSR1: {Why: "reconnect to D-Bus: there is no D-Bus"},
+	syscall.SIGUSR2: {Dump: true, Why: "dump the state of the units"},
+	RTMin(3):        {Action: Halt, Why: "halt"},
+	RTMin(4):        {Action: Poweroff, Why: "poweroff"},
+	RTMin(5):        {Action: Reboot, Why: "reboot"},
+	RTMin(6):        {Action: Reboot, Why: "kexec: not supported, rebooting"},
+	RTMin(13):       {Action: Halt, Immediate: true, Why: "immediate halt"},
+	RTMin(14):       {Action: Poweroff, Immediate: true, Why: "immediate poweroff"},
+	RTMin(15):       {Action: Reboot, Immediate: true, Why: "immediate reboot"},
+	RTMin(16):       {Action: Reboot, Immediate: true, Why: "immediate kexec: not supported, rebooting"},
+}
+
+// ForSignal is what the signal s asks of PID 1 (the zero Meaning for a signal it does not take).
+func ForSignal(s os.Signal) Meaning {
+	if n, ok := s.(syscall.Signal); ok {
+		return signals[n]
 	}
-	return None
+	return Meaning{}
+}
+
+// Signals lists the signals PID 1 takes, in number order, for signal.Notify.
+func Signals() []os.Signal {
+	var out []os.Signal
+	for n := range signals {
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].(syscall.Signal) < out[j].(syscall.Signal) })
+	return out
+}
+
+// ForAction is the signal that asks PID 1 for a, for those who send it one (the control socket,
+// the power button): SIGRTMIN+3, +4 or +5, as systemd.
+func ForAction(a Action) syscall.Signal {
+	switch a {
+	case Halt:
+		return RTMin(3)
+	case Poweroff:
+		return RTMin(4)
+	case Reboot:
+		return RTMin(5)
+	}
+	return 0
 }
 
 // KillAll sends SIGTERM to every process but the caller (kill(-1), see

@@ -99,6 +99,21 @@ func (lf *logFile) write(b []byte) {
 	lf.size += int64(n)
 }
 
+// close writes the file to disk and closes it; a later write opens it again.
+func (lf *logFile) close() error {
+	lf.mu.Lock()
+	defer lf.mu.Unlock()
+	if lf.f == nil {
+		return nil
+	}
+	err := lf.f.Sync()
+	if cerr := lf.f.Close(); err == nil {
+		err = cerr
+	}
+	lf.f = nil
+	return err
+}
+
 // pump copies lines from r into the ring and the file until EOF.
 func pump(r io.ReadCloser, rg *ring, lf *logFile, clock func() time.Duration) {
 	defer r.Close()

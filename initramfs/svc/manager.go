@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/genai-os/genai-build/initramfs/bootconf"
+	"github.com/genai-os/genai-build/initramfs/guard"
 	"github.com/genai-os/genai-build/initramfs/reaper"
 	"github.com/genai-os/genai-build/initramfs/unit"
 	"golang.org/x/sys/unix"
@@ -68,6 +69,10 @@ type Config struct {
 	// SocketExec runs as SocketExecName PATH ARGV0 ARGS... (see ExecListen): it starts the
 	// services of Accept=no sockets. "" refuses such sockets.
 	SocketExec string
+	// Fault, when set, is called by a unit's supervisor goroutine as it begins, with the unit's
+	// name: a test makes it panic to show that a supervisor's panic is contained. Nil in
+	// production (see the init's faultinject build tag).
+	Fault func(unit string)
 }
 
 // Manager supervises a fixed set of units.
@@ -84,7 +89,12 @@ type Manager struct {
 	notifyOnce sync.Once
 	notify     *net.UnixConn
 	notifyErr  error
+	// pumps counts the goroutines copying services' output into their logs (see FlushLogs).
+	pumps sync.WaitGroup
 }
+
+// goSafe runs f in a goroutine whose panic is logged with its stack and ends only that goroutine.
+func (m *Manager) goSafe(name string, f func()) { guard.Go(m.log, name, f) }
 
 type service struct {
 	u         *unit.Unit
@@ -207,7 +217,7 @@ func (m *Manager) notifyConn() (*net.UnixConn, error) {
 			return
 		}
 		m.notify = c
-		go readNotify(c, m.deliver)
+		m.goSafe("notify socket", func() { readNotify(c, m.deliver) })
 	})
 	return m.notify, m.notifyErr
 }
@@ -306,6 +316,8 @@ func (m *Manager) startSet(names []string) Report {
 	for _, n := range set {
 		go func() {
 			defer close(in[n])
+			// A panic must still answer the start, or the caller (the boot) would wait forever.
+			defer guard.Recover(m.log, "start "+n, func(*guard.Panic) { out <- outcome{name: n} })
 			s := m.svcs[n]
 			for _, p := range m.g.preds[n] {
 				if ch, ok := in[p]; ok {
@@ -373,7 +385,7 @@ func (m *Manager) launch(s *service) {
 	s.run = r
 	s.starts = nil
 	m.setStateLocked(s, Starting, "")
-	go m.runLoop(s, r)
+	go m.runLoop(s, r) // recovers its own panics (it must mark the unit failed)
 }
 
 // Stop stops units in reverse dependency order and waits for them.
@@ -401,6 +413,7 @@ func (m *Manager) stopSet(names []string) {
 		go func() {
 			defer wg.Done()
 			defer close(in[n])
+			defer guard.Recover(m.log, "stop "+n, nil)
 			for _, succ := range m.g.succs[n] { // what starts after n stops before it
 				if ch, ok := in[succ]; ok {
 					<-ch
@@ -414,12 +427,45 @@ func (m *Manager) stopSet(names []string) {
 			}
 			m.mu.Unlock()
 			if r != nil {
+				// One line per unit, so that a shutdown on the console shows its order.
+				t0 := time.Now()
+				m.log.Info("stopping", "unit", n)
 				r.requestStop()
 				<-r.done
+				m.log.Info("stopped", "unit", n, "ms", time.Since(t0).Milliseconds())
 			}
 		}()
 	}
 	wg.Wait()
+}
+
+// ErrLogsBusy says that some service output was still being copied when FlushLogs gave up (a
+// process that outlived its service still holds the pipe): the files hold what came before.
+var ErrLogsBusy = errors.New("service output still arriving")
+
+// FlushLogs is for the end of a shutdown, once the services are stopped: it waits up to timeout
+// for their last output to be copied from the pipes into the logs, then writes every log file
+// to disk (fsync) and closes it.
+func (m *Manager) FlushLogs(timeout time.Duration) error {
+	drained := make(chan struct{})
+	go func() {
+		m.pumps.Wait()
+		close(drained)
+	}()
+	var errs []error
+	select {
+	case <-drained:
+	case <-time.After(timeout):
+		errs = append(errs, ErrLogsBusy)
+	}
+	for _, n := range m.names {
+		if lf := m.svcs[n].lf; lf != nil {
+			if err := lf.close(); err != nil {
+				errs = append(errs, fmt.Errorf("log of %s: %w", n, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Restart stops then starts units.

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/genai-os/genai-build/initramfs/guard"
 	"github.com/genai-os/genai-build/initramfs/reaper"
 	"github.com/genai-os/genai-build/initramfs/unit"
 	"golang.org/x/sys/unix"
@@ -32,12 +33,11 @@ func (m *Manager) runLoop(s *service, r *runner) {
 		m.mu.Unlock()
 		close(r.done)
 	}()
-	defer func() {
-		if p := recover(); p != nil { // a bug here must not take PID 1 down
-			m.log.Error("supervisor panic", "service", s.u.Name, "panic", fmt.Sprint(p))
-			m.setState(s, Failed, "internal error")
-		}
-	}()
+	// A bug here must not take PID 1 down: the unit fails, the others and the manager go on.
+	defer guard.Recover(m.log, "supervisor of "+s.u.Name, func(*guard.Panic) { m.setState(s, Failed, "internal error") })
+	if m.cfg.Fault != nil {
+		m.cfg.Fault(s.u.Name)
+	}
 	u := s.u
 	switch u.Type {
 	case unit.Socket:
@@ -490,7 +490,11 @@ func (m *Manager) spawnWith(s *service, c unit.Command, env []string, cred *sysc
 		pr.Close()
 		return 0, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	go pump(pr, s.ring, s.lf, m.cfg.Clock)
+	m.pumps.Add(1)
+	m.goSafe("output of "+s.u.Name, func() {
+		defer m.pumps.Done()
+		pump(pr, s.ring, s.lf, m.cfg.Clock)
+	})
 	return pid, exit, nil
 }
 

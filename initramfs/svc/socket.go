@@ -81,10 +81,10 @@ func (m *Manager) serveSocket(s *service, r *runner) {
 	var wg sync.WaitGroup
 	for _, l := range ls {
 		wg.Add(1)
-		go func() {
+		m.goSafe("accept on "+s.u.Name, func() {
 			defer wg.Done()
 			m.accept(s, l)
-		}()
+		})
 	}
 	result := "stopped"
 	if !u.Accept {
@@ -132,14 +132,14 @@ func (m *Manager) trigger(s *service, r *runner, fds []int) string {
 	done := make(chan struct{})
 	var waker sync.WaitGroup
 	waker.Add(1)
-	go func() {
+	m.goSafe("waker of "+s.u.Name, func() {
 		defer waker.Done()
 		select {
 		case <-r.stop:
 			_, _ = unix.Write(wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
 		case <-done:
 		}
-	}()
+	})
 	defer func() {
 		close(done)
 		waker.Wait()
@@ -217,7 +217,7 @@ func (m *Manager) accept(s *service, l net.Listener) {
 			time.Sleep(100 * time.Millisecond)
 			continue
 		}
-		go m.serveConn(s, c)
+		m.goSafe("connection to "+s.u.Name, func() { m.serveConn(s, c) })
 	}
 }
 

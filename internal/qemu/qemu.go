@@ -90,6 +90,9 @@ type Config struct {
 	// Kernel, Initrd and Append boot a kernel directly (QEMU's -kernel), without a medium or a boot
 	// loader: for measuring the kernel and the init alone. Image and Media are then unused.
 	Kernel, Initrd, Append string
+	// QMP is the path of a unix socket for QEMU's machine protocol (Machine.QMP: the power
+	// button, keys). Start makes one in the machine's own state folder when this is empty.
+	QMP string
 }
 
 // ErrNoQEMU says QEMU or its firmware is not installed.
@@ -178,6 +181,9 @@ func (c Config) Args(accel Accel) ([]string, error) {
 			"-device", "qemu-xhci,id=xhci", "-device", "usb-storage,bus=xhci.0,drive=boot,bootindex=0")
 	default:
 		return nil, fmt.Errorf("unknown media %q", c.Media)
+	}
+	if c.QMP != "" {
+		args = append(args, "-qmp", "unix:"+strings.ReplaceAll(c.QMP, ",", ",,")+",server=on,wait=off")
 	}
 	if c.Net || len(c.HostFwd) > 0 {
 		nic := "user,model=virtio-net-pci"
@@ -362,7 +368,8 @@ type Machine struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	fail    *regexp.Regexp
-	cursor  int // console line after the last WaitFor match
+	qmp     string // QMP socket path, "" without one
+	cursor  int    // console line after the last WaitFor match
 	// rawCursor is the console byte after the last Expect match.
 	rawCursor int
 
@@ -401,7 +408,11 @@ func start(ctx context.Context, c Config, accel Accel, fail *regexp.Regexp, log 
 			return nil, err
 		}
 		c.StateDir, m.state = d, d
+		if c.QMP == "" {
+			c.QMP = filepath.Join(d, "qmp.sock") // a temporary folder's path is short enough for a socket
+		}
 	}
+	m.qmp = c.QMP
 	args, err := c.Args(accel)
 	if err != nil {
 		m.cleanup()

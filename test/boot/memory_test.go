@@ -16,38 +16,24 @@ import (
 	"github.com/genai-os/genai-build/internal/cli"
 	"github.com/genai-os/genai-build/internal/fstree"
 	"github.com/genai-os/genai-build/internal/initrd"
-	"github.com/genai-os/genai-build/internal/iso"
 	"github.com/genai-os/genai-build/internal/qemu"
 )
 
 // verdict is the init's ready or failed line: one of the two ends every boot (README.md).
 var verdict = regexp.MustCompile(`genai-os: (ready|failed) .*`)
 
-// directBoot boots the server ISO's kernel with initrd (the ISO's own when empty) and memMB of
+// bootToVerdict boots the server ISO's kernel with initrd (the ISO's own when empty) and memMB of
 // memory, without firmware or boot loader (they are not what these tests are about, and take
 // seconds under TCG), asks the init to power off after its verdict, and returns the verdict line
 // and the whole console.
-func directBoot(t *testing.T, res *build.Result, initrdPath string, memMB int) (string, string) {
+func bootToVerdict(t *testing.T, res *build.Result, initrdPath string, memMB int) (string, string) {
 	t.Helper()
-	dir := t.TempDir()
-	kernel := filepath.Join(dir, "vmlinuz")
-	files := map[string]string{"boot/vmlinuz": kernel}
-	if initrdPath == "" {
-		initrdPath = filepath.Join(dir, "initrd.img")
-		files["boot/initrd.img"] = initrdPath
+	cfg := directBoot(t, res, nil, "consciousness.test=poweroff")
+	if initrdPath != "" {
+		cfg.Initrd = initrdPath
 	}
-	for p, dst := range files {
-		b, err := iso.ReadFile(res.Image, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dst, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	r, err := qemu.Boot(context.Background(), qemu.Config{Kernel: kernel, Initrd: initrdPath, MemoryMB: memMB, CPUs: 1,
-		Append: "console=ttyS0,115200 consciousness.test=poweroff"},
-		qemu.Watch{Ready: verdict, Timeout: 4 * time.Minute, KeepRunning: true})
+	cfg.MemoryMB, cfg.CPUs = memMB, 1
+	r, err := qemu.Boot(context.Background(), cfg, qemu.Watch{Ready: verdict, Timeout: 4 * time.Minute, KeepRunning: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +100,7 @@ func TestMemoryTooLittle(t *testing.T) {
 	}
 	// 160 MiB: the kernel runs /init but runs out of memory while it unpacks the later segments
 	// (as a user saw it: "Initramfs unpacking failed: write error").
-	line, console := directBoot(t, res, "", 160)
+	line, console := bootToVerdict(t, res, "", 160)
 	want := fmt.Sprintf("genai-os: failed reason=memory edition=server memory_mb=160 needs_mb=%d missing=", res.Memory.MinMB)
 	if !strings.HasPrefix(line, want) {
 		t.Errorf("verdict %q, want it to start with %q\n%s", line, want, console)
@@ -136,7 +122,7 @@ func TestMemoryTooLittle(t *testing.T) {
 func TestMemoryMinimum(t *testing.T) {
 	needQEMU(t)
 	res := serverISO(t)
-	line, console := directBoot(t, res, "", res.Memory.MinMB)
+	line, console := bootToVerdict(t, res, "", res.Memory.MinMB)
 	sm := ready.FindStringSubmatch(line)
 	if sm == nil || sm[1] != "0.7" || sm[3] != serverBootUnits || sm[4] != serverBootUnits {
 		t.Fatalf("with the computed %d MiB: %q, want the ready line with services=%s/%s\n%s", res.Memory.MinMB, line, serverBootUnits, serverBootUnits, console)
@@ -150,7 +136,7 @@ func TestSegmentMissing(t *testing.T) {
 	needQEMU(t)
 	res := serverISO(t)
 	img := writeInitrd(t, res, "server-packages", nil)
-	line, console := directBoot(t, res, img, 1024)
+	line, console := bootToVerdict(t, res, img, 1024)
 	if want := "genai-os: failed reason=root-incomplete edition=server memory_mb=1024 "; !strings.HasPrefix(line, want) ||
 		!strings.Contains(line, " missing=server-packages ") {
 		t.Errorf("verdict %q, want %q... missing=server-packages\n%s", line, want, console)
@@ -174,7 +160,7 @@ func TestBootUnitFails(t *testing.T) {
 	if err := extra.Add(fstree.Entry{Path: "etc/consciousness/services/broken.service", Kind: fstree.File, Mode: 0o644, Data: []byte(unit)}); err != nil {
 		t.Fatal(err)
 	}
-	line, console := directBoot(t, res, writeInitrd(t, res, "", extra), 1024)
+	line, console := bootToVerdict(t, res, writeInitrd(t, res, "", extra), 1024)
 	re := regexp.MustCompile(`^genai-os: failed reason=units edition=server level=0\.7 boot_ms=[0-9]+ services=1/2 init_ms=[0-9]+ detail="failed at boot: broken.service"$`)
 	if !re.MatchString(line) {
 		t.Errorf("verdict %q, want %s\n%s", line, re, console)

@@ -20,9 +20,11 @@ import (
 	"github.com/genai-os/genai-build/initramfs/bootconf"
 	"github.com/genai-os/genai-build/initramfs/conslog"
 	"github.com/genai-os/genai-build/initramfs/ctl"
+	"github.com/genai-os/genai-build/initramfs/guard"
 	"github.com/genai-os/genai-build/initramfs/modload"
 	"github.com/genai-os/genai-build/initramfs/netconf"
 	"github.com/genai-os/genai-build/initramfs/power"
+	"github.com/genai-os/genai-build/initramfs/powerkey"
 	"github.com/genai-os/genai-build/initramfs/reaper"
 	"github.com/genai-os/genai-build/initramfs/svc"
 	"golang.org/x/sys/unix"
@@ -74,12 +76,18 @@ func (in *initProc) run() {
 		return
 	}
 	for sig := range in.sigs {
-		if a := power.ForSignal(sig); a != power.None {
-			in.log.Info("signal", "signal", sigName(sig), "action", a.String())
-			in.shutdown(a)
+		m := power.ForSignal(sig)
+		switch {
+		case m.Action != power.None:
+			in.log.Info("signal", "signal", sigName(sig), "action", m.Action.String(), "why", m.Why)
+			in.shutdown(m.Action, m.Immediate)
 			return
+		case m.Dump:
+			in.log.Info("signal", "signal", sigName(sig), "why", m.Why)
+			in.dumpState()
+		default:
+			in.log.Info("signal ignored", "signal", sigName(sig), "why", m.Why)
 		}
-		in.log.Debug("signal ignored", "signal", sigName(sig))
 	}
 }
 
@@ -88,6 +96,7 @@ func (in *initProc) boot() {
 	stepErr := boot.Create(boot.Table(in.root))
 	in.mark("mounted")
 	reopened, consErr := boot.Console(in.path("dev/console"))
+	earlyFault() // test builds only (fault_on.go)
 
 	var early []func(*slog.Logger)
 	cmdline, cmdErr := in.readCmdline(&early)
@@ -137,11 +146,11 @@ func (in *initProc) boot() {
 	in.mark("configured")
 
 	in.sigs = make(chan os.Signal, 8)
-	signal.Notify(in.sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGHUP)
+	signal.Notify(in.sigs, power.Signals()...)
 	in.reaper = reaper.New(func(e reaper.Exit) {
 		log.Debug("reaped orphan", "pid", e.Pid, "status", describe(e.Status))
 	})
-	in.goSafe("reaper", in.reaper.Run)
+	in.goSafe("reaper", in.keepReaping)
 
 	// Nothing is reported before the root is known to be whole (verdict.go).
 	if rr := in.checkRoot(); !rr.whole() {
@@ -179,6 +188,7 @@ func (in *initProc) boot() {
 		fmt.Fprintf(os.Stdout, "genai-os: boot firmware=%s secureboot=%s\n", fw.Name(), fw.SecureBoot)
 	}
 	in.startHardware()
+	in.goSafe("power button", in.powerButton)
 
 	sinceBoot, _ := boot.SinceBoot()
 	initMs := in.initMillis(sinceBoot)
@@ -226,15 +236,15 @@ func (in *initProc) boot() {
 			in.goSafe("console shell", func() { in.shell(true) })
 		}
 	case bootconf.TestPoweroff:
-		in.shutdown(power.Poweroff)
+		in.shutdown(power.Poweroff, false)
 	case bootconf.TestShell:
 		in.goSafe("test shell", func() {
 			in.shell(false)
-			in.sigs <- syscall.SIGUSR2 // power off when the shell exits
+			in.sigs <- power.ForAction(power.Poweroff) // power off when the shell exits
 		})
 	default:
 		in.testUnit(cmdline.Test)
-		in.shutdown(power.Poweroff)
+		in.shutdown(power.Poweroff, false)
 	}
 }
 
@@ -335,6 +345,9 @@ func (in *initProc) loadModules() int64 {
 		if r.Err != nil {
 			failed++
 			log.Warn("module failed", "err", r.Err)
+			if p := (*guard.Panic)(nil); errors.As(r.Err, &p) {
+				guard.Log(log, p)
+			}
 			continue
 		}
 		log.Debug("module loaded", "module", filepath.Base(r.Path),
@@ -494,49 +507,113 @@ func (in *initProc) startOnConsole(path string) (int, <-chan reaper.Exit, error)
 	return pid, done, err
 }
 
-// shutdown ends the system. It returns only if reboot(2) failed.
-func (in *initProc) shutdown(a power.Action) {
+// shutdown ends the system: the services stop in reverse dependency order (one console line per
+// unit), what is left gets SIGTERM then SIGKILL, the services' logs are written out, the file
+// systems are unmounted or made read-only and synced, then reboot(2). Immediate skips the
+// services. It returns only if reboot(2) failed.
+func (in *initProc) shutdown(a power.Action, immediate bool) {
 	log := in.log
-	log.Info("going down", "action", a.String())
+	t0 := time.Now()
+	log.Info("going down", "action", a.String(), "immediate", immediate)
 	reap := func() {}
 	if in.reaper != nil {
 		reap = in.reaper.Reap
 	}
-	if in.mgr != nil {
-		t0 := time.Now()
+	if in.mgr != nil && !immediate {
 		in.mgr.StopAll()
 		log.Info("services stopped", "ms", time.Since(t0).Milliseconds())
 	}
-	power.KillAll(2*time.Second, reap)
+	if !immediate {
+		power.KillAll(2*time.Second, reap)
+	}
+	if in.mgr != nil {
+		if err := in.mgr.FlushLogs(time.Second); err != nil {
+			log.Warn("service logs", "err", err)
+		} else {
+			log.Info("service logs flushed")
+		}
+	}
 	if err := power.UnmountAll(); err != nil {
 		for _, e := range unjoin(err) {
 			log.Debug("unmount", "err", e)
 		}
 	}
+	unix.Sync()
+	log.Info("file systems synced, "+map[power.Action]string{power.Poweroff: "powering off", power.Reboot: "rebooting", power.Halt: "halting"}[a],
+		"ms", time.Since(t0).Milliseconds())
 	err := power.Final(a)
 	log.Error("reboot(2) failed", "action", a.String(), "err", err)
+}
+
+// dumpState logs the state of every unit (SIGUSR2, as systemd dumps its state).
+func (in *initProc) dumpState() {
+	if in.mgr == nil {
+		in.log.Info("no service manager")
+		return
+	}
+	st, err := in.mgr.Status()
+	if err != nil {
+		in.log.Warn("state", "err", err)
+		return
+	}
+	for _, s := range st {
+		in.log.Info("unit", "unit", s.Name, "state", string(s.State), "pid", s.PID, "result", s.Result, "restarts", s.Restarts)
+	}
+}
+
+// powerButton watches the power key of every input device that has one, once the modules (the
+// ACPI button driver and evdev) are loaded; a press powers off, as systemd-logind's default
+// HandlePowerKey=poweroff does.
+func (in *initProc) powerButton() {
+	<-in.modulesDone
+	devs, err := powerkey.Devices(in.path("dev/input"))
+	if err != nil {
+		in.log.Debug("input devices", "err", err)
+	}
+	if len(devs) == 0 {
+		in.log.Info("no power button")
+		return
+	}
+	for _, d := range devs {
+		in.goSafe("power button "+d, func() {
+			err := powerkey.Watch(d, func() {
+				in.log.Info("power button pressed", "device", d)
+				select {
+				case in.sigs <- power.ForAction(power.Poweroff):
+				default: // already going down
+				}
+			})
+			in.log.Warn("power button", "device", d, "err", err)
+		})
+	}
+	in.log.Info("power button watched", "devices", strings.Join(devs, " "))
 }
 
 // idle keeps PID 1 alive after run gave up: reap, and log signals.
 func (in *initProc) idle() {
 	if in.reaper == nil {
 		in.reaper = reaper.New(nil)
-		in.goSafe("reaper", in.reaper.Run)
+		in.goSafe("reaper", in.keepReaping)
 	}
 	time.Sleep(time.Second)
 }
 
-// goSafe runs f in a goroutine that logs a panic instead of killing PID 1.
-func (in *initProc) goSafe(name string, f func()) {
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				in.log.Error("panic", "in", name, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			}
-		}()
-		f()
-	}()
+// keepReaping runs the reaper, and runs it again after a panic (logged with its stack): without
+// it no exit would reach its service.
+func (in *initProc) keepReaping() {
+	for {
+		err := guard.Call("reaper", in.reaper.Run)
+		var p *guard.Panic
+		if !errors.As(err, &p) {
+			return
+		}
+		guard.Log(in.log, p)
+		time.Sleep(time.Second)
+	}
 }
+
+// goSafe runs f in a goroutine that logs a panic with its stack instead of killing PID 1.
+func (in *initProc) goSafe(name string, f func()) { guard.Go(in.log, name, f) }
 
 func describe(ws syscall.WaitStatus) string {
 	switch {
@@ -556,10 +633,14 @@ func unjoin(err error) []error {
 	return []error{err}
 }
 
+// sigName names a signal as kill -l does, real-time ones as SIGRTMIN+n (systemd's numbering).
 func sigName(s os.Signal) string {
 	if n, ok := s.(syscall.Signal); ok {
 		if name := unix.SignalName(n); name != "" {
 			return name
+		}
+		if n >= power.RTMin(0) {
+			return fmt.Sprintf("SIGRTMIN+%d", n-power.RTMin(0))
 		}
 	}
 	return s.String()

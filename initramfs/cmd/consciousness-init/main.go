@@ -18,7 +18,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -61,7 +60,9 @@ func main() {
 	}
 	// Under emulation the GC costs more than the few MB it would save at boot.
 	debug.SetGCPercent(400)
-	in := &initProc{start: start, startedNs: startedNs, root: "/", log: slog.New(slog.DiscardHandler)}
+	// Until boot has read the configuration, log on the console at the default level, so that a
+	// panic before then is seen.
+	in := &initProc{start: start, startedNs: startedNs, root: "/", log: earlyLogger()}
 	for {
 		func() {
 			defer func() {

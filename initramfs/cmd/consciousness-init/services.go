@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/genai-os/genai-build/initramfs/boot"
 	"github.com/genai-os/genai-build/initramfs/ctl"
+	"github.com/genai-os/genai-build/initramfs/power"
 	"github.com/genai-os/genai-build/initramfs/svc"
 	"github.com/genai-os/genai-build/initramfs/unit"
 	"golang.org/x/sys/unix"
@@ -71,6 +71,7 @@ func (in *initProc) startServices(system <-chan struct{}) svc.Report {
 		Env:   []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/", "LANG=C.UTF-8"},
 		AIEnv: aiEnv,
 		Log:   log.With("component", "svc"),
+		Fault: faultHook(log),
 	})
 	for _, msg := range msgs {
 		log.Warn(msg)
@@ -128,9 +129,9 @@ func (in *initProc) serveControl(m *svc.Manager) {
 			return in.bootInfo
 		},
 		Power: func(verb string) error {
-			sig := syscall.SIGTERM // reboot
+			sig := power.ForAction(power.Reboot)
 			if verb == "poweroff" {
-				sig = syscall.SIGUSR2
+				sig = power.ForAction(power.Poweroff)
 			}
 			select {
 			case in.sigs <- sig:

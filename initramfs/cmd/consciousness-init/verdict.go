@@ -157,7 +157,7 @@ func (in *initProc) failRoot(r rootReport) {
 		in.everyConsole("genai-os: init.debug: a rescue shell on the console, if the root has one")
 		in.goSafe("rescue shell", func() { in.shell(true) })
 	case in.cmdline.Test != "":
-		in.shutdown(power.Poweroff)
+		in.shutdown(power.Poweroff, false)
 	default:
 		in.everyConsole("genai-os: halted; Ctrl-Alt-Del restarts the machine")
 	}
