@@ -56,6 +56,7 @@ var commands = map[string]rule{
 	"systemd-sysusers":        {Produced, whySysusers},
 	"restorecon":              {Irrelevant, whySELinux},
 	"ischroot":                {ReadOnly, ""},
+	"dpkg-trigger":            {Irrelevant, "activates a trigger: what that does is classified under the packages interested in it"},
 }
 
 // readOnly are commands that only read or compute: shell builtins and text tools. What they write
@@ -114,9 +115,14 @@ var packages = map[string]map[string]rule{
 		"mv":                                   {Produced, "/etc/ca-certificates.conf (every certificate enabled, the debconf default)"},
 		"rm":                                   {Produced, "/etc/ca-certificates.conf (every certificate enabled, the debconf default)"},
 		"dpkg-statoverride":                    {ReadOnly, "only --list, to keep an admin's override"},
-		"dpkg-trigger":                         {Produced, "activates update-ca-certificates, which is produced"},
 	},
-	"cpp":  {},
+	"cpp": {},
+	"openssh-server": {
+		"runs a computed command $sshd_path": {ReadOnly, "runs sshd -G to read an option of an existing sshd_config"},
+		"dpkg-divert":                        {NotRun, "only while finishing an upgrade from a pre-9.8 sshd (/usr/sbin/sshd.session-split exists)"},
+		"mv":                                 {NotRun, "the same upgrade, or restoring moduli.dpkg-bak from before 1:7.9p1-5"},
+		"chmod":                              {NotRun, "preinst: makes /etc/init.d/ssh executable on a reinstall ($2 set) only"},
+	},
 	"dpkg": {"> $admindir/arch-native": {Produced, "/var/lib/dpkg/arch-native"}, "ln": {Irrelevant, "links /sbin/start-stop-daemon only where /sbin is not usr-merged; in the image /sbin is usr/sbin"}},
 	"gcc":  {"rm": {NotRun, "removes a dangling /etc/alternatives/f77 left by an old gcc; a fresh install has none"}},
 	"git":  {"mkdir": {NotRun, "preinst: only when upgrading from a version with /usr/share/git-core/templates as a directory link"}, "ln": {NotRun, "preinst: the same upgrade"}, "rm": {NotRun, "preinst: the same upgrade"}},
@@ -132,8 +138,9 @@ var packages = map[string]map[string]rule{
 	"pkgconf-bin":           {"install": {NotRun, "triggered: DEP-17 cleanup (see the /lib/pkgconfig trigger)"}},
 	"libreadline8t64":       {"dpkg-divert": {NotRun, "preinst: removes the t64 transition's diversions on upgrade"}},
 	"libc6":                 {"dpkg-divert": {NotRun, "preinst: DEP-17 diversions for upgrades from bookworm"}, "ln": {NotRun, "preinst: usr-merge upgrade path"}, "mkdir": {NotRun, "preinst: usr-merge upgrade path"}, "rm": {NotRun, "preinst: usr-merge upgrade path"}, "perl": {ReadOnly, "preinst: a version check"}},
-	"perl":                  {"dpkg-trigger": {Irrelevant, "activates perl-major-upgrade for packages interested in it; none in the set is"}},
 	"libpython3.13-minimal": {},
+	"libpam0g":              {"runs a computed command $idl": {NotRun, "restarts services through invoke-rc.d after an upgrade from before 1.4.0-2 only"}},
+	"openssl":               {"ln": {Irrelevant, "links /usr/lib/ssl to /etc/ssl only if it is missing; libssl3t64 ships it (checked by TestRealDeveloperSet)"}},
 	"less":                  {},
 	"nano":                  {},
 	"g++":                   {},
