@@ -13,6 +13,7 @@ import (
 	"archive/tar"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"slices"
@@ -238,7 +239,9 @@ func classifyCommand(pkg string, c Command, funcs []string) (name string, r rule
 	}
 	w := c.Words[0]
 	if !w.Literal {
-		return "runs a computed command " + w.Text, rule{}, false
+		name = "runs a computed command " + w.Text
+		r, ok = packages[pkg][name]
+		return name, r, ok
 	}
 	if slices.Contains(funcs, w.Text) {
 		return "", rule{}, false
@@ -358,6 +361,19 @@ func Configure(tree *fstree.Tree, pkgs []Package, opts Options) (*Result, error)
 	if res.Shells, err = shells(tree, pkgs); err != nil {
 		return nil, err
 	}
+	if err := fixModes(tree); err != nil {
+		return nil, err
+	}
+	if _, ok := tree.Get("var/lib/dpkg/info"); ok {
+		// The database layout: "1" says info files of Multi-Arch: same packages carry ":<arch>"
+		// (dpkg's src/main/dpkg-db-format, PACKAGE_DB_FORMAT 1). Without it dpkg reads the legacy
+		// layout and `dpkg --audit` reports their .list files missing.
+		if _, ok := tree.Get("var/lib/dpkg/info/format"); !ok {
+			if err := tree.Add(fstree.Entry{Path: "var/lib/dpkg/info/format", Kind: fstree.File, Mode: 0o644, Data: []byte("1\n"), Origin: "deb:dpkg"}); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if hasPackage(pkgs, "dpkg") {
 		arch := opts.Arch
 		if arch == "" {
@@ -419,4 +435,29 @@ func resolve(tree *fstree.Tree, p string) (string, error) {
 			return p, nil
 		}
 	}
+}
+
+// modeFixes are owners and modes postinst scripts set on files their packages ship otherwise.
+var modeFixes = []struct {
+	pkg, path string
+	uid, gid  int
+	mode      uint32
+}{
+	// sudo's postinst: chown root:root /etc/sudoers; chmod 440 /etc/sudoers (the .deb has 0644).
+	{"sudo", "etc/sudoers", 0, 0, 0o440},
+}
+
+func fixModes(tree *fstree.Tree) error {
+	for _, f := range modeFixes {
+		e, ok := tree.Get(f.path)
+		if !ok || e.Origin != "deb:"+f.pkg {
+			continue
+		}
+		c := *e
+		c.UID, c.GID, c.Mode = f.uid, f.gid, fs.FileMode(f.mode)
+		if err := tree.Replace(c); err != nil {
+			return fmt.Errorf("package %s: %w", f.pkg, err)
+		}
+	}
+	return nil
 }

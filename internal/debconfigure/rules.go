@@ -149,7 +149,7 @@ var packages = map[string]map[string]rule{
 	"libcrypt-dev":          {},
 	"libpam-modules-bin":    {},
 	"procps":                {"sysctl": {Irrelevant, "applies sysctl.d to the running kernel; none runs at build time"}, "chmod": {NotRun, "preinst: makes /etc/init.d/procps executable on a reinstall ($2 set) only"}},
-	"sudo":                  {"rm": {NotRun, "removes files of old versions (/etc/alternatives/sudo, sudoers.dist, sudoers.pre-conffile) that a fresh install lacks"}, "chown": {Irrelevant, "sets /etc/sudoers to root:root, as the package ships it"}, "chmod": {Irrelevant, "sets /etc/sudoers to 0440, as the package ships it"}, "mv": {NotRun, "preinst: moves a lenny-to-wheezy sudoers aside on upgrade only"}},
+	"sudo":                  {"rm": {NotRun, "removes files of old versions (/etc/alternatives/sudo, sudoers.dist, sudoers.pre-conffile) that a fresh install lacks"}, "chown": {Produced, "/etc/sudoers root:root (modeFixes)"}, "chmod": {Produced, "/etc/sudoers 0440 (modeFixes; the .deb ships it 0644)"}, "mv": {NotRun, "preinst: moves a lenny-to-wheezy sudoers aside on upgrade only"}},
 	"libdebuginfod-common":  {"ucf": {Irrelevant, "installs /etc/profile.d/debuginfod.* only if debconf's libdebuginfod/usedebiandebuginfod is true; its default is false"}, "ucfr": {Irrelevant, "the same"}, "chmod": {Irrelevant, "the same"}, "rm": {Irrelevant, "removes /etc/profile.d/debuginfod.*, which a fresh image does not have"}, "ln": {NotRun, "Ubuntu only (ID=ubuntu in /etc/os-release)"}},
 	"login.defs":            {"mv": {NotRun, "restores /etc/login.defs.dpkg-bak, which only an earlier install leaves"}},
 }
