@@ -206,28 +206,19 @@ func (a Alternative) AdminFile() []byte {
 func alternatives(tree *fstree.Tree, pkgs []Package) ([]Alternative, error) {
 	var installs []Install
 	origin := map[string]string{}
-	for _, p := range pkgs {
-		src, ok := p.Control["postinst"]
-		if !ok {
-			continue
-		}
-		s, err := ParseScript(string(src))
+	err := eachPostinstCall(pkgs, "update-alternatives", func(p Package, c Command) error {
+		in, err := ParseUpdateAlternatives(c.Words)
 		if err != nil {
-			return nil, fmt.Errorf("package %s: postinst: %w", p.Name, err)
+			return fmt.Errorf("update-alternatives: %w", err)
 		}
-		for _, c := range s.Commands {
-			if c.Name() != "update-alternatives" || !reachable(c, "configure") {
-				continue
-			}
-			in, err := ParseUpdateAlternatives(c.Words)
-			if err != nil {
-				return nil, fmt.Errorf("package %s: postinst line %d: update-alternatives: %w", p.Name, c.Line, err)
-			}
-			if in != nil {
-				installs = append(installs, *in)
-				origin[in.Name] = "deb:" + p.Name
-			}
+		if in != nil {
+			installs = append(installs, *in)
+			origin[in.Name] = "deb:" + p.Name
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	groups, err := Group(installs)
 	if err != nil {
@@ -287,4 +278,27 @@ func writeAlternative(tree *fstree.Tree, a Alternative, origin string) error {
 		}
 	}
 	return tree.Replace(fstree.Entry{Path: "var/lib/dpkg/alternatives/" + a.Name, Kind: fstree.File, Mode: 0o644, Data: a.AdminFile(), Origin: origin})
+}
+
+// eachPostinstCall calls fn for each command named name that a fresh install's postinst runs.
+func eachPostinstCall(pkgs []Package, name string, fn func(Package, Command) error) error {
+	for _, p := range pkgs {
+		src, ok := p.Control["postinst"]
+		if !ok {
+			continue
+		}
+		s, err := ParseScript(string(src))
+		if err != nil {
+			return fmt.Errorf("package %s: postinst: %w", p.Name, err)
+		}
+		for _, c := range s.Commands {
+			if c.Name() != name || !reachable(c, scriptAction["postinst"]) {
+				continue
+			}
+			if err := fn(p, c); err != nil {
+				return fmt.Errorf("package %s: postinst line %d: %w", p.Name, c.Line, err)
+			}
+		}
+	}
+	return nil
 }

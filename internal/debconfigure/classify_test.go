@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/genai-os/genai-build/internal/fstree"
 )
 
 func TestParseScript(t *testing.T) {
@@ -193,5 +195,29 @@ func TestParseTriggers(t *testing.T) {
 		if _, err := ParseTriggers(bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
+	}
+}
+
+// TestShells writes /etc/shells from add-shell calls of reachable postinst code and shells.d.
+func TestShells(t *testing.T) {
+	tree := fstree.New()
+	if err := tree.Add(fstree.Entry{Path: "usr/share/debianutils/shells.d/zsh", Kind: fstree.File, Mode: 0o644, Data: []byte("/bin/zsh\n/usr/bin/zsh\n")}); err != nil {
+		t.Fatal(err)
+	}
+	pkgs := []Package{
+		{Name: "bash", Control: map[string][]byte{"postinst": []byte("case \"$1\" in configure) add-shell /bin/bash /usr/bin/bash ;; esac\n")}},
+		{Name: "old", Control: map[string][]byte{"postinst": []byte("case \"$1\" in abort-upgrade) add-shell /bin/old ;; esac\n")}},
+	}
+	res, err := Configure(tree, pkgs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, ok := tree.Get("etc/shells")
+	want := "# /etc/shells: valid login shells\n/bin/bash\n/bin/zsh\n/usr/bin/bash\n/usr/bin/zsh\n"
+	if !ok || string(e.Data) != want || len(res.Shells) != 4 {
+		t.Errorf("etc/shells: %q, want %q", e.Data, want)
+	}
+	if _, err := Configure(fstree.New(), []Package{{Name: "x", Control: map[string][]byte{"postinst": []byte("add-shell $SHELL\n")}}}, Options{}); err == nil {
+		t.Error("a computed add-shell argument was accepted")
 	}
 }

@@ -13,26 +13,17 @@ import (
 // after the header debianutils writes. Nothing is written when the set has no shell.
 func shells(tree *fstree.Tree, pkgs []Package) ([]string, error) {
 	var list []string
-	for _, p := range pkgs {
-		src, ok := p.Control["postinst"]
-		if !ok {
-			continue
-		}
-		s, err := ParseScript(string(src))
-		if err != nil {
-			return nil, fmt.Errorf("package %s: postinst: %w", p.Name, err)
-		}
-		for _, c := range s.Commands {
-			if c.Name() != "add-shell" || !reachable(c, "configure") {
-				continue
+	err := eachPostinstCall(pkgs, "add-shell", func(p Package, c Command) error {
+		for _, w := range c.Words[1:] {
+			if !w.Literal || !strings.HasPrefix(w.Text, "/") {
+				return fmt.Errorf("add-shell %q: not a literal absolute path", w.Text)
 			}
-			for _, w := range c.Words[1:] {
-				if !w.Literal || !strings.HasPrefix(w.Text, "/") {
-					return nil, fmt.Errorf("package %s: postinst line %d: add-shell %q: not a literal absolute path", p.Name, c.Line, w.Text)
-				}
-				list = append(list, w.Text)
-			}
+			list = append(list, w.Text)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	for _, e := range tree.Entries() {
 		if strings.HasPrefix(e.Path, "usr/share/debianutils/shells.d/") && e.Kind == fstree.File {

@@ -187,6 +187,9 @@ func Load(dir, name string) (*Recipe, error) {
 		}
 		bad("kind", fmt.Sprintf("%q is not a recipe kind; known: %s", r.Kind, strings.Join(ks, ", ")))
 	}
+	if r.Kind != KindDebianPackages && len(r.Configure.Skip) > 0 {
+		bad("configure", "only debian-packages recipes configure packages")
+	}
 	if len(ps) > 0 {
 		return nil, ps
 	}
