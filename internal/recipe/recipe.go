@@ -62,8 +62,18 @@ type Recipe struct {
 	Exclude []string `yaml:"exclude"`
 	// Overrides name, for a path two packages write differently, the package that wins.
 	Overrides map[string]string `yaml:"overrides"`
+	// Configure tunes how the packages are configured (debian-packages).
+	Configure Configure `yaml:"configure"`
 
 	File string `yaml:"-"`
+}
+
+// Configure is a debian-packages recipe's configure: section.
+type Configure struct {
+	// Skip lists, by package, maintainer-script effects the builder leaves undone on purpose, as
+	// internal/debconfigure names them ("update-rc.d", "> /etc/hosts", a trigger name). Say why in a
+	// comment beside each.
+	Skip map[string][]string `yaml:"skip"`
 }
 
 // DebianPackages lists the Debian packages the recipe needs locked.
@@ -176,6 +186,9 @@ func Load(dir, name string) (*Recipe, error) {
 			ks = append(ks, string(k))
 		}
 		bad("kind", fmt.Sprintf("%q is not a recipe kind; known: %s", r.Kind, strings.Join(ks, ", ")))
+	}
+	if r.Kind != KindDebianPackages && len(r.Configure.Skip) > 0 {
+		bad("configure", "only debian-packages recipes configure packages")
 	}
 	if len(ps) > 0 {
 		return nil, ps

@@ -18,6 +18,9 @@ func TestLoad(t *testing.T) {
 	write("unknown", "name: unknown\nkind: go\npackage: ./cmd/x\ninstall: usr/bin/x\nflavour: sweet\n")
 	write("kindless", "name: kindless\nkind: rpm\n")
 	write("incomplete", "name: incomplete\nkind: debian-files\npackages: []\n")
+	write("skips", "name: skips\nkind: debian-packages\npackages: [netbase]\nconfigure:\n  skip:\n    netbase: [\"> /etc/hosts\"]\n")
+	write("skiptypo", "name: skiptypo\nkind: debian-packages\npackages: [netbase]\nconfigure:\n  skips:\n    netbase: [x]\n")
+	write("skipgo", "name: skipgo\nkind: go\npackage: ./cmd/x\ninstall: usr/bin/x\nconfigure:\n  skip: {x: [y]}\n")
 	write("misnamed", "name: other\nkind: u-root\ncommands: [core/ls]\ninstall: bin\n")
 	for _, tt := range []struct {
 		name string
@@ -27,6 +30,9 @@ func TestLoad(t *testing.T) {
 		{"unknown", []string{"unknown.yaml:5:", `"flavour" is not a known field`}},
 		{"kindless", []string{"kindless.yaml:2: kind:", `"rpm" is not a recipe kind`, "debian-files"}},
 		{"incomplete", []string{"incomplete.yaml:3: packages: missing", "incomplete.yaml:1: files: missing"}},
+		{"skips", nil},
+		{"skiptypo", []string{"skiptypo.yaml:5:", `"skips" is not a known field`}},
+		{"skipgo", []string{"skipgo.yaml:5: configure:", "only debian-packages"}},
 		{"misnamed", []string{"misnamed.yaml:1: name:", "does not match"}},
 		{"absent", []string{`no recipe "absent"`}},
 	} {
