@@ -78,7 +78,8 @@ func (w isoWriter) Write(ctx context.Context, c *Chain, dir string) ([]Written, 
 // VolumeID is an ISO 9660 label from an edition's name and version: upper case, '_' for what
 // ECMA-119 7.4.1 does not allow, at most 32 characters.
 func VolumeID(edition, version string) string {
-	v := strings.ToUpper("GENAI_" + edition + "_" + strings.NewReplacer(".", "_", "-", "_", "+", "_", "~", "_").Replace(version))
+	r := strings.NewReplacer(".", "_", "-", "_", "+", "_", "~", "_")
+	v := strings.ToUpper("GENAI_" + r.Replace(edition) + "_" + r.Replace(version))
 	if len(v) > 32 {
 		v = v[:32]
 	}
