@@ -31,6 +31,7 @@ import (
 	"github.com/genai-os/genai-build/internal/debian"
 	"github.com/genai-os/genai-build/internal/edition"
 	"github.com/genai-os/genai-build/internal/memreq"
+	"github.com/genai-os/genai-build/internal/output"
 	"github.com/genai-os/genai-build/internal/recipe"
 )
 
@@ -69,6 +70,9 @@ type Options struct {
 	// ExtraOverlays are host folders laid over the root tree after the edition's overlays (like
 	// mkosi's ExtraTrees): site configuration, keys, test services.
 	ExtraOverlays []string
+	// Outputs, when set, replace the edition's output formats (names from internal/output's
+	// registry): a test that boots the kernel and initramfs directly asks for kernel-initrd alone.
+	Outputs []string
 	// SSHKeys are authorized_keys lines added for root (genai-build iso --ssh-key).
 	SSHKeys    []string
 	SourceDate time.Time // every timestamp in the image
@@ -273,6 +277,14 @@ func (s *state) prepare(ctx context.Context) (inputs []Input, err error) {
 	}
 	if ed.Arch != runtime.GOARCH && ed.Arch != "amd64" {
 		return nil, fmt.Errorf("edition %q targets %s, which is not supported", ed.Name, ed.Arch)
+	}
+	if len(s.opts.Outputs) > 0 {
+		for _, o := range s.opts.Outputs {
+			if _, ok := output.Lookup(o); !ok {
+				return nil, &output.UnknownError{Name: o}
+			}
+		}
+		ed.Outputs = append([]string{}, s.opts.Outputs...)
 	}
 	s.ed = ed
 	names := append([]string{ed.Kernel.Recipe}, ed.Recipes...)
