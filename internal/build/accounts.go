@@ -13,9 +13,9 @@ import (
 // addAccounts writes /etc/passwd, /etc/group and /etc/shadow from the edition's users, root's keys
 // from the command line and the system users the packages declare in sysusers.d, and each user's
 // authorized_keys.
-func (s *state) addAccounts(t *fstree.Tree) error {
+func (s *state) addAccounts(t *fstree.Tree, sysusers [][]byte) error {
 	var sys accounts.SystemAccounts
-	for _, data := range s.sysusers {
+	for _, data := range sysusers {
 		a, err := accounts.ParseSysusers(data)
 		if err != nil {
 			return fmt.Errorf("sysusers.d: %w", err)

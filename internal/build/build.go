@@ -1,15 +1,18 @@
-// Package build runs the pipeline that turns an edition manifest into an image, in named steps:
+// Package build runs the pipeline that turns an edition manifest into images. The pipeline is a
+// chain of values, each step taking the previous ones' and returning its own:
 //
-//	prepare  load the edition, its recipes and the lock; fetch and verify every Debian input
-//	kernel   unpack the kernel, check its config against kconfig/, pick the modules
-//	userland build the init, the edition's Go programs and u-root's busybox
-//	packages unpack the edition's Debian packages into segments of their own
-//	rootfs   assemble the root tree (one segment per component) and write the initramfs
-//	boot     boot loaders, menus and the UEFI system partition
-//	image    write the image under a temporary name, its checksum and build manifest, then rename
+//	prepare   edition, recipes, lock; fetch and verify every Debian input       -> inputs
+//	kernel    unpack the kernel, check its config, the edition's modules        -> kernel (a segment)
+//	userland  the init, the edition's Go programs, u-root's busybox             -> programs (segments)
+//	packages  the edition's Debian packages, unpacked                          -> packages (segments)
+//	rootfs    the generated system tree                                         -> rootTree: what the system holds
+//	place     the root's placement: all in the initramfs, or layers on the medium -> placed
+//	boot      the boot loaders the outputs need, the UEFI system partition     -> loaders
+//	image     the boot chain (kernel, initramfs, menu, loaders, medium files) written
+//	          by each output format of the edition (internal/output), checksums, manifest
 //
-// Every step's output is cached by the hash of its inputs (internal/cache), so a rebuild redoes only
-// what changed.
+// Every step's output is cached by the hash of its inputs (internal/cache, through state.stage), so a
+// rebuild redoes only what changed.
 package build
 
 import (
@@ -21,12 +24,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/genai-os/genai-build/internal/cache"
 	"github.com/genai-os/genai-build/internal/debian"
 	"github.com/genai-os/genai-build/internal/edition"
 	"github.com/genai-os/genai-build/internal/memreq"
+	"github.com/genai-os/genai-build/internal/output"
 	"github.com/genai-os/genai-build/internal/recipe"
 )
 
@@ -65,6 +70,9 @@ type Options struct {
 	// ExtraOverlays are host folders laid over the root tree after the edition's overlays (like
 	// mkosi's ExtraTrees): site configuration, keys, test services.
 	ExtraOverlays []string
+	// Outputs, when set, replace the edition's output formats (names from internal/output's
+	// registry): a test that boots the kernel and initramfs directly asks for kernel-initrd alone.
+	Outputs []string
 	// SSHKeys are authorized_keys lines added for root (genai-build iso --ssh-key).
 	SSHKeys    []string
 	SourceDate time.Time // every timestamp in the image
@@ -80,12 +88,20 @@ type StepTime struct {
 
 // Result is what a build wrote.
 type Result struct {
-	Image        string // the image file
-	Checksum     string // <image>.sha256
-	Manifest     string // <image>.manifest.json
-	SBOM         string // <image>.spdx.json
-	SHA256       string
-	Size         int64
+	// Image, Checksum, SHA256 and Size describe the primary image: the first file of the first
+	// output format. Images lists every image file written, the primary first.
+	Image    string
+	Checksum string // <image>.sha256
+	Images   []ImageFile
+	Manifest string // <image>.manifest.json
+	SBOM     string // <image>.spdx.json
+	SHA256   string
+	Size     int64
+	// Placement is where the root lives (edition.PlacementInitramfs or PlacementImage); Layers are
+	// the root's layers on the medium (placement image), lowest first, and BuildID their identity.
+	Placement    string
+	Layers       []Layer
+	BuildID      string
 	InitrdSize   int64
 	KernelSize   int64
 	KernelVer    string
@@ -98,7 +114,18 @@ type Result struct {
 	Segments []SegmentFile
 }
 
-// state is what the steps hand each other within one build.
+// ImageFile is one image file a build wrote.
+type ImageFile struct {
+	Output   string // the output format that wrote it (iso, kernel-initrd)
+	Format   string // iso, vmlinuz, initrd
+	Path     string
+	Checksum string // <path>.sha256
+	Size     int64
+	SHA256   string
+}
+
+// state is the context of one build: its options, the edition and its recipes, the lock, and
+// which stages were reused. What the steps make, they return as values.
 type state struct {
 	opts    Options
 	log     *slog.Logger
@@ -108,21 +135,14 @@ type state struct {
 	lock    *debian.Lock
 	fetcher *debian.Fetcher
 
-	kernel      *kernelStage
-	debFiles    map[string]string  // role -> path of an extracted boot-loader file (stage folder)
-	inputs      []Input            // for the manifest
-	segments    []*segment         // the initramfs, in order
-	initrd      string             // path of the concatenated initramfs
-	initrdFiles []FileRecord       // every file of the initramfs
-	packages    []InstalledPackage // Debian packages unpacked into the root tree
-	sysusers    [][]byte           // their sysusers.d files
-	res         *Result
-	hits        []string
-	misses      []string
-	imageName   string
+	mu     sync.Mutex // hits and misses: userland looks stages up concurrently
+	hits   []string
+	misses []string
 }
 
 func (s *state) stageHit(kind string, hit bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if hit {
 		s.hits = append(s.hits, kind)
 	} else {
@@ -130,7 +150,23 @@ func (s *state) stageHit(kind string, hit bool) {
 	}
 }
 
-// Run builds the edition's image.
+// stage returns the folder of the cached stage kind/key (checking the files named in use, all when
+// none), or, when it is missing or fails its check, shows note and builds it with fill, committed
+// atomically. label names the stage in Result's hits and misses. built says fill ran.
+func (s *state) stage(kind, key, label, note string, fill func(dir string) error, use ...string) (dir string, built bool, err error) {
+	dir, err = s.opts.Cache.Stage(kind, key, use...)
+	s.stageHit(label, err == nil)
+	if err == nil {
+		return dir, false, nil
+	}
+	if note != "" {
+		s.prog.Note(note)
+	}
+	dir, err = s.opts.Cache.CommitStage(kind, key, fill)
+	return dir, true, err
+}
+
+// Run builds the edition's images.
 func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Cache == nil {
 		return nil, errors.New("build: no cache")
@@ -147,20 +183,60 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.SourceDate.IsZero() {
 		return nil, errors.New("build: no source date (SOURCE_DATE_EPOCH)")
 	}
-	s := &state{opts: opts, log: opts.Log, prog: opts.Progress, res: &Result{}}
+	s := &state{opts: opts, log: opts.Log, prog: opts.Progress}
+	// The values the steps hand each other.
+	var (
+		inputs   []Input
+		kern     *kernelOut
+		programs []*segment
+		pkgs     *packagesOut
+		root     *rootTree
+		pl       *placed
+		loaders  map[string]string
+		res      *Result
+	)
 	steps := []struct {
 		name   string
 		detail string
 		run    func(context.Context) error
 	}{
-		{"prepare", "edition, recipes, lock; fetch and verify Debian packages", s.prepare},
-		{"kernel", "unpack the kernel, check its config, resolve modules", s.kernelStep},
-		{"userland", "build the init, Go programs and u-root busybox", s.userland},
-		{"packages", "unpack Debian packages (no maintainer scripts)", s.packageSegments},
-		{"rootfs", "assemble the root tree and write the initramfs", s.rootfs},
-		{"boot", "boot loaders, menus, UEFI system partition", s.bootStep},
-		{"image", "write the image, checksum and manifest", s.image},
+		{"prepare", "edition, recipes, lock; fetch and verify Debian packages", func(ctx context.Context) (err error) {
+			inputs, err = s.prepare(ctx)
+			return err
+		}},
+		{"kernel", "unpack the kernel, check its config, resolve modules", func(ctx context.Context) (err error) {
+			kern, err = s.kernelStep(ctx)
+			return err
+		}},
+		{"userland", "build the init, Go programs and u-root busybox", func(ctx context.Context) error {
+			var goInputs []Input
+			var err error
+			programs, goInputs, err = s.userland(ctx)
+			inputs = append(inputs, goInputs...)
+			return err
+		}},
+		{"packages", "unpack Debian packages (no maintainer scripts)", func(ctx context.Context) (err error) {
+			pkgs, err = s.packageSegments(ctx)
+			return err
+		}},
+		{"rootfs", "assemble the root tree", func(ctx context.Context) (err error) {
+			root, err = s.rootfs(kern, programs, pkgs)
+			return err
+		}},
+		{"place", "place the root: initramfs, or layers on the medium and an early initramfs", func(ctx context.Context) (err error) {
+			pl, err = s.place(ctx, kern, root)
+			return err
+		}},
+		{"boot", "boot loaders, menus, UEFI system partition", func(ctx context.Context) (err error) {
+			loaders, err = s.bootStep(ctx)
+			return err
+		}},
+		{"image", "write the images, checksums and manifest", func(ctx context.Context) (err error) {
+			res, err = s.image(ctx, imageInputs{inputs: inputs, kernel: kern.stage, packages: pkgs.installed, placed: pl, loaders: loaders})
+			return err
+		}},
 	}
+	var times []StepTime
 	for i, st := range steps {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -170,47 +246,63 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		if err := st.run(ctx); err != nil {
 			return nil, fmt.Errorf("%s: %w", st.name, err)
 		}
-		s.res.Steps = append(s.res.Steps, StepTime{st.name, time.Since(start)})
+		times = append(times, StepTime{st.name, time.Since(start)})
 		s.log.Debug("step done", "step", st.name, "took", time.Since(start))
 	}
-	s.res.CacheHits, s.res.CacheMisses = s.hits, s.misses
-	return s.res, nil
+	res.Steps = times
+	res.CacheHits, res.CacheMisses = s.hits, s.misses
+	return res, nil
 }
 
 // ImageName is the file name of an edition's ISO.
 func ImageName(ed *edition.Edition, format string) string {
-	return fmt.Sprintf("genai-os-%s-%s-%s.%s", ed.Name, ed.Version, ed.Arch, format)
+	return imageBase(ed) + "." + format
 }
 
-func (s *state) prepare(ctx context.Context) error {
+// imageBase is the stem of every image file of an edition: genai-os-<edition>-<version>-<arch>.
+func imageBase(ed *edition.Edition) string {
+	return fmt.Sprintf("genai-os-%s-%s-%s", ed.Name, ed.Version, ed.Arch)
+}
+
+// prepare loads the edition, its recipes and the lock into the build's context, fetches every
+// Debian package, and returns them as the build's inputs.
+func (s *state) prepare(ctx context.Context) (inputs []Input, err error) {
 	set := edition.Set{Dir: filepath.Join(s.opts.Root, "editions")}
 	ed, err := set.Load(s.opts.Edition)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if ed.Abstract {
-		return fmt.Errorf("edition %q is abstract (a parent of other editions) and cannot be built", ed.Name)
+		return nil, fmt.Errorf("edition %q is abstract (a parent of other editions) and cannot be built", ed.Name)
 	}
 	if ed.Arch != runtime.GOARCH && ed.Arch != "amd64" {
-		return fmt.Errorf("edition %q targets %s, which is not supported", ed.Name, ed.Arch)
+		return nil, fmt.Errorf("edition %q targets %s, which is not supported", ed.Name, ed.Arch)
+	}
+	if len(s.opts.Outputs) > 0 {
+		for _, o := range s.opts.Outputs {
+			if _, ok := output.Lookup(o); !ok {
+				return nil, &output.UnknownError{Name: o}
+			}
+		}
+		ed.Outputs = append([]string{}, s.opts.Outputs...)
 	}
 	s.ed = ed
 	names := append([]string{ed.Kernel.Recipe}, ed.Recipes...)
 	if s.recipes, err = recipe.LoadAll(filepath.Join(s.opts.Root, "recipes"), names); err != nil {
-		return err
+		return nil, err
 	}
 	if s.recipes[0].Kind != recipe.KindKernel {
-		return fmt.Errorf("%s: kernel.recipe %q is of kind %s, want kernel", ed.Source, ed.Kernel.Recipe, s.recipes[0].Kind)
+		return nil, fmt.Errorf("%s: kernel.recipe %q is of kind %s, want kernel", ed.Source, ed.Kernel.Recipe, s.recipes[0].Kind)
 	}
 	lockPath := filepath.Join(s.opts.Root, LockFile)
 	if s.lock, err = debian.ReadLock(lockPath); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("%s is missing: run `genai-build lock` to pin the Debian packages", LockFile)
+			return nil, fmt.Errorf("%s is missing: run `genai-build lock` to pin the Debian packages", LockFile)
 		}
-		return err
+		return nil, err
 	}
 	if err := s.checkRecipeDigests(); err != nil {
-		return err
+		return nil, err
 	}
 	s.fetcher = &debian.Fetcher{Mirror: s.opts.Mirror, Security: s.opts.Security, Cache: s.opts.Cache, Offline: s.opts.Offline,
 		Progress: func(name string, done, total int64) { s.prog.Bytes(name, done, total) }}
@@ -221,29 +313,29 @@ func (s *state) prepare(ctx context.Context) error {
 		names := r.DebianPackages()
 		if r.Kind == recipe.KindDebianPackages {
 			if names, err = s.packageSet(r); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		for _, name := range names {
 			lp, err := s.locked(r, name)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if _, err := s.fetcher.FetchLocked(ctx, lp); err != nil {
 				if errors.Is(err, cache.ErrMissing) {
 					missing = append(missing, fmt.Sprintf("%s %s (%s)", lp.Name, lp.Version, lp.Filename))
 					continue
 				}
-				return fmt.Errorf("recipe %s: %w", r.Name, err)
+				return nil, fmt.Errorf("recipe %s: %w", r.Name, err)
 			}
-			s.inputs = append(s.inputs, Input{Name: lp.Name, Version: lp.Version, SHA256: lp.SHA256, Size: lp.Size,
+			inputs = append(inputs, Input{Name: lp.Name, Version: lp.Version, SHA256: lp.SHA256, Size: lp.Size,
 				From: "debian:" + lp.Suite + ":" + lp.Filename, Recipe: r.Name})
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("offline build, but the cache lacks:\n%s\nrun once without --offline to fetch them", joinLines(missing))
+		return nil, fmt.Errorf("offline build, but the cache lacks:\n%s\nrun once without --offline to fetch them", joinLines(missing))
 	}
-	return nil
+	return inputs, nil
 }
 
 // checkRecipeDigests refuses a build whose recipes ask the archive for something other than what

@@ -78,7 +78,7 @@ func e2eSuites(t *testing.T) (suites []debtest.Suite, vmlinuz, isolinuxBin []byt
 		return []debtest.Pkg{
 			{Name: "linux-image-amd64", Version: version, Source: "linux-signed-amd64",
 				Depends: "linux-image-" + e2eKernel + " (= " + version + ")", Files: []debtest.File{dir("./")}},
-			{Name: "linux-image-" + e2eKernel, Version: version, Source: "linux-signed-amd64", Files: []debtest.File{
+			{Name: "linux-image-" + e2eKernel, Version: version, Source: "linux-signed-amd64", Files: append([]debtest.File{
 				dir("./"), dir("./boot/"),
 				file("./boot/vmlinuz-"+e2eKernel, vmlinuz),
 				file("./boot/config-"+e2eKernel, []byte("CONFIG_BLK_DEV_INITRD=y\nCONFIG_RD_ZSTD=y\nCONFIG_MODULES=y\n# CONFIG_E2E_OFF is not set\n")),
@@ -86,7 +86,7 @@ func e2eSuites(t *testing.T) (suites []debtest.Suite, vmlinuz, isolinuxBin []byt
 				{Name: "./" + mods + "kernel/drivers/e2e/e2e-core.ko.xz", Body: ko("name=e2e_core", "depends=", "license=GPL")},
 				{Name: "./" + mods + "kernel/drivers/e2e/e2e-disk.ko.xz", Body: ko("name=e2e_disk", "depends=e2e_core,e2e_builtin", "alias=pci:v00001AF4d00001001sv*sd*bc*sc*i*", "license=GPL")},
 				{Name: "./" + mods + "kernel/drivers/e2e/e2e-unused.ko.xz", Body: ko("name=e2e_unused", "depends=")},
-			}},
+			}, mediumModuleFiles(mods, ko)...)},
 		}
 	}
 	libhello := func(version string) debtest.Pkg {
@@ -121,6 +121,20 @@ func e2eSuites(t *testing.T) (suites []debtest.Suite, vmlinuz, isolinuxBin []byt
 		{Name: "trixie-updates", Date: e2eUpdates, ValidUntil: e2eUpdates.Add(week), Packages: []debtest.Pkg{libhello("1.2-1+deb13u1")}},
 		{Name: "trixie-security", Date: e2eSecurity, ValidUntil: e2eSecurity.Add(week), Packages: kernel(e2eKernelSecurity, vmlinuz)},
 	}, vmlinuz, isolinuxBin
+}
+
+// mediumModuleFiles are stand-ins for the modules an early initramfs loads to find the medium
+// (mediumModules), under mods; vfat depends on fat, as in Debian's kernel.
+func mediumModuleFiles(mods string, ko func(kv ...string) string) []debtest.File {
+	files := []debtest.File{{Name: "./" + mods + "kernel/fs/fat/fat.ko.xz", Body: ko("name=fat", "depends=")}}
+	for _, m := range mediumModules {
+		dep := "depends="
+		if m == "vfat" {
+			dep = "depends=fat"
+		}
+		files = append(files, debtest.File{Name: "./" + mods + "kernel/medium/" + m + ".ko.xz", Body: ko("name="+m, dep)})
+	}
+	return files
 }
 
 // e2eWinners are the suites the lock must take each package from: the highest version wins.
@@ -166,6 +180,8 @@ func e2eCheckout(t *testing.T, keyring []byte) string {
 		"recipes/e2e-packages.yaml": []byte("name: e2e-packages\nkind: debian-packages\ndescription: a package and the library it depends on\npackages: [hello]\n"),
 		"kconfig/e2e.config":        []byte("CONFIG_BLK_DEV_INITRD=y\nCONFIG_RD_ZSTD=y|m\n# CONFIG_E2E_OFF is not set\n"),
 		"overlays/e2e/etc/motd":     []byte("end to end\n"),
+		// The same system with its root on the medium, also written as a kernel and initramfs.
+		"editions/e2e-live.yaml": []byte("name: e2e-live\nextends: e2e\nroot:\n  placement: image\n  tmpfs: 25%\noutputs: [kernel-initrd]\n"),
 		"editions/e2e.yaml": []byte(`name: e2e
 description: the end-to-end test's edition
 version: 0.0.1
@@ -204,19 +220,57 @@ outputs: [iso]
 	return root
 }
 
+// e2e is the end-to-end tests' world: the test archive served here, a checkout, an empty cache.
+type e2e struct {
+	suites               []debtest.Suite
+	vmlinuz, isolinuxBin []byte
+	archive              *debtest.Archive
+	root                 string
+	cache                *cache.Cache
+	mirror, security     debian.Mirror
+}
+
+// newE2E publishes the test archive and makes a checkout and a cache. The go command may not
+// download: the init's modules come from the module cache.
+func newE2E(t *testing.T) *e2e {
+	t.Setenv("GOPROXY", "off")
+	env := &e2e{cache: &cache.Cache{Dir: t.TempDir()}}
+	env.suites, env.vmlinuz, env.isolinuxBin = e2eSuites(t)
+	env.archive = debtest.NewArchive(t, e2eSecurity)
+	env.archive.Publish(t, env.suites...)
+	env.root = e2eCheckout(t, env.archive.Keyring(t))
+	env.mirror = debian.Mirror{URL: env.archive.MainURL(), From: "test"}
+	env.security = debian.Mirror{URL: env.archive.SecurityURL(), From: "test"}
+	return env
+}
+
+// build locks the checkout (once) and builds an edition into out.
+func (env *e2e) build(t *testing.T, edition, out string) *Result {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := os.Stat(filepath.Join(env.root, LockFile)); err != nil {
+		if _, err := Lock(ctx, LockOptions{Root: env.root, Cache: env.cache, Mirror: env.mirror, Security: env.security, Now: e2eSecurity.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := Run(ctx, Options{Root: env.root, Edition: edition, OutDir: out, Cache: env.cache, Mirror: env.mirror, Security: env.security,
+		SourceDate: e2eRelease.Add(24 * time.Hour)})
+	if err != nil && strings.Contains(err.Error(), "GOPROXY=off") {
+		t.Fatalf("%v\nThe init's modules are not in the Go module cache, and this test downloads nothing: run `go mod download` once.", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 // TestEndToEnd locks a small edition against a signed archive of three suites served here (the
 // security suite from its own root), builds it with Run to a finished ISO, and reads the ISO back as
 // a user would check it. Nothing leaves the machine: the mirrors are the test's server, the cache a
 // temporary folder, and the go command may not download.
 func TestEndToEnd(t *testing.T) {
-	t.Setenv("GOPROXY", "off") // the init's modules come from the module cache, or the build fails
-	suites, vmlinuz, isolinuxBin := e2eSuites(t)
-	a := debtest.NewArchive(t, e2eSecurity)
-	a.Publish(t, suites...)
-	root := e2eCheckout(t, a.Keyring(t))
-	c := &cache.Cache{Dir: t.TempDir()}
-	mirror := debian.Mirror{URL: a.MainURL(), From: "test"}
-	security := debian.Mirror{URL: a.SecurityURL(), From: "test"}
+	env := newE2E(t)
+	suites, vmlinuz, isolinuxBin, a := env.suites, env.vmlinuz, env.isolinuxBin, env.archive
 	ctx := context.Background()
 	// The packages the build must install, each from the suite the lock must choose.
 	var pkgs []debtest.Pkg
@@ -227,7 +281,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// Lock: each suite's InRelease verified with the checkout's keyring, every recipe's packages
 	// pinned at their highest version across the suites.
-	lr, err := Lock(ctx, LockOptions{Root: root, Cache: c, Mirror: mirror, Security: security, Now: e2eSecurity.Add(time.Hour)})
+	lr, err := Lock(ctx, LockOptions{Root: env.root, Cache: env.cache, Mirror: env.mirror, Security: env.security, Now: e2eSecurity.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,13 +313,7 @@ func TestEndToEnd(t *testing.T) {
 	// Build.
 	out := t.TempDir()
 	sourceDate := e2eRelease.Add(24 * time.Hour)
-	res, err := Run(ctx, Options{Root: root, Edition: "e2e", OutDir: out, Cache: c, Mirror: mirror, Security: security, SourceDate: sourceDate})
-	if err != nil && strings.Contains(err.Error(), "GOPROXY=off") {
-		t.Fatalf("%v\nThe init's modules are not in the Go module cache, and this test downloads nothing: run `go mod download` once.", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := env.build(t, "e2e", out)
 	t.Logf("built %s (%d bytes) in %v", filepath.Base(res.Image), res.Size, res.Steps)
 	if want := filepath.Join(out, "genai-os-e2e-0.0.1-amd64.iso"); res.Image != want {
 		t.Errorf("image %s, want %s", res.Image, want)

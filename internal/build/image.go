@@ -11,8 +11,8 @@ import (
 
 	"github.com/genai-os/genai-build/internal/bootmenu"
 	"github.com/genai-os/genai-build/internal/fstree"
-	"github.com/genai-os/genai-build/internal/iso"
 	"github.com/genai-os/genai-build/internal/memreq"
+	"github.com/genai-os/genai-build/internal/output"
 )
 
 // Input is one outside input of the build, for the manifest.
@@ -25,17 +25,24 @@ type Input struct {
 	Recipe  string `json:"recipe"`
 }
 
-// Manifest is the build record written next to the image (and, without the image's own digest,
-// into it as /genai/build.json).
+// Manifest is the build record written next to the images (and, without the images' own
+// digests, into the ISO as /genai/build.json).
 type Manifest struct {
-	Edition         string       `json:"edition"`
-	Version         string       `json:"version"`
-	Arch            string       `json:"arch"`
-	SourceDateEpoch int64        `json:"source_date_epoch"`
-	Kernel          string       `json:"kernel"`
-	Cmdline         []string     `json:"cmdline"`
-	Image           *ImageRecord `json:"image,omitempty"`
-	Inputs          []Input      `json:"inputs"`
+	Edition         string   `json:"edition"`
+	Version         string   `json:"version"`
+	Arch            string   `json:"arch"`
+	SourceDateEpoch int64    `json:"source_date_epoch"`
+	Kernel          string   `json:"kernel"`
+	Cmdline         []string `json:"cmdline"`
+	// Image is the primary image (the first output's first file); Images every image written.
+	Image  *ImageRecord  `json:"image,omitempty"`
+	Images []ImageRecord `json:"images,omitempty"`
+	// Placement is where the root lives (initramfs, image); Layers and BuildID describe a root on
+	// the medium.
+	Placement string        `json:"placement"`
+	BuildID   string        `json:"build_id,omitempty"`
+	Layers    []LayerRecord `json:"layers,omitempty"`
+	Inputs    []Input       `json:"inputs"`
 	// Packages are the Debian packages unpacked into the root tree, with their licences.
 	Packages []InstalledPackage `json:"packages,omitempty"`
 	// Memory is the least memory the image boots with, computed by the build (internal/memreq).
@@ -43,157 +50,196 @@ type Manifest struct {
 	Files  []FileRecord     `json:"files"`
 }
 
-// ImageRecord describes the written image.
+// ImageRecord describes a written image file.
 type ImageRecord struct {
 	Name   string `json:"name"`
+	Output string `json:"output,omitempty"`
 	Format string `json:"format"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
 }
 
-// image lays out the ISO 9660 side, writes the image under a temporary name, then its checksum and
-// manifest, and renames the image into place last.
-func (s *state) image(ctx context.Context) error {
-	t := fstree.New()
-	menu, err := s.menu()
+// LayerRecord describes a layer of a root on the medium.
+type LayerRecord struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// imageInputs are the values the image step writes from.
+type imageInputs struct {
+	inputs   []Input
+	kernel   *kernelStage
+	packages []InstalledPackage
+	placed   *placed
+	loaders  map[string]string
+}
+
+// image makes the boot chain and has each of the edition's output formats write it, under
+// temporary names; then writes each image's checksum, the manifest and the SBOM, and renames the
+// images into place last.
+func (s *state) image(ctx context.Context, in imageInputs) (*Result, error) {
+	pl := in.placed
+	menu, err := s.menu(pl.cmdline)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	add := func(p, src string, data []byte, origin string) error {
-		e := fstree.Entry{Path: p, Kind: fstree.File, Mode: 0o444, Source: src, Data: data, Origin: origin}
-		if src != "" {
-			fi, err := os.Stat(src)
-			if err != nil {
-				return err
-			}
-			e.Size = fi.Size()
+	m := s.manifest(in, menu)
+	buildJSON, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	chain := &output.Chain{
+		Base:         imageBase(s.ed),
+		Title:        fmt.Sprintf("GenAI OS %s %s %s (%s)\n", s.ed.Name, s.ed.Version, s.ed.Arch, s.opts.SourceDate.UTC().Format("2006-01-02")),
+		VolumeID:     output.VolumeID(s.ed.Name, s.ed.Version),
+		Kernel:       in.kernel.vmlinuz(),
+		KernelOrigin: "kernel:" + in.kernel.Package.Name + " " + in.kernel.Package.Version,
+		Initrd:       pl.initrd.path,
+		Menu:         menu,
+		Loaders:      in.loaders,
+		Medium:       append(append([]output.File{}, pl.medium...), output.File{Path: "genai/build.json", Data: append(buildJSON, '\n'), Origin: "generated:manifest"}),
+		SourceDate:   s.opts.SourceDate,
+	}
+	var writers []output.Writer
+	var names []string
+	for _, o := range s.ed.Outputs {
+		w, ok := output.Lookup(o)
+		if !ok {
+			return nil, &output.UnknownError{Name: o}
 		}
-		return t.Add(e)
+		writers = append(writers, w)
+		names = append(names, w.Names(chain.Base)...)
 	}
-	info := fmt.Sprintf("GenAI OS %s %s %s (%s)\n", s.ed.Name, s.ed.Version, s.ed.Arch, s.opts.SourceDate.UTC().Format("2006-01-02"))
-	kernelOrigin := "kernel:" + s.kernel.Package.Name + " " + s.kernel.Package.Version
-	buildJSON, err := json.MarshalIndent(s.manifest(nil), "", "  ")
-	if err != nil {
-		return err
-	}
-	for _, f := range []struct {
-		path, src string
-		data      []byte
-		origin    string
-	}{
-		{".disk/info", "", []byte(info), "generated:image"}, // GRUB's embedded config searches for this file
-		{"boot/vmlinuz", s.kernel.vmlinuz(), nil, kernelOrigin},
-		{"boot/initrd.img", s.initrd, nil, "generated:initramfs"},
-		{"boot/grub/grub.cfg", "", bootmenu.GRUB(menu), "generated:boot-menu"},
-		{"boot/efi.img", s.debFiles["efi.img"], nil, "generated:esp (shim-signed, grub-efi-amd64-signed)"},
-		{"isolinux/isolinux.bin", s.debFiles[roleISOLINUX], nil, "recipe:isolinux"},
-		{"isolinux/ldlinux.c32", s.debFiles[roleLDLINUX], nil, "recipe:isolinux"},
-		{"isolinux/isolinux.cfg", "", bootmenu.ISOLINUX(menu), "generated:boot-menu"},
-		{"genai/build.json", "", append(buildJSON, '\n'), "generated:manifest"},
-	} {
-		if err := add(f.path, f.src, f.data, f.origin); err != nil {
-			return err
-		}
-	}
-	mbr, err := os.ReadFile(s.debFiles[roleMBR])
-	if err != nil {
-		return err
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%s: no output format", s.ed.Source)
 	}
 	if err := os.MkdirAll(s.opts.OutDir, 0o755); err != nil {
-		return err
+		return nil, err
 	}
-	name := ImageName(s.ed, "iso")
-	out := filepath.Join(s.opts.OutDir, name)
-	// Two builds of one image into one folder take turns here: the second waits for the first's
-	// image, checksum and manifest to be in place, so the four files always belong together, and
+	primary := filepath.Join(s.opts.OutDir, names[0])
+	// Two builds of one edition into one folder take turns here: the second waits for the first's
+	// images, checksums and manifest to be in place, so the files always belong together, and
 	// neither removes the other's temporary files.
-	unlock, err := lockFile(filepath.Join(s.opts.OutDir, "."+name+".lock"))
+	unlock, err := lockFile(filepath.Join(s.opts.OutDir, "."+names[0]+".lock"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer unlock()
-	tmp := out + ".partial"
 	// A build killed outright (SIGKILL, power loss) may have left temporary files; they are never
 	// mistaken for an image (only the final rename makes one). Under the lock, no live build has
 	// any, so they are cleared here.
-	stale, _ := filepath.Glob(out + ".partial*")
-	sidecars, _ := filepath.Glob(out + ".*.partial-*") // writeAtomic's
-	for _, p := range append(stale, sidecars...) {
-		os.RemoveAll(p)
+	for _, n := range names {
+		out := filepath.Join(s.opts.OutDir, n)
+		stale, _ := filepath.Glob(out + ".partial*")
+		sidecars, _ := filepath.Glob(out + ".*.partial-*") // writeAtomic's
+		for _, p := range append(stale, sidecars...) {
+			os.RemoveAll(p)
+		}
+		defer os.Remove(output.Temp(s.opts.OutDir, n))
 	}
-	defer os.Remove(tmp)
-	spec := iso.Spec{
-		VolumeID:   strings.ToUpper("GENAI_" + s.ed.Name + "_" + strings.NewReplacer(".", "_", "-", "_", "+", "_", "~", "_").Replace(s.ed.Version)),
-		SourceDate: s.opts.SourceDate,
-		Files:      t,
-		BIOS:       &iso.BIOSBoot{Image: "isolinux/isolinux.bin", Catalog: "isolinux/boot.cat"},
-		UEFI:       &iso.UEFIBoot{Image: "boot/efi.img"},
-		Hybrid:     mbr,
+	var written []output.Written
+	var owners []string
+	for i, w := range writers {
+		s.prog.Note(fmt.Sprintf("writing %s (%s)", strings.Join(w.Names(chain.Base), ", "), s.ed.Outputs[i]))
+		ws, err := w.Write(ctx, chain, s.opts.OutDir)
+		if err != nil {
+			return nil, fmt.Errorf("output %s: %w", s.ed.Outputs[i], err)
+		}
+		for range ws {
+			owners = append(owners, s.ed.Outputs[i])
+		}
+		written = append(written, ws...)
 	}
-	if len(spec.VolumeID) > 32 {
-		spec.VolumeID = spec.VolumeID[:32]
+	res := &Result{Placement: pl.placement, Layers: pl.layers, BuildID: pl.buildID, InitrdSize: pl.initrd.size,
+		KernelVer: in.kernel.Version, Memory: &pl.initrd.memory, Segments: pl.initrd.segments}
+	var mediumFiles []FileRecord
+	for i, w := range written {
+		sum, err := fileSHA256(w.Path)
+		if err != nil {
+			return nil, err
+		}
+		fi, err := os.Stat(w.Path)
+		if err != nil {
+			return nil, err
+		}
+		m.Images = append(m.Images, ImageRecord{Name: w.Name, Output: owners[i], Format: w.Format, Size: fi.Size(), SHA256: sum})
+		out := filepath.Join(s.opts.OutDir, w.Name)
+		res.Images = append(res.Images, ImageFile{Output: owners[i], Format: w.Format, Path: out, Checksum: out + ".sha256", Size: fi.Size(), SHA256: sum})
+		if w.Files != nil {
+			recs, err := mediumRecords(w.Files, w.Format)
+			if err != nil {
+				return nil, err
+			}
+			mediumFiles = append(mediumFiles, recs...)
+		}
 	}
-	s.prog.Note("writing " + name)
-	if err := iso.Write(ctx, tmp, spec); err != nil {
-		return err
-	}
-	sum, err := fileSHA256(tmp)
-	if err != nil {
-		return err
-	}
-	fi, err := os.Stat(tmp)
-	if err != nil {
-		return err
-	}
-	isoFiles, err := records(t, "iso")
-	if err != nil {
-		return err
-	}
-	m := s.manifest(&ImageRecord{Name: name, Format: "iso", Size: fi.Size(), SHA256: sum})
-	m.Files = append(isoFiles, m.Files...)
+	m.Image = &m.Images[0]
+	m.Files = append(mediumFiles, m.Files...)
 	mj, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	// The checksum and manifest go first; the image's rename is the last step, so an image in
-	// images/ is always complete and matches its .sha256.
-	if err := writeAtomic(out+".sha256", []byte(sum+"  "+name+"\n")); err != nil {
-		return err
+	// The checksums and the manifest go first; the images' renames are the last step, so an image
+	// in images/ is always complete and matches its .sha256.
+	for _, im := range res.Images {
+		if err := writeAtomic(im.Checksum, []byte(im.SHA256+"  "+filepath.Base(im.Path)+"\n")); err != nil {
+			return nil, err
+		}
 	}
-	if err := writeAtomic(out+".manifest.json", append(mj, '\n')); err != nil {
-		return err
+	if err := writeAtomic(primary+".manifest.json", append(mj, '\n')); err != nil {
+		return nil, err
 	}
 	sbom, err := SBOM(m)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := writeAtomic(out+".spdx.json", sbom); err != nil {
-		return err
+	if err := writeAtomic(primary+".spdx.json", sbom); err != nil {
+		return nil, err
 	}
-	if err := os.Rename(tmp, out); err != nil {
-		return err
+	for _, w := range written {
+		if err := os.Rename(w.Path, filepath.Join(s.opts.OutDir, w.Name)); err != nil {
+			return nil, err
+		}
 	}
 	if err := syncDir(s.opts.OutDir); err != nil {
-		return err
+		return nil, err
 	}
-	ks, err := os.Stat(s.kernel.vmlinuz())
+	ks, err := os.Stat(in.kernel.vmlinuz())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	*s.res = Result{Image: out, Checksum: out + ".sha256", Manifest: out + ".manifest.json", SBOM: out + ".spdx.json", SHA256: sum, Size: fi.Size(),
-		InitrdSize: s.res.InitrdSize, KernelSize: ks.Size(), KernelVer: s.kernel.Version, Steps: s.res.Steps, ManifestData: m,
-		Memory: s.res.Memory, Segments: s.res.Segments}
-	return nil
+	first := res.Images[0]
+	res.Image, res.Checksum, res.SHA256, res.Size = first.Path, first.Checksum, first.SHA256, first.Size
+	res.Manifest, res.SBOM, res.ManifestData, res.KernelSize = primary+".manifest.json", primary+".spdx.json", m, ks.Size()
+	return res, nil
 }
 
-func (s *state) manifest(img *ImageRecord) *Manifest {
-	menu, _ := s.menu()
+// mediumRecords lists the files an image holds, for the manifest.
+func mediumRecords(files []output.File, where string) ([]FileRecord, error) {
+	t := fstree.New()
+	for _, f := range files {
+		if err := t.Add(fstree.Entry{Path: f.Path, Kind: fstree.File, Mode: 0o444, Source: f.Source, Data: f.Data, Origin: f.Origin}); err != nil {
+			return nil, err
+		}
+	}
+	return records(t, where)
+}
+
+// manifest is the build record without the images (build.json inside the ISO).
+func (s *state) manifest(in imageInputs, menu bootmenu.Menu) *Manifest {
 	var cmdline []string
 	if len(menu.Entries) > 0 {
 		cmdline = menu.Entries[0].Cmdline
 	}
-	return &Manifest{Edition: s.ed.Name, Version: s.ed.Version, Arch: s.ed.Arch, SourceDateEpoch: s.opts.SourceDate.Unix(),
-		Kernel: s.kernel.Version, Cmdline: cmdline, Image: img, Inputs: s.inputs, Packages: s.packages, Memory: s.res.Memory, Files: s.initrdFiles}
+	pl := in.placed
+	m := &Manifest{Edition: s.ed.Name, Version: s.ed.Version, Arch: s.ed.Arch, SourceDateEpoch: s.opts.SourceDate.Unix(),
+		Kernel: in.kernel.Version, Cmdline: cmdline, Placement: pl.placement, BuildID: pl.buildID, Inputs: in.inputs,
+		Packages: in.packages, Memory: &pl.initrd.memory, Files: pl.files}
+	for _, l := range pl.layers {
+		m.Layers = append(m.Layers, LayerRecord{Name: l.Name, Size: l.Size, SHA256: l.SHA256})
+	}
+	return m
 }
 
 // writeAtomic writes a file under a temporary name of its own, syncs it to disk and renames it, so

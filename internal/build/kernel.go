@@ -49,20 +49,17 @@ var kernelWarmFiles = []string{"meta.json", "vmlinuz", "config"}
 // stage's files named in use (all when none) are checked before they are used.
 func (s *state) unpackKernel(ctx context.Context, lp debian.LockedPackage, use ...string) (*kernelStage, error) {
 	key := cache.Key(kernelUnpackRecipe, lp.SHA256)
-	dir, err := s.opts.Cache.Stage("kernel", key, use...)
-	s.stageHit("kernel-unpack", err == nil)
-	checked := err != nil || len(use) == 0
-	if err != nil {
-		s.prog.Note("unpacking " + lp.Name + " " + lp.Version)
+	dir, built, err := s.stage("kernel", key, "kernel-unpack", "unpacking "+lp.Name+" "+lp.Version, func(dir string) error {
 		blob, err := s.fetcher.FetchLockedVerified(ctx, lp)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		dir, err = s.opts.Cache.CommitStage("kernel", key, func(dir string) error { return extractKernel(blob, dir) })
-		if err != nil {
-			return nil, fmt.Errorf("unpacking %s: %w", lp.Name, err)
-		}
+		return extractKernel(blob, dir)
+	}, use...)
+	if err != nil {
+		return nil, fmt.Errorf("unpacking %s: %w", lp.Name, err)
 	}
+	checked := built || len(use) == 0
 	var meta kernelMeta
 	data, err := os.ReadFile(filepath.Join(dir, "meta.json"))
 	if err == nil {
@@ -253,6 +250,7 @@ func resolveModules(k *kernelStage, names []string) ([]kmod.Module, error) {
 // compressed once, which packs better than per-file xz and spares the guest an xz decoder run per
 // module), plus the load list the init reads.
 func (s *state) moduleSegment(ctx context.Context, k *kernelStage, mods []kmod.Module) (*fstree.Tree, error) {
+	origin := "kernel:" + k.Package.Name
 	t := fstree.New()
 	base := path.Join("usr/lib/modules", k.Version)
 	var order, deps, aliases []string
@@ -274,7 +272,7 @@ func (s *state) moduleSegment(ctx context.Context, k *kernelStage, mods []kmod.M
 		if data, err = kmod.Decompress(data); err != nil {
 			return nil, fmt.Errorf("module %s: %w", m.Path, err)
 		}
-		if err := t.Add(fstree.Entry{Path: dst, Kind: fstree.File, Mode: 0o644, Data: data, Origin: "kernel:" + s.kernel.Package.Name}); err != nil {
+		if err := t.Add(fstree.Entry{Path: dst, Kind: fstree.File, Mode: 0o644, Data: data, Origin: origin}); err != nil {
 			return nil, err
 		}
 		order = append(order, "/"+dst)
@@ -313,38 +311,49 @@ func lines(l []string) []byte {
 	return []byte(strings.Join(l, "\n") + "\n")
 }
 
-func (s *state) kernelStep(ctx context.Context) error {
+// kernelOut is what the kernel step hands on: the unpacked kernel and the segment of the
+// edition's modules.
+type kernelOut struct {
+	stage   *kernelStage
+	modules *segment
+}
+
+func (s *state) kernelStep(ctx context.Context) (*kernelOut, error) {
 	lp, err := s.locked(s.recipes[0], s.recipes[0].Package)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if s.kernel, err = s.unpackKernel(ctx, lp, kernelWarmFiles...); err != nil {
-		return err
+	k, err := s.unpackKernel(ctx, lp, kernelWarmFiles...)
+	if err != nil {
+		return nil, err
 	}
-	if err := s.checkKconfig(s.kernel); err != nil {
-		return err
+	if err := s.checkKconfig(k); err != nil {
+		return nil, err
 	}
-	// The module segment depends only on the kernel package and the module list: when it is
-	// cached, neither the .modinfo reading nor the decompression runs again.
-	key := cache.Key(moduleSegmentRecipe, lp.SHA256, strings.Join(s.ed.Kernel.Modules, ","))
-	s.segments = append(s.segments, &segment{name: "kernel-modules", key: key, build: func() (*fstree.Tree, error) {
+	return &kernelOut{stage: k, modules: s.modulesSegment(ctx, k, "kernel-modules", s.ed.Kernel.Modules)}, nil
+}
+
+// modulesSegment is a segment of the named modules and their dependencies, with the load list the
+// init reads. It depends only on the kernel package and the list: when it is cached, neither the
+// .modinfo reading nor the decompression runs again.
+func (s *state) modulesSegment(ctx context.Context, k *kernelStage, name string, modules []string) *segment {
+	key := cache.Key(moduleSegmentRecipe, k.Package.SHA256, strings.Join(modules, ","))
+	return &segment{name: name, key: key, build: func() (*fstree.Tree, error) {
 		// The modules are read now: check the whole unpacked kernel first, unless this build
 		// has just written it.
-		k := s.kernel
 		if !k.checked {
 			var err error
-			if k, err = s.unpackKernel(ctx, lp); err != nil {
+			if k, err = s.unpackKernel(ctx, k.Package); err != nil {
 				return nil, err
 			}
 		}
-		mods, err := resolveModules(k, s.ed.Kernel.Modules)
+		mods, err := resolveModules(k, modules)
 		if err != nil {
 			return nil, err
 		}
-		s.log.Debug("modules resolved", "count", len(mods))
+		s.log.Debug("modules resolved", "segment", name, "count", len(mods))
 		return s.moduleSegment(ctx, k, mods)
-	}})
-	return nil
+	}}
 }
 
 // moduleSegmentRecipe names the layout of the module segment; change it when that changes.

@@ -56,9 +56,18 @@ func (s *state) packageSet(r *recipe.Recipe) ([]string, error) {
 	return set, nil
 }
 
+// packagesOut is what the packages step hands on: a segment per package set, the packages for
+// the manifest, and the sysusers.d files their accounts come from.
+type packagesOut struct {
+	segments  []*segment
+	installed []InstalledPackage
+	sysusers  [][]byte
+}
+
 // packageSegments unpacks each debian-packages recipe into a segment of its own, cached by the
 // packages' digests and the options.
-func (s *state) packageSegments(ctx context.Context) error {
+func (s *state) packageSegments(ctx context.Context) (*packagesOut, error) {
+	out := &packagesOut{}
 	dropDocs := s.ed.Debian.DropDocs != nil && *s.ed.Debian.DropDocs
 	for _, r := range s.recipes {
 		if r.Kind != recipe.KindDebianPackages {
@@ -66,18 +75,18 @@ func (s *state) packageSegments(ctx context.Context) error {
 		}
 		names, err := s.packageSet(r)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		var debs []debinstall.Deb
 		parts := []string{packagesRecipe, fmt.Sprint(dropDocs)}
 		for _, n := range names {
 			lp, err := s.locked(r, n)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			blob, err := s.opts.Cache.Blob(lp.SHA256)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			debs = append(debs, debinstall.Deb{Package: lp, Path: blob})
 			parts = append(parts, lp.SHA256)
@@ -90,47 +99,42 @@ func (s *state) packageSegments(ctx context.Context) error {
 		parts = append(parts, ov...)
 		key := cache.Key(parts...)
 		var tree *fstree.Tree
-		dir, err := s.opts.Cache.Stage("debian-packages", key)
-		s.stageHit("packages:"+r.Name, err == nil)
-		if err != nil {
-			s.prog.Note(fmt.Sprintf("unpacking %d Debian packages (%s)", len(debs), r.Name))
-			dir, err = s.opts.Cache.CommitStage("debian-packages", key, func(dir string) error {
-				if err := s.verifyDebs(ctx, debs); err != nil {
-					return err
-				}
-				tree = fstree.New()
-				inst, err := debinstall.Install(tree, debs, debinstall.Options{Overrides: r.Overrides, DropDocs: dropDocs, OriginPrefix: "deb:"})
-				if err != nil {
-					return err
-				}
-				var meta packageMeta
-				byName := map[string]int{}
-				for i, d := range debs {
-					byName[d.Package.Name] = i
-				}
-				for _, p := range inst.Packages {
-					lp := debs[byName[p.Name]].Package
-					meta.Packages = append(meta.Packages, InstalledPackage{Name: p.Name, Version: p.Version, Architecture: p.Architecture,
-						SHA256: lp.SHA256, Source: lp.Source, License: p.License, Recipe: r.Name, SkippedScripts: p.Scripts})
-				}
-				for _, e := range tree.Entries() {
-					if e.Kind == fstree.File && strings.HasPrefix(e.Path, "usr/lib/sysusers.d/") && path.Ext(e.Path) == ".conf" {
-						b, err := e.ReadAll()
-						if err != nil {
-							return err
-						}
-						meta.Sysusers = append(meta.Sysusers, string(b))
-					}
-				}
-				b, err := json.MarshalIndent(meta, "", " ")
-				if err != nil {
-					return err
-				}
-				return os.WriteFile(filepath.Join(dir, "packages.json"), b, 0o644)
-			})
-			if err != nil {
-				return fmt.Errorf("recipe %s: %w", r.Name, err)
+		dir, _, err := s.stage("debian-packages", key, "packages:"+r.Name, fmt.Sprintf("unpacking %d Debian packages (%s)", len(debs), r.Name), func(dir string) error {
+			if err := s.verifyDebs(ctx, debs); err != nil {
+				return err
 			}
+			tree = fstree.New()
+			inst, err := debinstall.Install(tree, debs, debinstall.Options{Overrides: r.Overrides, DropDocs: dropDocs, OriginPrefix: "deb:"})
+			if err != nil {
+				return err
+			}
+			var meta packageMeta
+			byName := map[string]int{}
+			for i, d := range debs {
+				byName[d.Package.Name] = i
+			}
+			for _, p := range inst.Packages {
+				lp := debs[byName[p.Name]].Package
+				meta.Packages = append(meta.Packages, InstalledPackage{Name: p.Name, Version: p.Version, Architecture: p.Architecture,
+					SHA256: lp.SHA256, Source: lp.Source, License: p.License, Recipe: r.Name, SkippedScripts: p.Scripts})
+			}
+			for _, e := range tree.Entries() {
+				if e.Kind == fstree.File && strings.HasPrefix(e.Path, "usr/lib/sysusers.d/") && path.Ext(e.Path) == ".conf" {
+					b, err := e.ReadAll()
+					if err != nil {
+						return err
+					}
+					meta.Sysusers = append(meta.Sysusers, string(b))
+				}
+			}
+			b, err := json.MarshalIndent(meta, "", " ")
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dir, "packages.json"), b, 0o644)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("recipe %s: %w", r.Name, err)
 		}
 		var meta packageMeta
 		b, err := os.ReadFile(filepath.Join(dir, "packages.json"))
@@ -138,11 +142,11 @@ func (s *state) packageSegments(ctx context.Context) error {
 			err = json.Unmarshal(b, &meta)
 		}
 		if err != nil {
-			return fmt.Errorf("recipe %s: %w", r.Name, err)
+			return nil, fmt.Errorf("recipe %s: %w", r.Name, err)
 		}
-		s.packages = append(s.packages, meta.Packages...)
+		out.installed = append(out.installed, meta.Packages...)
 		for _, u := range meta.Sysusers {
-			s.sysusers = append(s.sysusers, []byte(u))
+			out.sysusers = append(out.sysusers, []byte(u))
 		}
 		seg := &segment{name: r.Name, key: key, tree: tree}
 		if tree == nil {
@@ -156,9 +160,9 @@ func (s *state) packageSegments(ctx context.Context) error {
 				return t, err
 			}
 		}
-		s.segments = append(s.segments, seg)
+		out.segments = append(out.segments, seg)
 	}
-	return nil
+	return out, nil
 }
 
 // verifyDebs checks the cached .debs by digest before they are unpacked; a damaged one is dropped

@@ -20,6 +20,7 @@ import (
 	"github.com/genai-os/genai-build/internal/fstree"
 	"github.com/genai-os/genai-build/internal/gobuild"
 	"github.com/genai-os/genai-build/internal/initrd"
+	"github.com/genai-os/genai-build/internal/memreq"
 	"github.com/genai-os/genai-build/internal/recipe"
 )
 
@@ -91,39 +92,55 @@ func contentKey(t *fstree.Tree) (string, error) {
 	return cache.Key(string(b)), nil
 }
 
-// writeSegments writes (or reuses) each segment's compressed archive and concatenates them into
-// the initramfs, itself cached by the segments' keys.
-func (s *state) writeSegments(ctx context.Context) error {
+// segmentKey identifies a segment's content: its key, or the hash of its tree.
+func segmentKey(seg *segment) (string, error) {
+	if seg.key != "" {
+		return seg.key, nil
+	}
+	if seg.tree == nil {
+		return "", fmt.Errorf("segment %s: neither a tree nor a key", seg.name)
+	}
+	return contentKey(seg.tree)
+}
+
+// initramfs is a written initramfs: the file, its segments and every file it holds.
+type initramfs struct {
+	path     string
+	size     int64
+	files    []FileRecord
+	segments []SegmentFile
+	memory   memreq.Estimate
+}
+
+// writeSegments writes (or reuses) each segment's compressed archive and concatenates them, after
+// the root manifest that describes them, into an initramfs, itself cached by the segments' keys.
+// placement says for the memory estimate where the root lives.
+func (s *state) writeSegments(ctx context.Context, k *kernelStage, segments []*segment, placement memreq.Placement) (*initramfs, error) {
 	comp, err := initrd.ParseCompression(s.ed.Initramfs.Compression)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	epoch := strconv.FormatInt(s.opts.SourceDate.Unix(), 10)
 	var paths, keys []string
 	var files []FileRecord
 	var segFiles []segmentFiles
 	var compressed int64
-	for _, seg := range s.segments {
-		key := seg.key
-		if key == "" && seg.tree == nil {
-			return fmt.Errorf("segment %s: neither a tree nor a key", seg.name)
-		}
-		if key == "" {
-			if key, err = contentKey(seg.tree); err != nil {
-				return err
-			}
+	for _, seg := range segments {
+		key, err := segmentKey(seg)
+		if err != nil {
+			return nil, err
 		}
 		keys = append(keys, cache.Key(segmentRecipe, seg.name, key, comp.String(), epoch))
 	}
-	for i, seg := range s.segments {
+	for i, seg := range segments {
 		if err := ctx.Err(); err != nil {
-			return err
+			return nil, err
 		}
 		// Every segment is checked whole: its size goes into the root manifest, which keys the
 		// initramfs.
 		dir, err := s.segmentDir(seg, keys[i], comp, nil)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		var recs []FileRecord
 		b, err := os.ReadFile(filepath.Join(dir, "files.json"))
@@ -131,129 +148,144 @@ func (s *state) writeSegments(ctx context.Context) error {
 			err = json.Unmarshal(b, &recs)
 		}
 		if err != nil {
-			return fmt.Errorf("segment %s: %w", seg.name, err)
+			return nil, fmt.Errorf("segment %s: %w", seg.name, err)
 		}
 		files = append(files, recs...)
 		segFiles = append(segFiles, segmentFiles{seg.name, recs})
 		paths = append(paths, filepath.Join(dir, "segment"))
 		fi, err := os.Stat(filepath.Join(dir, "segment"))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		compressed += fi.Size()
 	}
 	// The root manifest goes first: a shortage of memory cuts the unpacking short at its end, so
 	// the first segment is the one that survives (initramfs/rootcheck).
-	mem, err := memoryNeed(s.kernel.vmlinuz(), compressed+manifestAllowance, segFiles)
+	mem, err := memoryNeed(k.vmlinuz(), compressed+manifestAllowance, segFiles, placement)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rm, err := rootManifest(s.ed.Name, segFiles, mem)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	mt := fstree.New()
 	if err := mt.Add(fstree.Entry{Path: rootcheck.Path, Kind: fstree.File, Mode: 0o644, Data: rm.Marshal(), Origin: "generated:root-manifest"}); err != nil {
-		return err
+		return nil, err
 	}
 	var manifestSeg bytes.Buffer
 	if err := initrd.Write(&manifestSeg, mt, initrd.Options{SourceDate: s.opts.SourceDate, Compression: comp}); err != nil {
-		return fmt.Errorf("segment %s: %w", rootManifestSegment, err)
+		return nil, fmt.Errorf("segment %s: %w", rootManifestSegment, err)
 	}
 	mrecs, err := records(mt, "initramfs:"+rootManifestSegment)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	files = append(mrecs, files...)
-	s.res.Memory = &mem
 	key := cache.Key(append([]string{"initrd/2", cache.Key(manifestSeg.String())}, keys...)...)
-	dir, err := s.opts.Cache.Stage("initrd", key)
-	s.stageHit("initrd", err == nil)
-	if err != nil {
-		dir, err = s.opts.Cache.CommitStage("initrd", key, func(dir string) error {
-			out, err := os.Create(filepath.Join(dir, "initrd.img"))
-			if err != nil {
-				return err
-			}
-			rs := []io.Reader{bytes.NewReader(manifestSeg.Bytes())}
-			var closers []io.Closer
-			for _, p := range paths {
-				f, err := os.Open(p)
-				if err != nil {
-					return err
-				}
-				rs = append(rs, f)
-				closers = append(closers, f)
-			}
-			err = initrd.Concat(out, rs...)
-			for _, c := range closers {
-				c.Close()
-			}
-			if err != nil {
-				out.Close()
-				return err
-			}
-			return out.Close()
-		})
+	dir, _, err := s.stage("initrd", key, "initrd", "", func(dir string) error {
+		out, err := os.Create(filepath.Join(dir, "initrd.img"))
 		if err != nil {
 			return err
 		}
-	}
-	s.initrd = filepath.Join(dir, "initrd.img")
-	s.initrdFiles = files
-	s.res.Segments = []SegmentFile{{Name: rootManifestSegment, Data: manifestSeg.Bytes()}}
-	for i, sf := range segFiles {
-		s.res.Segments = append(s.res.Segments, SegmentFile{Name: sf.name, Path: paths[i]})
-	}
-	fi, err := os.Stat(s.initrd)
+		rs := []io.Reader{bytes.NewReader(manifestSeg.Bytes())}
+		var closers []io.Closer
+		for _, p := range paths {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			rs = append(rs, f)
+			closers = append(closers, f)
+		}
+		err = initrd.Concat(out, rs...)
+		for _, c := range closers {
+			c.Close()
+		}
+		if err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	s.res.InitrdSize = fi.Size()
-	return nil
+	rd := &initramfs{path: filepath.Join(dir, "initrd.img"), files: files, memory: mem,
+		segments: []SegmentFile{{Name: rootManifestSegment, Data: manifestSeg.Bytes()}}}
+	for i, sf := range segFiles {
+		rd.segments = append(rd.segments, SegmentFile{Name: sf.name, Path: paths[i]})
+	}
+	fi, err := os.Stat(rd.path)
+	if err != nil {
+		return nil, err
+	}
+	rd.size = fi.Size()
+	return rd, nil
 }
 
 // segmentDir returns the stage folder of a segment's compressed archive, writing it when it is not
 // cached (or fails its check of the files in use; all when use is empty).
 func (s *state) segmentDir(seg *segment, key string, comp initrd.Compression, use []string) (string, error) {
-	dir, err := s.opts.Cache.Stage("initrd-segment", key, use...)
-	s.stageHit("segment:"+seg.name, err == nil)
-	if err == nil {
-		return dir, nil
-	}
-	s.prog.Note(fmt.Sprintf("writing initramfs segment %s (%s)", seg.name, comp))
-	if seg.tree == nil {
-		if seg.tree, err = seg.build(); err != nil {
-			return "", fmt.Errorf("segment %s: %w", seg.name, err)
+	dir, _, err := s.stage("initrd-segment", key, "segment:"+seg.name, fmt.Sprintf("writing initramfs segment %s (%s)", seg.name, comp), func(dir string) error {
+		t, err := seg.content()
+		if err != nil {
+			return err
 		}
-	}
-	return s.opts.Cache.CommitStage("initrd-segment", key, func(dir string) error {
 		f, err := os.Create(filepath.Join(dir, "segment"))
 		if err != nil {
 			return err
 		}
-		if err := initrd.Write(f, seg.tree, initrd.Options{SourceDate: s.opts.SourceDate, Compression: comp}); err != nil {
+		if err := initrd.Write(f, t, initrd.Options{SourceDate: s.opts.SourceDate, Compression: comp}); err != nil {
 			f.Close()
 			return fmt.Errorf("segment %s: %w", seg.name, err)
 		}
 		if err := f.Close(); err != nil {
 			return err
 		}
-		recs, err := records(seg.tree, "initramfs:"+seg.name)
+		return writeRecords(filepath.Join(dir, "files.json"), t, "initramfs:"+seg.name)
+	}, use...)
+	return dir, err
+}
+
+// content is the segment's tree, built now if need be.
+func (seg *segment) content() (*fstree.Tree, error) {
+	if seg.tree == nil {
+		t, err := seg.build()
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("segment %s: %w", seg.name, err)
 		}
-		b, err := json.MarshalIndent(recs, "", " ")
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, "files.json"), b, 0o644)
-	})
+		seg.tree = t
+	}
+	return seg.tree, nil
+}
+
+// writeRecords writes the records of t's entries to p, for a warm build's manifest.
+func writeRecords(p string, t *fstree.Tree, where string) error {
+	recs, err := records(t, where)
+	if err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(recs, "", " ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(p, b, 0o644)
+}
+
+// readRecords reads what writeRecords wrote.
+func readRecords(p string) ([]FileRecord, error) {
+	var recs []FileRecord
+	b, err := os.ReadFile(p)
+	if err == nil {
+		err = json.Unmarshal(b, &recs)
+	}
+	return recs, err
 }
 
 // userland builds every Go recipe and the u-root busybox (concurrently: u-root takes a minute when
 // it is not cached) and makes one segment of each.
-func (s *state) userland(ctx context.Context) error {
+func (s *state) userland(ctx context.Context) ([]*segment, []Input, error) {
 	type built struct {
 		seg   *segment
 		input Input
@@ -276,14 +308,16 @@ func (s *state) userland(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	var segs []*segment
+	var inputs []Input
 	for i, b := range out {
 		if b.err != nil {
-			return fmt.Errorf("recipe %s: %w", work[i].Name, b.err)
+			return nil, nil, fmt.Errorf("recipe %s: %w", work[i].Name, b.err)
 		}
-		s.segments = append(s.segments, b.seg)
-		s.inputs = append(s.inputs, b.input)
+		segs = append(segs, b.seg)
+		inputs = append(inputs, b.input)
 	}
-	return nil
+	return segs, inputs, nil
 }
 
 func (s *state) buildGo(ctx context.Context, r *recipe.Recipe) (*segment, Input, error) {
@@ -368,9 +402,38 @@ func fileSHA256(p string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// rootfs adds the system segment (folders, generated configuration, overlays) and writes the
-// initramfs.
-func (s *state) rootfs(ctx context.Context) error {
+// rootTree is what the system holds, before it is placed: its components, each a segment.
+type rootTree struct {
+	modules  *segment   // the edition's kernel modules and their load list
+	programs []*segment // the init, the Go programs, u-root (recipe order)
+	packages []*segment // the Debian package sets (recipe order)
+	system   *segment   // folders, generated configuration, accounts, overlays
+	// installed are the packages for the manifest.
+	installed []InstalledPackage
+}
+
+// segments are the components in the order the initramfs has always held them: a later segment's
+// files win.
+func (r *rootTree) segments() []*segment {
+	segs := append([]*segment{r.modules}, r.programs...)
+	segs = append(segs, r.packages...)
+	return append(segs, r.system)
+}
+
+// rootfs makes the system component (folders, generated configuration, accounts, overlays) and
+// returns the root tree.
+func (s *state) rootfs(k *kernelOut, programs []*segment, pkgs *packagesOut) (*rootTree, error) {
+	sys, err := s.systemTree(pkgs.sysusers)
+	if err != nil {
+		return nil, err
+	}
+	return &rootTree{modules: k.modules, programs: programs, packages: pkgs.segments,
+		system: &segment{name: "system", tree: sys}, installed: pkgs.installed}, nil
+}
+
+// systemTree is the root's own folders, the files generated from the edition, the accounts and
+// the overlays.
+func (s *state) systemTree(sysusers [][]byte) (*fstree.Tree, error) {
 	t := fstree.New()
 	gen := "generated:edition"
 	dirs := []struct {
@@ -380,44 +443,43 @@ func (s *state) rootfs(ctx context.Context) error {
 		{"var/log", 0o755}, {"etc/consciousness/services", 0o755}, {"usr/bin", 0o755}, {"usr/sbin", 0o755}, {"usr/lib", 0o755}, {"usr/lib64", 0o755}}
 	for _, d := range dirs {
 		if err := t.Add(fstree.Entry{Path: d.p, Kind: fstree.Dir, Mode: d.mode, Origin: gen}); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	// The merged-/usr layout of Debian since bookworm: /bin, /sbin, /lib and /lib64 are links into
 	// /usr, so every component installs under usr/ and Debian's packages land where they expect.
 	for _, l := range []string{"bin", "sbin", "lib", "lib64"} {
 		if err := t.Add(fstree.Entry{Path: l, Kind: fstree.Symlink, Mode: 0o777, Target: "usr/" + l, Origin: gen}); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for p, body := range s.systemFiles() {
 		if err := t.Add(fstree.Entry{Path: p, Kind: fstree.File, Mode: 0o644, Data: []byte(body), Origin: gen}); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	// sh is the u-root shell: scripts and ssh's "command" need one.
 	if err := t.Add(fstree.Entry{Path: "usr/bin/sh", Kind: fstree.Symlink, Mode: 0o777, Target: "gosh", Origin: gen}); err != nil {
-		return err
+		return nil, err
 	}
-	if err := s.addAccounts(t); err != nil {
-		return err
+	if err := s.addAccounts(t, sysusers); err != nil {
+		return nil, err
 	}
 	for _, o := range s.ed.Overlays {
 		if err := t.AddHostDir(filepath.Join(s.opts.Root, "overlays", o), "", "overlay:"+o, true); err != nil {
-			return fmt.Errorf("overlay %s: %w", o, err)
+			return nil, fmt.Errorf("overlay %s: %w", o, err)
 		}
 	}
 	for _, o := range s.opts.ExtraOverlays {
 		fi, err := os.Stat(o)
 		if err != nil || !fi.IsDir() {
-			return fmt.Errorf("extra overlay %s: not a folder", o)
+			return nil, fmt.Errorf("extra overlay %s: not a folder", o)
 		}
 		if err := t.AddHostDir(o, "", "extra-overlay:"+o, true); err != nil {
-			return fmt.Errorf("extra overlay %s: %w", o, err)
+			return nil, fmt.Errorf("extra overlay %s: %w", o, err)
 		}
 	}
-	s.segments = append(s.segments, &segment{name: "system", tree: t})
-	return s.writeSegments(ctx)
+	return t, nil
 }
 
 // systemFiles are the files generated from the edition.

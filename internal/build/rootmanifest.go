@@ -63,7 +63,7 @@ func rootManifest(edition string, segs []segmentFiles, mem memreq.Estimate) (roo
 
 // memoryNeed computes the image's memory minimum from the kernel file, the initramfs's compressed
 // size and its files.
-func memoryNeed(vmlinuz string, initrdSize int64, segs []segmentFiles) (memreq.Estimate, error) {
+func memoryNeed(vmlinuz string, initrdSize int64, segs []segmentFiles, placement memreq.Placement) (memreq.Estimate, error) {
 	f, err := os.Open(vmlinuz)
 	if err != nil {
 		return memreq.Estimate{}, err
@@ -73,7 +73,7 @@ func memoryNeed(vmlinuz string, initrdSize int64, segs []segmentFiles) (memreq.E
 	if err != nil {
 		return memreq.Estimate{}, fmt.Errorf("%s: %w", vmlinuz, err)
 	}
-	in := memreq.Inputs{KernelInitSize: initSize, InitrdCompressed: initrdSize, Placement: memreq.RAM}
+	in := memreq.Inputs{KernelInitSize: initSize, InitrdCompressed: initrdSize, Placement: placement}
 	seen := map[string]bool{} // a path in two segments is unpacked twice but kept once
 	for i := len(segs) - 1; i >= 0; i-- {
 		for _, r := range segs[i].files {

@@ -52,6 +52,12 @@ Write it to a USB stick with: dd if=IMAGE of=/dev/sdX bs=4M conv=fsync`,
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "%s\n  size %s (kernel %s, initramfs %s)\n  sha256 %s\n", res.Image, mib(res.Size), mib(res.KernelSize), mib(res.InitrdSize), res.SHA256)
+			for _, im := range res.Images[1:] {
+				fmt.Fprintf(env.Stdout, "%s\n  size %s (%s)\n  sha256 %s\n", im.Path, mib(im.Size), im.Output, im.SHA256)
+			}
+			if res.BuildID != "" {
+				fmt.Fprintf(env.Stdout, "  root on the medium: %d layers, build id %s\n", len(res.Layers), res.BuildID)
+			}
 			return nil
 		},
 	}

@@ -22,8 +22,12 @@ type Edition struct {
 	Overlays  []string  `yaml:"overlays"` // overlays/<name>/ copied over the root tree, in order
 	Boot      Boot      `yaml:"boot"`
 	Initramfs Initramfs `yaml:"initramfs"`
-	Outputs   []string  `yaml:"outputs"` // image formats: "iso"
-	Debian    Debian    `yaml:"debian"`
+	// Root says where the root file system lives at run time.
+	Root Root `yaml:"root"`
+	// Outputs name the formats the boot chain is written as (internal/output's registry: iso,
+	// kernel-initrd).
+	Outputs []string `yaml:"outputs"`
+	Debian  Debian   `yaml:"debian"`
 	// Users are the accounts of the image besides those its packages need. root always exists; with
 	// neither a password hash nor keys it cannot log in.
 	Users []User `yaml:"users"`
@@ -85,6 +89,31 @@ type Initramfs struct {
 	Compression string `yaml:"compression"` // zstd, gzip, xz, none
 }
 
+// Placements of the root file system (Root.Placement).
+const (
+	// PlacementInitramfs: the whole root is in the initramfs, unpacked into RAM (the server).
+	PlacementInitramfs = "initramfs"
+	// PlacementImage: the root is a stack of SquashFS layers on the medium under a tmpfs; a small
+	// early initramfs finds the medium by the build's id and mounts them.
+	PlacementImage = "image"
+)
+
+// Root says where the root file system lives.
+type Root struct {
+	Placement string `yaml:"placement"` // initramfs (default) or image
+	// Tmpfs is the size of the tmpfs over the layers (placement image), as tmpfs's size= takes
+	// it ("50%", "512m"); empty: the init's default.
+	Tmpfs string `yaml:"tmpfs"`
+}
+
+// PlacementOr is the placement, initramfs when unset.
+func (r Root) PlacementOr() string {
+	if r.Placement == "" {
+		return PlacementInitramfs
+	}
+	return r.Placement
+}
+
 // Removals are list entries an edition takes away from its parents.
 type Removals struct {
 	Recipes  []string `yaml:"recipes"`
@@ -113,7 +142,7 @@ func (b Boot) TimeoutOr(def int) int {
 
 // Merge returns child laid over parent. The rules, tested in TestMerge:
 //   - scalars (name, description, version, arch, kernel.recipe, boot.hostname, boot.level,
-//     boot.timeout, boot.serial, initramfs.compression): the child's value when set, else the parent's;
+//     boot.timeout, boot.serial, initramfs.compression, root.placement, root.tmpfs): the child's value when set, else the parent's;
 //   - lists (recipes, overlays, outputs, kernel.config, kernel.modules, boot.cmdline): the parent's
 //     entries then the child's, each once, in first-seen order; then the child's `remove:` entries are
 //     taken out;
@@ -128,6 +157,8 @@ func Merge(parent, child Edition) Edition {
 	out.Boot.Hostname = pick(child.Boot.Hostname, parent.Boot.Hostname)
 	out.Boot.Serial = pick(child.Boot.Serial, parent.Boot.Serial)
 	out.Initramfs.Compression = pick(child.Initramfs.Compression, parent.Initramfs.Compression)
+	out.Root.Placement = pick(child.Root.Placement, parent.Root.Placement)
+	out.Root.Tmpfs = pick(child.Root.Tmpfs, parent.Root.Tmpfs)
 	if out.Boot.Level == nil {
 		out.Boot.Level = parent.Boot.Level
 	}

@@ -20,6 +20,7 @@ func TestMerge(t *testing.T) {
 		Overlays: []string{"base"},
 		Boot:     Boot{Hostname: "genai", Level: fp(0.7), Timeout: ip(2), Cmdline: []string{"quiet"}},
 		Outputs:  []string{"iso"},
+		Root:     Root{Placement: "image", Tmpfs: "50%"},
 	}
 	tests := []struct {
 		name  string
@@ -32,6 +33,17 @@ func TestMerge(t *testing.T) {
 			}
 			if got.Boot.LevelOr(-1) != 0.7 || got.Boot.TimeoutOr(-1) != 2 {
 				t.Errorf("pointer scalars not inherited: %+v", got.Boot)
+			}
+			if got.Root != (Root{Placement: "image", Tmpfs: "50%"}) {
+				t.Errorf("root not inherited: %+v", got.Root)
+			}
+		}},
+		{"root placement overridden", Edition{Name: "s", Root: Root{Placement: "initramfs"}, Outputs: []string{"kernel-initrd"}}, func(t *testing.T, got Edition) {
+			if got.Root.PlacementOr() != PlacementInitramfs || got.Root.Tmpfs != "50%" {
+				t.Errorf("root = %+v", got.Root)
+			}
+			if want := []string{"iso", "kernel-initrd"}; !reflect.DeepEqual(got.Outputs, want) {
+				t.Errorf("outputs = %v, want %v", got.Outputs, want)
 			}
 		}},
 		{"scalars overridden", Edition{Name: "s", Version: "2.0", Boot: Boot{Hostname: "srv", Level: fp(0), Timeout: ip(0)}}, func(t *testing.T, got Edition) {
@@ -136,6 +148,13 @@ outputs: [iso, floppy]
 			"server.yaml:3: version:", "server.yaml:4: recipes[1]: no recipe \"nosuch\"",
 			"server.yaml:5: overlays[0]: no overlay folder overlays/missing/", "server.yaml:7: boot.level: 1.5 is outside",
 			"server.yaml:8: boot.hostname:", "server.yaml:9: outputs[1]: unknown output format \"floppy\""}},
+		{"root placement and tmpfs", map[string]string{"base": goodBase, "server": "name: server\nextends: base\nroot:\n  placement: disk\n  tmpfs: lots\n"},
+			"server", []string{"server.yaml:4: root.placement: \"disk\": use initramfs or image",
+				"server.yaml:5: root.tmpfs: only a root on the medium"}},
+		{"tmpfs size", map[string]string{"base": goodBase, "server": "name: server\nextends: base\nroot:\n  placement: image\n  tmpfs: 50 %\n"},
+			"server", []string{"server.yaml:5: root.tmpfs: \"50 %\": a size as tmpfs takes it"}},
+		{"outputs are the registry's", map[string]string{"base": goodBase, "server": "name: server\nextends: base\noutputs: [uki]\n"},
+			"server", []string{"server.yaml:3: outputs[0]: unknown output format \"uki\"; known: iso, kernel-initrd"}},
 		{"problem found in the parent points at the parent", map[string]string{"base": strings.Replace(goodBase, "arch: amd64", "arch: sparc", 1), "server": "name: server\nextends: base\n"},
 			"server", []string{"base.yaml:4: arch: \"sparc\" is not supported"}},
 		{"name must match the file", map[string]string{"base": goodBase, "server": "name: srv\nextends: base\n"},

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/genai-os/genai-build/internal/output"
 	"github.com/genai-os/genai-build/internal/strictyaml"
 )
 
@@ -237,11 +238,23 @@ func validate(e *Edition, chain []*file, root string) Problems {
 		}
 	}
 	if len(e.Outputs) == 0 {
-		add("outputs", "no output format: add one (iso)")
+		add("outputs", fmt.Sprintf("no output format: add one of %s", strings.Join(output.Names(), ", ")))
 	}
 	for _, o := range e.Outputs {
-		if o != "iso" {
-			add(listItem("outputs", o), fmt.Sprintf("unknown output format %q; known: iso", o))
+		if _, ok := output.Lookup(o); !ok {
+			add(listItem("outputs", o), fmt.Sprintf("unknown output format %q; known: %s", o, strings.Join(output.Names(), ", ")))
+		}
+	}
+	switch e.Root.Placement {
+	case "", PlacementInitramfs, PlacementImage:
+	default:
+		add("root.placement", fmt.Sprintf("%q: use %s or %s", e.Root.Placement, PlacementInitramfs, PlacementImage))
+	}
+	if t := e.Root.Tmpfs; t != "" {
+		if e.Root.PlacementOr() != PlacementImage {
+			add("root.tmpfs", "only a root on the medium (placement: image) has a tmpfs over it")
+		} else if !regexp.MustCompile(`^[1-9][0-9]*(%|[kmg])?$`).MatchString(t) {
+			add("root.tmpfs", fmt.Sprintf("%q: a size as tmpfs takes it (50%%, 512m, 2g)", t))
 		}
 	}
 	if l := e.Boot.Level; l != nil && (*l < 0 || *l > 1) {

@@ -16,6 +16,11 @@ type Placement string
 // RAM: the whole root is the unpacked initramfs (tmpfs), as in the server edition.
 const RAM Placement = "ram"
 
+// Medium: the root is a stack of read-only layers on the boot medium under a tmpfs; only the early
+// initramfs is unpacked into memory. The layers' pages come and go with the page cache, and the
+// tmpfs over them grows with what is written: neither is in this estimate (not measured yet).
+const Medium Placement = "medium"
+
 // Inputs are the sizes, in bytes, the build measured.
 type Inputs struct {
 	// KernelInitSize is the bzImage header's init_size: the memory the kernel needs from its load
@@ -55,7 +60,7 @@ type Estimate struct {
 	Initrd   int64 `json:"initrd"`
 	Unpacked int64 `json:"unpacked"`
 	Margin   int64 `json:"margin"`
-	// Placement says where the root lives ("ram").
+	// Placement says where the root lives ("ram", "medium").
 	Placement Placement `json:"placement"`
 }
 
@@ -66,8 +71,8 @@ func Compute(in Inputs) (Estimate, error) {
 	if in.KernelInitSize <= 0 || in.InitrdCompressed <= 0 || in.UnpackedFiles < 0 || in.Entries < 0 {
 		return Estimate{}, fmt.Errorf("memory estimate: sizes must be positive: %+v", in)
 	}
-	if in.Placement != RAM {
-		return Estimate{}, fmt.Errorf("memory estimate: root placement %q not supported (want %q)", in.Placement, RAM)
+	if in.Placement != RAM && in.Placement != Medium {
+		return Estimate{}, fmt.Errorf("memory estimate: root placement %q not supported (want %q or %q)", in.Placement, RAM, Medium)
 	}
 	e := Estimate{Kernel: in.KernelInitSize, Initrd: in.InitrdCompressed,
 		Unpacked: in.UnpackedFiles + int64(in.Entries)*perEntry, Margin: KernelRuntime + BootUnits, Placement: in.Placement}

@@ -27,7 +27,7 @@ func TestCompute(t *testing.T) {
 	for name, bad := range map[string]Inputs{
 		"no kernel":       {InitrdCompressed: 1, Placement: RAM},
 		"no initrd":       {KernelInitSize: 1, Placement: RAM},
-		"other placement": {KernelInitSize: 1, InitrdCompressed: 1, Placement: "medium"},
+		"other placement": {KernelInitSize: 1, InitrdCompressed: 1, Placement: "disk"},
 	} {
 		if _, err := Compute(bad); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -1,6 +1,7 @@
-// Package boot_test builds the server edition's ISO once and boots it in QEMU in every mode the
-// hybrid ISO promises: BIOS and UEFI, with and without Secure Boot, from a CD drive and a USB stick.
-// Each boot must reach the init's ready line on the serial console.
+// Package boot_test builds the editions' images once each and boots them in QEMU. TestBootMatrix is
+// the matrix edition × output × firmware × medium: the hybrid ISO in every mode it promises (BIOS
+// and UEFI, with and without Secure Boot, from a CD drive and a USB stick) and the kernel-initrd
+// output booted directly. Each boot must reach the init's ready line on the serial console.
 //
 // The build uses the same cache as the CLI (GENAI_BUILD_CACHE or the XDG cache), so a warm cache
 // makes it fast; set GENAI_BOOT_TESTS=0 to skip the boots (e.g. on a machine without QEMU).
@@ -55,8 +56,8 @@ func testCache(t testing.TB) *cache.Cache {
 	return &cache.Cache{Dir: dir}
 }
 
-// buildISO builds the server edition with opts' extras once per name, into a folder that outlives
-// the test that asked first.
+// buildISO builds an edition (opts.Edition, default server) with opts' extras once per name, into
+// a folder that outlives the test that asked first.
 func buildISO(t *testing.T, name string, opts build.Options) *build.Result {
 	t.Helper()
 	isos.Lock()
@@ -77,11 +78,14 @@ func buildISO(t *testing.T, name string, opts build.Options) *build.Result {
 			b.err = err
 			return
 		}
-		opts.Root, opts.Edition, opts.OutDir, opts.Cache, opts.Mirror, opts.Security, opts.SourceDate = root, "server", out, testCache(t), m, sec, sourceDate
+		if opts.Edition == "" {
+			opts.Edition = "server"
+		}
+		opts.Root, opts.OutDir, opts.Cache, opts.Mirror, opts.Security, opts.SourceDate = root, out, testCache(t), m, sec, sourceDate
 		b.res, b.err = build.Run(context.Background(), opts)
 	})
 	if b.err != nil {
-		t.Fatalf("building the server ISO (%s): %v", name, b.err)
+		t.Fatalf("building %s: %v", name, b.err)
 	}
 	return b.res
 }
@@ -152,41 +156,105 @@ func needQEMU(t *testing.T) {
 // host key start on the first connection).
 const serverBootUnits = "1"
 
-var ready = regexp.MustCompile(`genai-os: ready edition=server level=([0-9.]+) boot_ms=([0-9]+) services=([0-9]+)/([0-9]+)`)
+var ready = readyLine("server")
 
-// TestBootMatrix boots the one ISO in each firmware and medium combination a PC offers.
+// readyLine matches an edition's ready line: level, boot time, units up and units.
+func readyLine(edition string) *regexp.Regexp {
+	return regexp.MustCompile(`genai-os: ready edition=` + regexp.QuoteMeta(edition) + ` level=([0-9.]+) boot_ms=([0-9]+) services=([0-9]+)/([0-9]+)`)
+}
+
+// bootRow is one boot of the matrix: an edition written in one output format, started by a
+// firmware from a medium. The kernel-initrd output is booted directly (QEMU's -kernel, SeaBIOS,
+// no medium).
+type bootRow struct {
+	edition string
+	output  string
+	fw      qemu.Firmware
+	media   qemu.Media // "" for a direct boot
+	// level and units are what the ready line must say: the edition's level, its boot units.
+	level, units string
+}
+
+func (r bootRow) name() string {
+	if r.media == "" {
+		return fmt.Sprintf("%s-%s-direct", r.edition, r.output)
+	}
+	return fmt.Sprintf("%s-%s-%s-%s", r.edition, r.output, r.fw, r.media)
+}
+
+// bootMatrix are the rows: each edition that boots, in each of its outputs, in every mode the
+// output promises.
+func bootMatrix() []bootRow {
+	var rows []bootRow
+	for _, e := range []struct {
+		edition      string
+		outputs      []string
+		level, units string
+	}{
+		{"server", []string{"iso", "kernel-initrd"}, "0.7", serverBootUnits},
+	} {
+		for _, o := range e.outputs {
+			switch o {
+			case "iso":
+				for _, fw := range qemu.Firmwares {
+					for _, media := range qemu.Medias {
+						rows = append(rows, bootRow{e.edition, o, fw, media, e.level, e.units})
+					}
+				}
+			case "kernel-initrd":
+				rows = append(rows, bootRow{e.edition, o, qemu.BIOS, "", e.level, e.units})
+			}
+		}
+	}
+	return rows
+}
+
+// machine builds the row's edition in the row's output (once for all rows that share them) and
+// returns the virtual machine that boots it.
+func (r bootRow) machine(t *testing.T) qemu.Config {
+	if r.output == "iso" {
+		res := buildISO(t, r.edition, build.Options{Edition: r.edition})
+		return qemu.Config{Image: res.Image, Firmware: r.fw, Media: r.media, CPUs: 1}
+	}
+	res := buildISO(t, r.edition+"+"+r.output, build.Options{Edition: r.edition, Outputs: []string{r.output}})
+	cfg := qemu.Config{Firmware: r.fw, CPUs: 1, Append: strings.Join(res.ManifestData.Cmdline, " ")}
+	for _, im := range res.Images {
+		switch im.Format {
+		case "vmlinuz":
+			cfg.Kernel = im.Path
+		case "initrd":
+			cfg.Initrd = im.Path
+		}
+	}
+	if cfg.Kernel == "" || cfg.Initrd == "" {
+		t.Fatalf("%s wrote %+v, want a kernel and an initramfs", r.output, res.Images)
+	}
+	return cfg
+}
+
+// TestBootMatrix boots each row of the matrix edition × output × firmware × medium.
 func TestBootMatrix(t *testing.T) {
 	needQEMU(t)
-	res := serverISO(t)
-	modes := []struct {
-		fw    qemu.Firmware
-		media qemu.Media
-	}{
-		{qemu.BIOS, qemu.CD}, {qemu.BIOS, qemu.USB},
-		{qemu.UEFI, qemu.CD}, {qemu.UEFI, qemu.USB},
-		{qemu.SecureBoot, qemu.CD}, {qemu.SecureBoot, qemu.USB},
-	}
-	for _, m := range modes {
-		t.Run(fmt.Sprintf("%s-%s", m.fw, m.media), func(t *testing.T) {
+	for _, row := range bootMatrix() {
+		t.Run(row.name(), func(t *testing.T) {
 			t.Parallel()
-			r, err := qemu.Boot(context.Background(), qemu.Config{Image: res.Image, Firmware: m.fw, Media: m.media, CPUs: 1},
-				qemu.Watch{Ready: ready, Timeout: 4 * time.Minute})
+			ready := readyLine(row.edition)
+			r, err := qemu.Boot(context.Background(), row.machine(t), qemu.Watch{Ready: ready, Timeout: 4 * time.Minute})
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantFW := map[qemu.Firmware]string{qemu.BIOS: "firmware=bios secureboot=off", qemu.UEFI: "firmware=uefi secureboot=off", qemu.SecureBoot: "firmware=uefi secureboot=on"}[m.fw]
+			wantFW := map[qemu.Firmware]string{qemu.BIOS: "firmware=bios secureboot=off", qemu.UEFI: "firmware=uefi secureboot=off", qemu.SecureBoot: "firmware=uefi secureboot=on"}[row.fw]
 			if !strings.Contains(string(r.Console), "genai-os: boot "+wantFW) {
 				t.Errorf("the init did not report %q", wantFW)
 			}
 			sm := ready.FindStringSubmatch(r.ReadyLine)
-			if sm[1] != "0.7" {
-				t.Errorf("level = %s, want the edition's 0.7: %s", sm[1], r.ReadyLine)
+			if sm[1] != row.level {
+				t.Errorf("level = %s, want the edition's %s: %s", sm[1], row.level, r.ReadyLine)
 			}
-			if ok, total := sm[3], sm[4]; ok != total || total != serverBootUnits {
-				t.Errorf("services=%s/%s, want %s/%s (sshd.socket, the server's one boot unit, listening): %s",
-					ok, total, serverBootUnits, serverBootUnits, r.ReadyLine)
+			if ok, total := sm[3], sm[4]; ok != total || total != row.units {
+				t.Errorf("services=%s/%s, want %s/%s (the edition's boot units, all up): %s", ok, total, row.units, row.units, r.ReadyLine)
 			}
-			t.Logf("%s/%s: ready after %.1fs wall (%s): %s", m.fw, m.media, r.ReadyAt.Seconds(), r.Accel, r.ReadyLine)
+			t.Logf("%s: ready after %.1fs wall (%s): %s", row.name(), r.ReadyAt.Seconds(), r.Accel, r.ReadyLine)
 		})
 	}
 }

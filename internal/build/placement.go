@@ -1,0 +1,227 @@
+package build
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/genai-os/genai-build/internal/cache"
+	"github.com/genai-os/genai-build/internal/edition"
+	"github.com/genai-os/genai-build/internal/fstree"
+	"github.com/genai-os/genai-build/internal/memreq"
+	"github.com/genai-os/genai-build/internal/output"
+	"github.com/genai-os/genai-build/internal/squashfs"
+)
+
+// layerRecipe names how a layer image is written; change it when that changes.
+const layerRecipe = "squashfs-layer/1"
+
+// Paths of a root on the medium (placement image), as the init reads them (docs/DESIGN.md, "A root
+// on the medium"): the layers and their list on the medium, the build's identity in both places.
+const (
+	liveDir      = "live"
+	liveBuildID  = "live/build-id"
+	liveLayers   = "live/layers"
+	liveConfPath = "etc/consciousness/live.conf"
+)
+
+// mediumModules are what the early initramfs loads to find and mount the medium: the server's
+// disk, CD-ROM and USB storage drivers, the file systems of the medium (ISO 9660, FAT on a
+// partition, with the code page and character sets Debian's kernel config names as FAT's defaults:
+// CONFIG_FAT_DEFAULT_CODEPAGE=437, CONFIG_FAT_DEFAULT_IOCHARSET="ascii", CONFIG_FAT_DEFAULT_UTF8),
+// and loop, squashfs and overlay for the layers. Their dependencies come with them.
+var mediumModules = []string{
+	"ahci", "ata_piix", "sr_mod", "sd_mod", "nvme", "virtio_blk", "virtio_scsi",
+	"xhci_pci", "usb_storage", "uas",
+	"isofs", "vfat", "nls_cp437", "nls_ascii", "nls_utf8",
+	"loop", "squashfs", "overlay",
+}
+
+// Layer is one SquashFS layer of a root on the medium.
+type Layer struct {
+	Name   string
+	Path   string // the image, in the cache
+	Size   int64
+	SHA256 string
+}
+
+// placed is the root in its place: the initramfs to boot, and what the medium carries beside it.
+type placed struct {
+	placement string
+	initrd    *initramfs
+	layers    []Layer // placement image, lowest first
+	buildID   string
+	medium    []output.File
+	files     []FileRecord // every file of the root, with where it is
+	cmdline   []string     // added to every menu entry's command line
+}
+
+// place puts the root tree where the edition says: all of it into the initramfs, or into layers
+// on the medium with an early initramfs that mounts them.
+func (s *state) place(ctx context.Context, k *kernelOut, root *rootTree) (*placed, error) {
+	switch p := s.ed.Root.PlacementOr(); p {
+	case edition.PlacementInitramfs:
+		rd, err := s.writeSegments(ctx, k.stage, root.segments(), memreq.RAM)
+		if err != nil {
+			return nil, err
+		}
+		return &placed{placement: p, initrd: rd, files: rd.files}, nil
+	case edition.PlacementImage:
+		return s.placeImage(ctx, k, root)
+	default:
+		return nil, fmt.Errorf("%s: root.placement %q is not known", s.ed.Source, p)
+	}
+}
+
+// placeImage writes the root's layers, lowest first (the Debian packages, our programs, the
+// system with its modules), then the early initramfs: the init, the modules that find and mount
+// the medium, and live.conf naming the build and its layers.
+func (s *state) placeImage(ctx context.Context, k *kernelOut, root *rootTree) (*placed, error) {
+	p := &placed{placement: edition.PlacementImage}
+	for _, l := range []struct {
+		name string
+		segs []*segment
+	}{{"packages", root.packages}, {"programs", root.programs}, {"system", []*segment{root.modules, root.system}}} {
+		layer, recs, err := s.layer(ctx, l.name, l.segs)
+		if err != nil {
+			return nil, fmt.Errorf("layer %s: %w", l.name, err)
+		}
+		p.layers = append(p.layers, layer)
+		p.files = append(p.files, recs...)
+	}
+	p.buildID = buildID(p.layers)
+	var init *segment
+	for _, seg := range root.programs {
+		if _, ok := seg.tree.Get("init"); ok {
+			init = seg
+		}
+	}
+	if init == nil {
+		return nil, fmt.Errorf("%s: a root on the medium needs an early init, and no Go recipe links /init (recipe consciousness-init)", s.ed.Source)
+	}
+	live, err := s.liveTree(p.layers, p.buildID)
+	if err != nil {
+		return nil, err
+	}
+	early := []*segment{s.modulesSegment(ctx, k.stage, "medium-modules", mediumModules), init, {name: "live", tree: live}}
+	if p.initrd, err = s.writeSegments(ctx, k.stage, early, memreq.Medium); err != nil {
+		return nil, err
+	}
+	p.files = append(append([]FileRecord{}, p.initrd.files...), p.files...)
+	var list []string
+	for _, l := range p.layers {
+		p.medium = append(p.medium, output.File{Path: liveDir + "/" + l.Name + ".squashfs", Source: l.Path, Origin: "generated:layer " + l.Name})
+		list = append(list, fmt.Sprintf("%s %d %s", l.Name, l.Size, l.SHA256))
+	}
+	p.medium = append(p.medium,
+		output.File{Path: liveBuildID, Data: []byte(p.buildID + "\n"), Origin: "generated:build-id"},
+		output.File{Path: liveLayers, Data: lines(list), Origin: "generated:layers"})
+	if t := s.ed.Root.Tmpfs; t != "" {
+		p.cmdline = append(p.cmdline, "consciousness.live.tmpfs="+t)
+	}
+	return p, nil
+}
+
+// buildID is the identity of a root on the medium: the SHA-256 of its layers' digests, each in
+// lower-case hex followed by a newline, lowest layer first.
+func buildID(layers []Layer) string {
+	h := sha256.New()
+	for _, l := range layers {
+		h.Write([]byte(l.SHA256 + "\n"))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// liveTree is the early initramfs's own segment: the mount points the init needs, live.conf, and
+// the edition's boot.conf and os-release (the init reads them before it looks for the medium).
+func (s *state) liveTree(layers []Layer, id string) (*fstree.Tree, error) {
+	t := fstree.New()
+	gen := "generated:live"
+	for _, d := range []struct {
+		p    string
+		mode os.FileMode
+	}{{"dev", 0o755}, {"proc", 0o555}, {"sys", 0o555}, {"run", 0o755}, {"tmp", 0o1777}} {
+		if err := t.Add(fstree.Entry{Path: d.p, Kind: fstree.Dir, Mode: d.mode, Origin: gen}); err != nil {
+			return nil, err
+		}
+	}
+	var names []string
+	for _, l := range layers {
+		names = append(names, l.Name)
+	}
+	conf := "build-id=" + id + "\nlayers=" + strings.Join(names, ",") + "\n"
+	if err := t.Add(fstree.Entry{Path: liveConfPath, Kind: fstree.File, Mode: 0o644, Data: []byte(conf), Origin: gen}); err != nil {
+		return nil, err
+	}
+	sys := s.systemFiles()
+	for _, p := range []string{"etc/consciousness/boot.conf", "etc/os-release"} {
+		if err := t.Add(fstree.Entry{Path: p, Kind: fstree.File, Mode: 0o644, Data: []byte(sys[p]), Origin: "generated:edition"}); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// layer writes (or reuses) one layer: the segments' trees, later ones over earlier ones, as a
+// SquashFS image, cached by the segments' content keys. It returns the layer and its files.
+func (s *state) layer(ctx context.Context, name string, segs []*segment) (Layer, []FileRecord, error) {
+	parts := []string{layerRecipe, name, strconv.FormatInt(s.opts.SourceDate.Unix(), 10)}
+	for _, seg := range segs {
+		key, err := segmentKey(seg)
+		if err != nil {
+			return Layer{}, nil, err
+		}
+		parts = append(parts, seg.name, key)
+	}
+	key := cache.Key(parts...)
+	where := "layer:" + name
+	dir, _, err := s.stage("squashfs-layer", key, "layer:"+name, "writing layer "+name+" (squashfs, zstd)", func(dir string) error {
+		t := fstree.New()
+		for _, seg := range segs {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			st, err := seg.content()
+			if err != nil {
+				return err
+			}
+			if err := t.Merge(st, true); err != nil {
+				return fmt.Errorf("segment %s: %w", seg.name, err)
+			}
+		}
+		f, err := os.Create(filepath.Join(dir, "layer.squashfs"))
+		if err != nil {
+			return err
+		}
+		if _, err := squashfs.Write(f, t, squashfs.Options{SourceDate: s.opts.SourceDate}); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		return writeRecords(filepath.Join(dir, "files.json"), t, where)
+	})
+	if err != nil {
+		return Layer{}, nil, err
+	}
+	l := Layer{Name: name, Path: filepath.Join(dir, "layer.squashfs")}
+	fi, err := os.Stat(l.Path)
+	if err != nil {
+		return Layer{}, nil, err
+	}
+	l.Size = fi.Size()
+	if l.SHA256, err = s.opts.Cache.RecordedSHA256(l.Path); err != nil {
+		return Layer{}, nil, err
+	}
+	recs, err := readRecords(filepath.Join(dir, "files.json"))
+	if err != nil {
+		return Layer{}, nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return l, recs, nil
+}

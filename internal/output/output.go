@@ -1,0 +1,108 @@
+// Package output is the registry of output formats: what a build writes its boot chain as. A boot
+// chain is a kernel, an initramfs, a boot menu (the command lines), the boot loaders by role, and
+// the files the medium carries beside them (the root's layers when the root is on the medium). A
+// Writer turns one chain into image files; the edition manifest's `outputs:` names writers from
+// this registry, and edition validation asks Lookup what exists.
+//
+//	iso            the hybrid ISO: BIOS (ISOLINUX) and UEFI (shim, GRUB) from a CD or a USB stick
+//	kernel-initrd  the kernel and the initramfs written beside each other, for direct boots
+//	               (qemu -kernel -initrd) in tests
+package output
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/genai-os/genai-build/internal/bootmenu"
+)
+
+// Roles of the boot-loader files a writer may need (Chain.Loaders).
+const (
+	RoleISOLINUX = "isolinux.bin" // syslinux's El Torito loader
+	RoleLDLINUX  = "ldlinux.c32"  // its core module
+	RoleMBR      = "isohdpfx.bin" // the isohybrid MBR
+	RoleShim     = "shimx64.efi"  // the signed first-stage UEFI loader
+	RoleGRUB     = "grubx64.efi"  // the signed GRUB shim loads
+	RoleESP      = "efi.img"      // the UEFI system partition image (shim and GRUB), built from the two above
+)
+
+// Chain is one boot chain, independent of how it is written.
+type Chain struct {
+	// Base is the stem of every file name: genai-os-<edition>-<version>-<arch>.
+	Base string
+	// Title is what the medium calls itself (.disk/info); VolumeID its ISO 9660 label.
+	Title    string
+	VolumeID string
+	// Kernel and Initrd are the files of the kernel and the (concatenated) initramfs.
+	Kernel, Initrd string
+	// KernelOrigin names the kernel's package, for the build manifest.
+	KernelOrigin string
+	// Menu is the boot menu; its first entry's command line is the default.
+	Menu bootmenu.Menu
+	// Loaders are boot-loader files by role (Role*), as the writers' Loaders ask for them.
+	Loaders map[string]string
+	// Medium are files the medium carries besides the boot chain, by path on the medium.
+	Medium     []File
+	SourceDate time.Time
+}
+
+// File is one file for the medium: from Source (a path) or Data.
+type File struct {
+	Path   string
+	Source string
+	Data   []byte
+	Origin string
+}
+
+// Written is one image file a writer wrote.
+type Written struct {
+	Name   string // final file name, in the output folder
+	Format string // "iso", "vmlinuz", "initrd"
+	Path   string // where it was written (Temp of Name); the build renames it to Name
+	// Files are the files the image holds (nil when it is a single file), for the build manifest.
+	Files []File
+}
+
+// Writer writes a chain in one format.
+type Writer interface {
+	// Loaders are the roles of Chain.Loaders the writer needs.
+	Loaders() []string
+	// Names are the file names Write writes for a chain with this Base, in order.
+	Names(base string) []string
+	// Write writes each file of Names to Temp(dir, name), which the caller renames when every
+	// output and its records are complete.
+	Write(ctx context.Context, c *Chain, dir string) ([]Written, error)
+}
+
+// Temp is where a writer writes the file name in dir before the build renames it into place.
+func Temp(dir, name string) string { return dir + "/" + name + ".partial" }
+
+var registry = map[string]Writer{
+	"iso":           isoWriter{},
+	"kernel-initrd": kernelInitrd{},
+}
+
+// Lookup returns the writer of a format.
+func Lookup(name string) (Writer, bool) {
+	w, ok := registry[name]
+	return w, ok
+}
+
+// Names lists the registered formats, sorted.
+func Names() []string {
+	var out []string
+	for n := range registry {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// UnknownError is a format the registry lacks.
+type UnknownError struct{ Name string }
+
+func (e *UnknownError) Error() string {
+	return fmt.Sprintf("unknown output format %q; known: %v", e.Name, Names())
+}
