@@ -55,16 +55,20 @@ func SwitchRoot(newRoot string, moves, detach []string) error {
 	if err := os.Chdir(newRoot); err != nil {
 		return err
 	}
-	if err := RemoveSameDevice("/", uint64(rootSt.Dev), newRoot); err != nil {
-		// Not fatal to the boot: the memory stays used, nothing else is wrong.
-		err = fmt.Errorf("freeing the initramfs: %w", err)
-		if err2 := finish(newRoot); err2 != nil {
-			return errors.Join(err, err2)
-		}
-		return err
+	freeErr := RemoveSameDevice("/", uint64(rootSt.Dev), newRoot)
+	if err := finish(newRoot); err != nil {
+		return errors.Join(err, freeErr)
 	}
-	return finish(newRoot)
+	if freeErr != nil {
+		// Not fatal to the boot: the memory stays used, nothing else is wrong.
+		return fmt.Errorf("%w: %w", ErrNotFreed, freeErr)
+	}
+	return nil
 }
+
+// ErrNotFreed: the root was switched, but some of the initramfs's files could not be deleted
+// (their memory stays used). The caller goes on with the new root.
+var ErrNotFreed = errors.New("root switched, initramfs not wholly freed")
 
 func finish(newRoot string) error {
 	if err := unix.Mount(newRoot, "/", "", unix.MS_MOVE, ""); err != nil {
