@@ -147,6 +147,17 @@ func TestSquashfsMount(t *testing.T) {
 // (the server edition does not load it, so its initramfs does not hold it).
 func squashfsModule(t *testing.T) []byte {
 	t.Helper()
+	module := kernelFiles(t, "/kernel/fs/squashfs/squashfs.ko.xz")["/kernel/fs/squashfs/squashfs.ko.xz"]
+	if module == nil {
+		t.Fatal("no squashfs.ko.xz in the kernel package")
+	}
+	return module
+}
+
+// kernelFiles returns the files of the locked kernel package whose paths end in one of suffixes,
+// by suffix, reading the package once.
+func kernelFiles(t *testing.T, suffixes ...string) map[string][]byte {
+	t.Helper()
 	lock, err := debian.ReadLock(filepath.Join(root, build.LockFile))
 	if err != nil {
 		t.Fatal(err)
@@ -164,17 +175,19 @@ func squashfsModule(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	defer deb.Close()
-	var module []byte
+	out := map[string][]byte{}
 	err = deb.WalkData(func(hdr *tar.Header, r io.Reader) error {
-		if strings.HasSuffix(hdr.Name, "/kernel/fs/squashfs/squashfs.ko.xz") {
-			var err error
-			module, err = io.ReadAll(r)
-			return err
+		for _, s := range suffixes {
+			if strings.HasSuffix(hdr.Name, s) {
+				data, err := io.ReadAll(r)
+				out[s] = data
+				return err
+			}
 		}
 		return nil
 	})
-	if err != nil || module == nil {
-		t.Fatalf("squashfs.ko.xz in %s: %v", lp.Name, err)
+	if err != nil {
+		t.Fatalf("%s: %v", lp.Name, err)
 	}
-	return module
+	return out
 }
