@@ -76,7 +76,9 @@ func (f Finder) Find(ctx context.Context) (Medium, error) {
 		}
 		for _, d := range devs {
 			if d.Skip != "" {
-				seen[d.Name] = d.Skip
+				if d.Major != majorLoop && d.Major != majorRAM { // never a medium: not worth a word
+					seen[d.Name] = d.Skip
+				}
 				continue
 			}
 			key := fmt.Sprintf("%s %d:%d %d", d.Name, d.Major, d.Minor, d.Sectors)

@@ -429,6 +429,7 @@ func TestLiveNoMedium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no verdict: %v\n%s", err, m.Console())
 	}
+	t.Logf("verdict: %s", line)
 	want := regexp.MustCompile(`genai-os: failed reason=medium edition=server build=` + buildID(liveParts.layers)[:8] +
 		` timeout_s=4 looked_for=/live/build-id seen=".*vda: not iso9660`)
 	if !want.MatchString(line) {
@@ -452,6 +453,7 @@ func TestLiveOtherBuild(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no verdict: %v\n%s", err, m.Console())
 	}
+	t.Logf("verdict: %s", line)
 	want := regexp.MustCompile(`genai-os: failed reason=medium .*seen=".*sr0: another build \(0123abcd\)`)
 	if !want.MatchString(line) {
 		t.Errorf("verdict %q, want %s", line, want)
@@ -468,6 +470,9 @@ func TestLiveToRAM(t *testing.T) {
 	m, _ := bootLive(t, "consciousness.test=shell consciousness.live.toram consciousness.live.tmpfs=64m", cdArgs(liveMedium(t, "")))
 	if err := m.Expect("$ ", 2*time.Minute); err != nil {
 		t.Fatalf("no shell: %v\n%s", err, m.Console())
+	}
+	if l := regexp.MustCompile(`layers copied to RAM.*`).Find(m.Console()); l != nil {
+		t.Logf("%s", l)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
