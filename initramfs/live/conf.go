@@ -50,8 +50,47 @@ func Short(id string) string {
 // layers are required; every problem is reported (joined, each with name:line).
 func ParseConf(name string, r io.Reader) (Conf, error) {
 	var c Conf
-	var errs []error
 	seen := map[string]int{}
+	errs := lines(name, r, func(n int, l string) error {
+		k, v, ok := strings.Cut(l, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" {
+			return fmt.Errorf("want key=value, got %q", l)
+		}
+		if prev, dup := seen[k]; dup {
+			return fmt.Errorf("%s already set on line %d", k, prev)
+		}
+		seen[k] = n
+		switch k {
+		case "build-id":
+			if err := checkID(v); err != nil {
+				return fmt.Errorf("build-id: %w", err)
+			}
+			c.BuildID = v
+		case "layers":
+			ls, err := parseLayerNames(v)
+			if err != nil {
+				return fmt.Errorf("layers: %w", err)
+			}
+			c.Layers = ls
+		default:
+			c.Unknown = append(c.Unknown, k)
+		}
+		return nil
+	})
+	if _, ok := seen["build-id"]; !ok {
+		errs = append(errs, fmt.Errorf("%s: no build-id", name))
+	}
+	if _, ok := seen["layers"]; !ok {
+		errs = append(errs, fmt.Errorf("%s: no layers", name))
+	}
+	return c, errors.Join(errs...)
+}
+
+// lines calls fn with each line of r that is neither blank nor a '#' comment, trimmed, and its
+// number; fn's errors and the reader's are returned, each prefixed with name:line.
+func lines(name string, r io.Reader, fn func(n int, l string) error) []error {
+	var errs []error
 	sc := bufio.NewScanner(r)
 	n := 0
 	for sc.Scan() {
@@ -60,45 +99,14 @@ func ParseConf(name string, r io.Reader) (Conf, error) {
 		if l == "" || l[0] == '#' {
 			continue
 		}
-		k, v, ok := strings.Cut(l, "=")
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if !ok || k == "" {
-			errs = append(errs, fmt.Errorf("%s:%d: want key=value, got %q", name, n, l))
-			continue
-		}
-		if prev, dup := seen[k]; dup {
-			errs = append(errs, fmt.Errorf("%s:%d: %s already set on line %d", name, n, k, prev))
-			continue
-		}
-		seen[k] = n
-		switch k {
-		case "build-id":
-			if err := checkID(v); err != nil {
-				errs = append(errs, fmt.Errorf("%s:%d: build-id: %w", name, n, err))
-				continue
-			}
-			c.BuildID = v
-		case "layers":
-			ls, err := parseLayerNames(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s:%d: layers: %w", name, n, err))
-				continue
-			}
-			c.Layers = ls
-		default:
-			c.Unknown = append(c.Unknown, k)
+		if err := fn(n, l); err != nil {
+			errs = append(errs, fmt.Errorf("%s:%d: %w", name, n, err))
 		}
 	}
 	if err := sc.Err(); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", name, err))
 	}
-	if _, ok := seen["build-id"]; !ok {
-		errs = append(errs, fmt.Errorf("%s: no build-id", name))
-	}
-	if _, ok := seen["layers"]; !ok {
-		errs = append(errs, fmt.Errorf("%s: no layers", name))
-	}
-	return c, errors.Join(errs...)
+	return errs
 }
 
 // checkID accepts a lower-case hex SHA-256.
@@ -154,44 +162,29 @@ type Layer struct {
 // ParseLayers reads /live/layers: "<name> <size-in-bytes> <sha256>" per layer, lowest first.
 func ParseLayers(name string, r io.Reader) ([]Layer, error) {
 	var out []Layer
-	var errs []error
 	seen := map[string]bool{}
-	sc := bufio.NewScanner(r)
-	n := 0
-	for sc.Scan() {
-		n++
-		l := strings.TrimSpace(sc.Text())
-		if l == "" || l[0] == '#' {
-			continue
-		}
+	errs := lines(name, r, func(_ int, l string) error {
 		f := strings.Fields(l)
 		if len(f) != 3 {
-			errs = append(errs, fmt.Errorf("%s:%d: want \"<name> <size> <sha256>\", got %q", name, n, l))
-			continue
+			return fmt.Errorf("want \"<name> <size> <sha256>\", got %q", l)
 		}
 		if err := validName(f[0]); err != nil {
-			errs = append(errs, fmt.Errorf("%s:%d: %w", name, n, err))
-			continue
+			return err
 		}
 		size, err := strconv.ParseInt(f[1], 10, 64)
 		if err != nil || size < 0 {
-			errs = append(errs, fmt.Errorf("%s:%d: size %q: want a byte count", name, n, f[1]))
-			continue
+			return fmt.Errorf("size %q: want a byte count", f[1])
 		}
 		if err := checkID(f[2]); err != nil {
-			errs = append(errs, fmt.Errorf("%s:%d: sha256: %w", name, n, err))
-			continue
+			return fmt.Errorf("sha256: %w", err)
 		}
 		if seen[f[0]] {
-			errs = append(errs, fmt.Errorf("%s:%d: layer %q listed twice", name, n, f[0]))
-			continue
+			return fmt.Errorf("layer %q listed twice", f[0])
 		}
 		seen[f[0]] = true
 		out = append(out, Layer{Name: f[0], Size: size, SHA256: f[2]})
-	}
-	if err := sc.Err(); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", name, err))
-	}
+		return nil
+	})
 	return out, errors.Join(errs...)
 }
 

@@ -479,17 +479,7 @@ func TestLiveToRAM(t *testing.T) {
 	if _, err := m.QMP(ctx, "eject", map[string]any{"id": "cd0", "force": true}); err != nil {
 		t.Fatalf("eject: %v", err)
 	}
-	run := func(cmd string) string {
-		t.Helper()
-		from := m.Mark()
-		if err := m.Send(cmd + "\r"); err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Expect("\n$ ", 2*time.Minute); err != nil {
-			t.Fatalf("%s: %v\n%s", cmd, err, m.Console())
-		}
-		return m.Since(from)
-	}
+	run := shellRunner(t, m)
 	if out := run("cat /etc/live-marker"); !strings.Contains(out, strings.TrimSpace(liveMarker)) {
 		t.Errorf("reading the root after the eject:\n%s", out)
 	}

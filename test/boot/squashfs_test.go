@@ -113,17 +113,7 @@ func TestSquashfsMount(t *testing.T) {
 	if err := m.Expect("$ ", 2*time.Minute); err != nil {
 		t.Fatalf("no shell: %v\n%s", err, m.Console())
 	}
-	run := func(cmd string) string {
-		t.Helper()
-		from := m.Mark()
-		if err := m.Send(cmd + "\r"); err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Expect("\n$ ", 2*time.Minute); err != nil {
-			t.Fatalf("%s: %v\n%s", cmd, err, m.Console())
-		}
-		return m.Since(from)
-	}
+	run := shellRunner(t, m)
 	run("insmod /lib/test/squashfs.ko.xz")
 	run("mkdir -p /mnt/sq")
 	if out := run("mount -t squashfs -o ro /dev/vda /mnt/sq && echo MOUNTED"); !strings.Contains(out, "\nMOUNTED") {
@@ -140,6 +130,22 @@ func TestSquashfsMount(t *testing.T) {
 		if out := run("shasum -a 256 /mnt/sq/" + p); !strings.Contains(out, hex.EncodeToString(sum[:])) {
 			t.Errorf("%s: want SHA-256 %x, the guest says:\n%s", p, sum, out)
 		}
+	}
+}
+
+// shellRunner returns a function that types a command into the init's test shell on the console
+// and returns what the console showed until the next prompt.
+func shellRunner(t *testing.T, m *qemu.Machine) func(cmd string) string {
+	return func(cmd string) string {
+		t.Helper()
+		from := m.Mark()
+		if err := m.Send(cmd + "\r"); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Expect("\n$ ", 2*time.Minute); err != nil {
+			t.Fatalf("%s: %v\n%s", cmd, err, m.Console())
+		}
+		return m.Since(from)
 	}
 }
 
