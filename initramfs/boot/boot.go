@@ -58,7 +58,8 @@ func (s Symlink) Create() error {
 func (s Symlink) String() string { return fmt.Sprintf("symlink %s -> %s", s.NewPath, s.Target) }
 
 // Mount mounts Source on Target (creating Target with mode 0755 if needed). A
-// target that is already a mount point (EBUSY) is left alone.
+// target that is already a mount point (EBUSY, or on another device than its
+// parent: the API file systems an early init moved into this root) is left alone.
 type Mount struct {
 	Source string
 	Target string
@@ -71,11 +72,24 @@ func (m Mount) Create() error {
 	if err := os.MkdirAll(m.Target, 0o755); err != nil {
 		return err
 	}
+	if mountPoint(m.Target) {
+		return nil
+	}
 	err := unix.Mount(m.Source, m.Target, m.FSType, m.Flags, m.Data)
 	if errors.Is(err, unix.EBUSY) {
 		return nil
 	}
 	return err
+}
+
+// mountPoint reports whether p is the root of a mount: on another device than its parent
+// (mount(2) of proc or tmpfs on an existing mount would stack a new one over it, not fail).
+func mountPoint(p string) bool {
+	var st, parent unix.Stat_t
+	if unix.Stat(p, &st) != nil || unix.Stat(filepath.Join(p, ".."), &parent) != nil {
+		return false
+	}
+	return st.Dev != parent.Dev
 }
 
 func (m Mount) String() string {

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseLevel(t *testing.T) {
@@ -139,6 +140,16 @@ func TestParseCmdline(t *testing.T) {
 		{in: "consciousness.level=7", bad: true},
 		{in: "consciousness.test", bad: true},
 		{in: "consciousness.colour=red init.debug", want: Cmdline{Debug: true}, warns: 1},
+		{in: "consciousness.live.timeout=5 consciousness.live.tmpfs=75% consciousness.live.toram",
+			want: Cmdline{LiveTimeout: 5 * time.Second, LiveTmpfs: "75%", LiveToRAM: true}},
+		{in: "consciousness.live.tmpfs=512m", want: Cmdline{LiveTmpfs: "512m"}},
+		{in: "consciousness.live.tmpfs=1048576", want: Cmdline{LiveTmpfs: "1048576"}},
+		{in: "consciousness.live.timeout=0", bad: true},
+		{in: "consciousness.live.timeout=2.5", bad: true},
+		{in: "consciousness.live.tmpfs=150%", bad: true},
+		{in: "consciousness.live.tmpfs=big", bad: true},
+		{in: "consciousness.live.tmpfs=1g,mode=777", bad: true},
+		{in: "consciousness.live.toram=no", bad: true},
 	} {
 		got, warns, err := ParseCmdline(tc.in)
 		if (err != nil) != tc.bad {

@@ -3,7 +3,9 @@ package bootconf
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Cmdline is what the init takes from the kernel command line (/proc/cmdline).
@@ -13,6 +15,13 @@ type Cmdline struct {
 	Debug    bool   // init.debug
 	Test     string // consciousness.test=poweroff|shell|<target>: run, then act (see the init)
 	Console  string // consciousness.console=shell|login (overrides boot.conf's console)
+	// The root on the medium (stage 1, initramfs/live): how long to look for the medium
+	// (consciousness.live.timeout=<seconds>; 0: the default), the upper layer's tmpfs size
+	// (consciousness.live.tmpfs=<n>[k|m|g|%]) and whether to copy the layers into RAM first
+	// (consciousness.live.toram).
+	LiveTimeout time.Duration
+	LiveTmpfs   string
+	LiveToRAM   bool
 }
 
 // Known values of consciousness.test; any other value names a target to reach
@@ -54,11 +63,47 @@ func ParseCmdline(s string) (Cmdline, []string, error) {
 				continue
 			}
 			c.Console = v
+		case k == "consciousness.live.timeout":
+			n, err := strconv.ParseUint(v, 10, 16)
+			if err != nil || n == 0 {
+				errs = append(errs, fmt.Errorf("cmdline consciousness.live.timeout %q: want whole seconds, at least 1", v))
+				continue
+			}
+			c.LiveTimeout = time.Duration(n) * time.Second
+		case k == "consciousness.live.tmpfs":
+			if !validTmpfsSize(v) {
+				errs = append(errs, fmt.Errorf("cmdline consciousness.live.tmpfs %q: want a size as tmpfs takes it (bytes, or with k, m, g or %%)", v))
+				continue
+			}
+			c.LiveTmpfs = v
+		case k == "consciousness.live.toram":
+			if hasV && v != "1" && v != "yes" {
+				errs = append(errs, fmt.Errorf("cmdline consciousness.live.toram=%q: give it without a value", v))
+				continue
+			}
+			c.LiveToRAM = true
 		case strings.HasPrefix(k, "consciousness."):
 			warns = append(warns, fmt.Sprintf("cmdline: unknown parameter %q ignored", k))
 		}
 	}
 	return c, warns, errors.Join(errs...)
+}
+
+// validTmpfsSize accepts tmpfs' size= (Documentation/filesystems/tmpfs.rst): a number of bytes,
+// with an optional k, m or g suffix, or a percentage of RAM from 1 to 100.
+func validTmpfsSize(v string) bool {
+	if v == "" {
+		return false
+	}
+	num, suffix := v, ""
+	if last := v[len(v)-1]; strings.IndexByte("kmgKMG%", last) >= 0 {
+		num, suffix = v[:len(v)-1], string(last)
+	}
+	n, err := strconv.ParseUint(num, 10, 64)
+	if err != nil || n == 0 {
+		return false
+	}
+	return suffix != "%" || n <= 100
 }
 
 // splitCmdline splits on blanks outside double quotes and removes the quotes,

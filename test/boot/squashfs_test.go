@@ -113,17 +113,7 @@ func TestSquashfsMount(t *testing.T) {
 	if err := m.Expect("$ ", 2*time.Minute); err != nil {
 		t.Fatalf("no shell: %v\n%s", err, m.Console())
 	}
-	run := func(cmd string) string {
-		t.Helper()
-		from := m.Mark()
-		if err := m.Send(cmd + "\r"); err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Expect("\n$ ", 2*time.Minute); err != nil {
-			t.Fatalf("%s: %v\n%s", cmd, err, m.Console())
-		}
-		return m.Since(from)
-	}
+	run := shellRunner(t, m)
 	run("insmod /lib/test/squashfs.ko.xz")
 	run("mkdir -p /mnt/sq")
 	if out := run("mount -t squashfs -o ro /dev/vda /mnt/sq && echo MOUNTED"); !strings.Contains(out, "\nMOUNTED") {
@@ -143,9 +133,36 @@ func TestSquashfsMount(t *testing.T) {
 	}
 }
 
+// shellRunner returns a function that types a command into the init's test shell on the console
+// and returns what the console showed until the next prompt.
+func shellRunner(t *testing.T, m *qemu.Machine) func(cmd string) string {
+	return func(cmd string) string {
+		t.Helper()
+		from := m.Mark()
+		if err := m.Send(cmd + "\r"); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Expect("\n$ ", 2*time.Minute); err != nil {
+			t.Fatalf("%s: %v\n%s", cmd, err, m.Console())
+		}
+		return m.Since(from)
+	}
+}
+
 // squashfsModule returns fs/squashfs/squashfs.ko.xz from the locked kernel package in the cache
 // (the server edition does not load it, so its initramfs does not hold it).
 func squashfsModule(t *testing.T) []byte {
+	t.Helper()
+	module := kernelFiles(t, "/kernel/fs/squashfs/squashfs.ko.xz")["/kernel/fs/squashfs/squashfs.ko.xz"]
+	if module == nil {
+		t.Fatal("no squashfs.ko.xz in the kernel package")
+	}
+	return module
+}
+
+// kernelFiles returns the files of the locked kernel package whose paths end in one of suffixes,
+// by suffix, reading the package once.
+func kernelFiles(t *testing.T, suffixes ...string) map[string][]byte {
 	t.Helper()
 	lock, err := debian.ReadLock(filepath.Join(root, build.LockFile))
 	if err != nil {
@@ -164,17 +181,19 @@ func squashfsModule(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	defer deb.Close()
-	var module []byte
+	out := map[string][]byte{}
 	err = deb.WalkData(func(hdr *tar.Header, r io.Reader) error {
-		if strings.HasSuffix(hdr.Name, "/kernel/fs/squashfs/squashfs.ko.xz") {
-			var err error
-			module, err = io.ReadAll(r)
-			return err
+		for _, s := range suffixes {
+			if strings.HasSuffix(hdr.Name, s) {
+				data, err := io.ReadAll(r)
+				out[s] = data
+				return err
+			}
 		}
 		return nil
 	})
-	if err != nil || module == nil {
-		t.Fatalf("squashfs.ko.xz in %s: %v", lp.Name, err)
+	if err != nil {
+		t.Fatalf("%s: %v", lp.Name, err)
 	}
-	return module
+	return out
 }

@@ -62,6 +62,8 @@ type initProc struct {
 	// modulesDone is closed when the module list has been loaded (or failed).
 	modulesDone  chan struct{}
 	hardwareOnce sync.Once
+	// stage2 is set when an early init (stage 1, live.go) made this root and handed over.
+	stage2 bool
 }
 
 func (in *initProc) path(p string) string { return filepath.Join(in.root, p) }
@@ -100,7 +102,12 @@ func (in *initProc) boot() {
 
 	var early []func(*slog.Logger)
 	cmdline, cmdErr := in.readCmdline(&early)
-	conf := in.readConf(&early)
+	// Stage 1 has no boot.conf: the system it boots has.
+	liveStage := in.isLive()
+	conf := bootconf.Default()
+	if !liveStage {
+		conf = in.readConf(&early)
+	}
 	if cmdline.HasLevel {
 		conf.Level = cmdline.Level
 	}
@@ -152,10 +159,19 @@ func (in *initProc) boot() {
 	})
 	in.goSafe("reaper", in.keepReaping)
 
-	// Nothing is reported before the root is known to be whole (verdict.go).
-	if rr := in.checkRoot(); !rr.whole() {
-		in.failRoot(rr)
-		return
+	// Nothing is reported before the root is known to be whole (verdict.go). In stage 2 the root
+	// is the medium's layers, whose sizes stage 1 checked: the root manifest described the early
+	// initramfs, which is gone.
+	if !in.stage2 {
+		rr := in.checkRoot()
+		if !rr.whole() {
+			in.failRoot(rr)
+			return
+		}
+		if liveStage {
+			in.liveRoot(rr)
+			return
+		}
 	}
 
 	// What services need before they start (a hostname, loopback) is done beside loading the units;
@@ -290,24 +306,23 @@ func (in *initProc) readOSRelease() map[string]string {
 	return bootconf.ParseOSRelease(bytes.NewReader(b))
 }
 
-// loadModules loads what the builder listed and returns the time it took in ms.
-func (in *initProc) loadModules() int64 {
+// moduleFiles reads the module list and its modules.dep; ok is false when there is no list.
+func (in *initProc) moduleFiles() (mods []string, deps map[string][]string, ok bool) {
 	log := in.log
 	f, err := os.Open(in.path(modulesPath))
 	if errors.Is(err, os.ErrNotExist) {
 		log.Debug("no module list")
-		return 0
+		return nil, nil, false
 	}
 	if err != nil {
 		log.Warn("modules", "err", err)
-		return 0
+		return nil, nil, false
 	}
-	mods, err := modload.ReadList("/"+modulesPath, f)
+	mods, err = modload.ReadList("/"+modulesPath, f)
 	f.Close()
 	if err != nil {
 		log.Warn("modules", "err", err)
 	}
-	var deps map[string][]string
 	if df, err := os.Open(in.path(modulesDep)); err == nil {
 		deps, err = modload.ParseDep("/"+modulesDep, df)
 		df.Close()
@@ -316,6 +331,18 @@ func (in *initProc) loadModules() int64 {
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		log.Warn("modules.dep", "err", err)
+	}
+	return mods, deps, true
+}
+
+// loadModules loads what the builder listed and returns the time it took in ms. extra are
+// modaliases that no device announces but that the caller needs (stage 1's file systems);
+// ctx ends the loading early (modules being loaded finish, the rest are left).
+func (in *initProc) loadModules(ctx context.Context, extra ...string) int64 {
+	log := in.log
+	mods, deps, ok := in.moduleFiles()
+	if !ok {
+		return 0
 	}
 	t0 := time.Now()
 	var res []modload.Result
@@ -327,21 +354,28 @@ func (in *initProc) loadModules() int64 {
 		if !errors.Is(err, os.ErrNotExist) {
 			log.Warn("modules.alias", "err", err)
 		}
-		res = modload.Load(context.Background(), mods, deps, 2*runtime.NumCPU(), modload.Finit)
+		res = modload.Load(ctx, mods, deps, 2*runtime.NumCPU(), modload.Finit)
 	default:
 		sysDevices := in.path("sys/devices")
 		cp := modload.Coldplug{Mods: mods, Deps: deps, Aliases: aliases, Load: modload.Finit,
-			Parallel: 2 * runtime.NumCPU(), Scan: func() ([]string, error) { return modload.Modaliases(sysDevices) },
+			Parallel: 2 * runtime.NumCPU(), Scan: func() ([]string, error) {
+				as, err := modload.Modaliases(sysDevices)
+				return append(as, extra...), err
+			},
 			// USB enumeration and SCSI scans finish after their host driver's finit_module returns.
 			Settle: 1500 * time.Millisecond, Poll: 250 * time.Millisecond}
 		var scanErr error
-		res, skipped, scanErr = cp.Run(context.Background())
+		res, skipped, scanErr = cp.Run(ctx)
 		if scanErr != nil {
 			log.Warn("coldplug scan", "err", scanErr)
 		}
 	}
-	failed := 0
+	failed, left := 0, 0
 	for _, r := range res {
+		if errors.Is(r.Err, context.Canceled) { // stage 1 found its medium: stage 2 loads the rest
+			left++
+			continue
+		}
 		if r.Err != nil {
 			failed++
 			log.Warn("module failed", "err", r.Err)
@@ -357,7 +391,7 @@ func (in *initProc) loadModules() int64 {
 		log.Debug("module skipped: no matching device", "module", modload.ModuleName(m))
 	}
 	ms := time.Since(t0).Milliseconds()
-	log.Info("modules loaded", "ok", len(res)-failed, "failed", failed, "skipped", len(skipped), "ms", ms)
+	log.Info("modules loaded", "ok", len(res)-failed-left, "failed", failed, "skipped", len(skipped)+left, "ms", ms)
 	return ms
 }
 
@@ -382,7 +416,7 @@ func (in *initProc) startHardware() {
 	in.hardwareOnce.Do(func() {
 		in.goSafe("modules", func() {
 			defer close(in.modulesDone)
-			ms := in.loadModules()
+			ms := in.loadModules(context.Background())
 			in.bootMu.Lock()
 			in.bootInfo.ModulesMs = ms
 			in.bootMu.Unlock()

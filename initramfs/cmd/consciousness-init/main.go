@@ -62,7 +62,8 @@ func main() {
 	debug.SetGCPercent(400)
 	// Until boot has read the configuration, log on the console at the default level, so that a
 	// panic before then is seen.
-	in := &initProc{start: start, startedNs: startedNs, root: "/", log: earlyLogger()}
+	in := &initProc{start: start, startedNs: startedNs, root: "/", log: earlyLogger(), stage2: os.Getenv(stageEnv) == "2"}
+	os.Unsetenv(stageEnv) // not for the services
 	for {
 		func() {
 			defer func() {

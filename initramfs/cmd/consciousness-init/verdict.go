@@ -149,6 +149,12 @@ func (in *initProc) failRoot(r rootReport) {
 	in.everyConsole(r.failedLine())
 	in.everyConsole(r.explanation())
 	in.log.Error("root incomplete, no service started", "manifest_err", r.manifestErr)
+	in.afterFailure()
+}
+
+// afterFailure ends a boot that failed before its units: halt, showing the message; init.debug
+// gives a rescue shell instead; consciousness.test=... powers off, so that a harness sees QEMU end.
+func (in *initProc) afterFailure() {
 	if err := power.CtrlAltDelSignals(); err != nil {
 		in.log.Warn("ctrl-alt-del", "err", err)
 	}
