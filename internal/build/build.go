@@ -61,9 +61,13 @@ func (nopProgress) Note(string)                   {}
 type Options struct {
 	Root    string // the genai-build checkout
 	Edition string
-	OutDir  string // default <Root>/images
-	Cache   *cache.Cache
-	Mirror  debian.Mirror // where Debian packages come from (needed unless every blob is cached)
+	// EditionsDir, when set, is where the editions are read instead of <Root>/editions: a test
+	// builds a variant of a real edition (one more file beside copies of the checkout's) while the
+	// recipes, overlays, lock and Go sources stay the checkout's.
+	EditionsDir string
+	OutDir      string // default <Root>/images
+	Cache       *cache.Cache
+	Mirror      debian.Mirror // where Debian packages come from (needed unless every blob is cached)
 	// Security is the security archive, for packages the lock took from <release>-security.
 	Security debian.Mirror
 	Offline  bool // build from the cache alone
@@ -268,6 +272,9 @@ func imageBase(ed *edition.Edition) string {
 // Debian package, and returns them as the build's inputs.
 func (s *state) prepare(ctx context.Context) (inputs []Input, err error) {
 	set := edition.Set{Dir: filepath.Join(s.opts.Root, "editions")}
+	if s.opts.EditionsDir != "" {
+		set.Dir = s.opts.EditionsDir
+	}
 	ed, err := set.Load(s.opts.Edition)
 	if err != nil {
 		return nil, err

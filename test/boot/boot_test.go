@@ -192,6 +192,7 @@ func bootMatrix() []bootRow {
 		level, units string
 	}{
 		{"server", []string{"iso", "kernel-initrd"}, "0.7", serverBootUnits},
+		{liveEdition, []string{"iso"}, "0.7", serverBootUnits},
 	} {
 		for _, o := range e.outputs {
 			switch o {
@@ -213,7 +214,7 @@ func bootMatrix() []bootRow {
 // returns the virtual machine that boots it.
 func (r bootRow) machine(t *testing.T) qemu.Config {
 	if r.output == "iso" {
-		res := buildISO(t, r.edition, build.Options{Edition: r.edition})
+		res := buildISO(t, r.edition, build.Options{Edition: r.edition, EditionsDir: editionsDir(t, r.edition)})
 		return qemu.Config{Image: res.Image, Firmware: r.fw, Media: r.media, CPUs: 1}
 	}
 	res := buildISO(t, r.edition+"+"+r.output, build.Options{Edition: r.edition, Outputs: []string{r.output}})
@@ -247,6 +248,9 @@ func TestBootMatrix(t *testing.T) {
 			if !strings.Contains(string(r.Console), "genai-os: boot "+wantFW) {
 				t.Errorf("the init did not report %q", wantFW)
 			}
+			if row.edition == liveEdition {
+				checkLiveMedium(t, row, r)
+			}
 			sm := ready.FindStringSubmatch(r.ReadyLine)
 			if sm[1] != row.level {
 				t.Errorf("level = %s, want the edition's %s: %s", sm[1], row.level, r.ReadyLine)
@@ -257,6 +261,88 @@ func TestBootMatrix(t *testing.T) {
 			t.Logf("%s: ready after %.1fs wall (%s): %s", row.name(), r.ReadyAt.Seconds(), r.Accel, r.ReadyLine)
 		})
 	}
+}
+
+// liveEdition is the server's contents with the root on the medium (placement image): the
+// checkout has no such edition, so the test writes it beside copies of the checkout's editions.
+const liveEdition = "server-live"
+
+const liveEditionYAML = `# test/boot: the server edition with its root on the medium.
+name: server-live
+extends: server
+description: Headless server, root in SquashFS layers on the medium under a tmpfs
+root:
+  placement: image
+  tmpfs: 50%
+`
+
+// editionsDir is where an edition of the matrix is read from: the checkout's editions, and for
+// liveEdition a folder that holds copies of them and the live variant.
+func editionsDir(t *testing.T, edition string) string {
+	t.Helper()
+	if edition != liveEdition {
+		return ""
+	}
+	liveEditions.once.Do(func() { liveEditions.dir, liveEditions.err = writeLiveEditions() })
+	if liveEditions.err != nil {
+		t.Fatal(liveEditions.err)
+	}
+	return liveEditions.dir
+}
+
+// liveEditions is the folder editionsDir writes, once.
+var liveEditions struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func writeLiveEditions() (string, error) {
+	src, err := filepath.Glob(filepath.Join(root, "editions", "*.yaml"))
+	if err != nil || len(src) == 0 {
+		return "", fmt.Errorf("the checkout's editions: %v (%d files)", err, len(src))
+	}
+	dir, err := os.MkdirTemp("", "genai-boot-editions-*")
+	if err != nil {
+		return "", err
+	}
+	for _, f := range src {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o644); err != nil {
+			return "", err
+		}
+	}
+	return dir, os.WriteFile(filepath.Join(dir, liveEdition+".yaml"), []byte(liveEditionYAML), 0o644)
+}
+
+// checkLiveMedium checks that stage 1 found the medium of this very ISO (the build id of its
+// /live/build-id) before stage 2 said it was ready.
+func checkLiveMedium(t *testing.T, row bootRow, r *qemu.Result) {
+	t.Helper()
+	res := buildISO(t, row.edition, build.Options{Edition: row.edition, EditionsDir: editionsDir(t, row.edition)})
+	id, err := iso.ReadFile(res.Image, "live/build-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.TrimSpace(string(id))
+	if len(want) != 64 || want != res.BuildID {
+		t.Fatalf("/live/build-id = %q, the build said %q", want, res.BuildID)
+	}
+	console := string(r.Console)
+	m := regexp.MustCompile(`genai-os: live medium dev=(\S+) build=([0-9a-f]+) layers=3 `).FindStringSubmatchIndex(console)
+	if m == nil {
+		t.Fatalf("no live medium line with layers=3 on the console")
+	}
+	if got := console[m[4]:m[5]]; got != want[:8] {
+		t.Errorf("live medium build=%s, want %s (the ISO's /live/build-id)", got, want[:8])
+	}
+	if ri := strings.Index(console, r.ReadyLine); ri >= 0 && ri < m[0] {
+		t.Errorf("the ready line came before the live medium line")
+	}
+	t.Logf("%s: %s", row.name(), console[m[0]:strings.IndexByte(console[m[0]:], '\n')+m[0]])
 }
 
 // TestImageLayout reads the built ISO back: both boot entries, the hybrid MBR, and the files.
