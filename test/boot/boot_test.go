@@ -277,7 +277,8 @@ root:
 `
 
 // editionsDir is where an edition of the matrix is read from: the checkout's editions, and for
-// liveEdition a folder that holds copies of them and the live variant.
+// liveEdition a folder that holds copies of them and the live variant (Options.EditionsDir: the
+// recipes, overlays, lock and Go sources stay the checkout's).
 func editionsDir(t *testing.T, edition string) string {
 	t.Helper()
 	if edition != liveEdition {
@@ -297,14 +298,37 @@ var liveEditions struct {
 	err  error
 }
 
+// writeLiveEditions makes <tmp>/editions with copies of the checkout's editions and the live
+// variant; the edition loader checks recipes, overlays and kernel fragments in the folder above
+// it, so the checkout's other top-level entries are linked there.
 func writeLiveEditions() (string, error) {
-	src, err := filepath.Glob(filepath.Join(root, "editions", "*.yaml"))
-	if err != nil || len(src) == 0 {
-		return "", fmt.Errorf("the checkout's editions: %v (%d files)", err, len(src))
-	}
-	dir, err := os.MkdirTemp("", "genai-boot-editions-*")
+	abs, err := filepath.Abs(root)
 	if err != nil {
 		return "", err
+	}
+	top, err := os.MkdirTemp("", "genai-boot-editions-*")
+	if err != nil {
+		return "", err
+	}
+	entries, err := os.ReadDir(abs)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		if e.Name() == "editions" {
+			continue
+		}
+		if err := os.Symlink(filepath.Join(abs, e.Name()), filepath.Join(top, e.Name())); err != nil {
+			return "", err
+		}
+	}
+	dir := filepath.Join(top, "editions")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", err
+	}
+	src, err := filepath.Glob(filepath.Join(abs, "editions", "*.yaml"))
+	if err != nil || len(src) == 0 {
+		return "", fmt.Errorf("the checkout's editions: %v (%d files)", err, len(src))
 	}
 	for _, f := range src {
 		data, err := os.ReadFile(f)
