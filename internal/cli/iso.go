@@ -61,7 +61,7 @@ Write it to a USB stick with: dd if=IMAGE of=/dev/sdX bs=4M conv=fsync`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&f.edition, "edition", "e", "server", "edition to build (see `genai-build editions`)")
+	cmd.Flags().StringVarP(&f.edition, "edition", "e", "server", "`name` of the edition to build (genai-build editions lists them)")
 	cmd.Flags().StringVarP(&f.outDir, "out", "o", "", "output folder (default: images/ in the checkout)")
 	cmd.Flags().StringVar(&f.mirror, "mirror", "", "Debian mirror URL (default: $GENAI_BUILD_MIRROR or the host's apt sources)")
 	cmd.Flags().StringVar(&f.secMir, "security-mirror", "", "Debian security archive URL (default: $"+debian.SecurityMirrorEnv+" or the host's apt sources)")
