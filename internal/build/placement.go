@@ -115,7 +115,7 @@ func (s *state) placeImage(ctx context.Context, k *kernelOut, root *rootTree) (*
 	}
 	// u-root's busybox comes along whole: init.debug's rescue shell (/bin/gosh) when no medium
 	// turns up, with the tools to look at why (ls, dmesg, blkid, mount). It is the layers' own
-	// binary, so it costs no build, and a smaller one would save little (initramfs/README.md).
+	// binary, so it costs no build; docs/DESIGN.md weighs a smaller one.
 	early := append([]*segment{s.modulesSegment(ctx, k.stage, "medium-modules", mediumModules), init}, rescue...)
 	early = append(early, &segment{name: "live", tree: live})
 	if p.initrd, err = s.writeSegments(ctx, k.stage, early, memreq.Medium); err != nil {
