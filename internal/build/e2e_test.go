@@ -180,8 +180,10 @@ func e2eCheckout(t *testing.T, keyring []byte) string {
 		"recipes/e2e-packages.yaml": []byte("name: e2e-packages\nkind: debian-packages\ndescription: a package and the library it depends on\npackages: [hello]\n"),
 		"kconfig/e2e.config":        []byte("CONFIG_BLK_DEV_INITRD=y\nCONFIG_RD_ZSTD=y|m\n# CONFIG_E2E_OFF is not set\n"),
 		"overlays/e2e/etc/motd":     []byte("end to end\n"),
-		// The same system with its root on the medium, also written as a kernel and initramfs.
-		"editions/e2e-live.yaml": []byte("name: e2e-live\nextends: e2e\nroot:\n  placement: image\n  tmpfs: 25%\noutputs: [kernel-initrd]\n"),
+		// The same system with its root on the medium, also written as a kernel and initramfs, with
+		// a u-root busybox of one command: the early initramfs's rescue shell.
+		"editions/e2e-live.yaml":  []byte("name: e2e-live\nextends: e2e\nroot:\n  placement: image\n  tmpfs: 25%\nrecipes: [e2e-rescue]\noutputs: [kernel-initrd]\n"),
+		"recipes/e2e-rescue.yaml": []byte("name: e2e-rescue\nkind: u-root\ndescription: the rescue shell alone\ninstall: usr/bin\ncommands: [core/gosh]\n"),
 		"editions/e2e.yaml": []byte(`name: e2e
 description: the end-to-end test's edition
 version: 0.0.1

@@ -103,8 +103,9 @@ func TestRootOnMedium(t *testing.T) {
 		t.Errorf("/live/build-id %q, want %s", got, id)
 	}
 
-	// The early initramfs: the root manifest, the modules that find the medium, the init, and
-	// live.conf naming this build; no package, program or overlay of the root.
+	// The early initramfs: the root manifest, the modules that find the medium, the init, u-root's
+	// busybox (init.debug's rescue shell, /bin/gosh) and live.conf naming this build; no package,
+	// other program or overlay of the root.
 	segs, files := readInitrd(t, read("boot/initrd.img"))
 	rm, err := rootcheck.Parse(strings.NewReader(files[rootcheck.Path]))
 	if err != nil {
@@ -114,7 +115,7 @@ func TestRootOnMedium(t *testing.T) {
 	for _, sg := range rm.Segments {
 		segNames = append(segNames, sg.Name)
 	}
-	if segs != 4 || strings.Join(segNames, " ") != "medium-modules consciousness-init live" {
+	if segs != 5 || strings.Join(segNames, " ") != "medium-modules consciousness-init e2e-rescue live" {
 		t.Errorf("early initramfs: %d segments, root manifest names %v", segs, segNames)
 	}
 	if got, want := files[liveConfPath], "build-id="+id+"\nlayers=packages,programs,system\n"; got != want {
@@ -137,6 +138,12 @@ func TestRootOnMedium(t *testing.T) {
 	if files["init"] != "usr/sbin/consciousness-init" || !strings.HasPrefix(files["usr/sbin/consciousness-init"], "\x7fELF") {
 		t.Error("the early initramfs lacks the init")
 	}
+	if files["bin"] != "usr/bin" || files["usr/bin/gosh"] != "bb" || !strings.HasPrefix(files["usr/bin/bb"], "\x7fELF") {
+		t.Errorf("the early initramfs lacks the rescue shell: /bin -> %q, /usr/bin/gosh -> %q", files["bin"], files["usr/bin/gosh"])
+	}
+	if _, ok := files["root"]; !ok {
+		t.Error("the early initramfs lacks /root, where the rescue shell starts")
+	}
 	for _, p := range []string{"usr/bin/hello", "etc/motd", strings.TrimPrefix(modDir, "/") + "drivers/e2e/e2e-disk.ko"} {
 		if _, ok := files[p]; ok {
 			t.Errorf("the early initramfs holds /%s, which belongs in a layer", p)
@@ -152,7 +159,7 @@ func TestRootOnMedium(t *testing.T) {
 	dir := t.TempDir()
 	for name, want := range map[string][]string{
 		"packages": {"squashfs-root/usr/bin/hello", "squashfs-root/usr/lib/x86_64-linux-gnu/libhello.so.1"},
-		"programs": {"squashfs-root/usr/sbin/consciousness-init", "squashfs-root/init -> usr/sbin/consciousness-init"},
+		"programs": {"squashfs-root/usr/sbin/consciousness-init", "squashfs-root/init -> usr/sbin/consciousness-init", "squashfs-root/usr/bin/gosh -> bb"},
 		"system": {"squashfs-root/etc/motd", "squashfs-root/etc/consciousness/boot.conf", "squashfs-root/bin -> usr/bin",
 			"squashfs-root" + modDir + "drivers/e2e/e2e-disk.ko", "squashfs-root/etc/consciousness/modules"},
 	} {

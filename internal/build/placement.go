@@ -15,6 +15,7 @@ import (
 	"github.com/genai-os/genai-build/internal/fstree"
 	"github.com/genai-os/genai-build/internal/memreq"
 	"github.com/genai-os/genai-build/internal/output"
+	"github.com/genai-os/genai-build/internal/recipe"
 	"github.com/genai-os/genai-build/internal/squashfs"
 )
 
@@ -96,9 +97,13 @@ func (s *state) placeImage(ctx context.Context, k *kernelOut, root *rootTree) (*
 	}
 	p.buildID = buildID(p.layers)
 	var init *segment
+	var rescue []*segment
 	for _, seg := range root.programs {
 		if _, ok := seg.tree.Get("init"); ok {
 			init = seg
+		}
+		if s.isURoot(seg.name) {
+			rescue = append(rescue, seg)
 		}
 	}
 	if init == nil {
@@ -108,7 +113,11 @@ func (s *state) placeImage(ctx context.Context, k *kernelOut, root *rootTree) (*
 	if err != nil {
 		return nil, err
 	}
-	early := []*segment{s.modulesSegment(ctx, k.stage, "medium-modules", mediumModules), init, {name: "live", tree: live}}
+	// u-root's busybox comes along whole: init.debug's rescue shell (/bin/gosh) when no medium
+	// turns up, with the tools to look at why (ls, dmesg, blkid, mount). It is the layers' own
+	// binary, so it costs no build; docs/DESIGN.md weighs a smaller one.
+	early := append([]*segment{s.modulesSegment(ctx, k.stage, "medium-modules", mediumModules), init}, rescue...)
+	early = append(early, &segment{name: "live", tree: live})
 	if p.initrd, err = s.writeSegments(ctx, k.stage, early, memreq.Medium); err != nil {
 		return nil, err
 	}
@@ -137,6 +146,16 @@ func buildID(layers []Layer) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// isURoot says whether the segment called name is a u-root recipe's busybox.
+func (s *state) isURoot(name string) bool {
+	for _, r := range s.recipes {
+		if r.Name == name {
+			return r.Kind == recipe.KindURoot
+		}
+	}
+	return false
+}
+
 // liveTree is the early initramfs's own segment: the mount points the init needs, live.conf, and
 // the edition's boot.conf and os-release (the init reads them before it looks for the medium).
 func (s *state) liveTree(layers []Layer, id string) (*fstree.Tree, error) {
@@ -145,8 +164,14 @@ func (s *state) liveTree(layers []Layer, id string) (*fstree.Tree, error) {
 	for _, d := range []struct {
 		p    string
 		mode os.FileMode
-	}{{"dev", 0o755}, {"proc", 0o555}, {"sys", 0o555}, {"run", 0o755}, {"tmp", 0o1777}} {
+	}{{"dev", 0o755}, {"proc", 0o555}, {"sys", 0o555}, {"run", 0o755}, {"tmp", 0o1777}, {"root", 0o700}} {
 		if err := t.Add(fstree.Entry{Path: d.p, Kind: fstree.Dir, Mode: d.mode, Origin: gen}); err != nil {
+			return nil, err
+		}
+	}
+	// The rescue shell is /bin/gosh, started in /root: the merged-/usr links of the root.
+	for _, l := range []string{"bin", "sbin"} {
+		if err := t.Add(fstree.Entry{Path: l, Kind: fstree.Symlink, Mode: 0o777, Target: "usr/" + l, Origin: gen}); err != nil {
 			return nil, err
 		}
 	}

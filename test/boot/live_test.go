@@ -502,3 +502,85 @@ func TestLiveToRAM(t *testing.T) {
 		t.Errorf("live.conf in the new root:\n%s", out)
 	}
 }
+
+// TestLiveRescue boots the server-live build's own kernel and early initramfs (the ISO's
+// /boot/vmlinuz and /boot/initrd.img, with its default entry's command line) with no medium at
+// all. Stage 1 must name the build id it looked for and never reach a ready line; then init.debug
+// gives a rescue shell (u-root's gosh, from the early initramfs) in which a command runs, and
+// without it the machine halts showing the message, with no shell.
+func TestLiveRescue(t *testing.T) {
+	needQEMU(t)
+	res := buildISO(t, liveEdition, build.Options{Edition: liveEdition, EditionsDir: editionsDir(t, liveEdition)})
+	dir := t.TempDir()
+	files := map[string]string{}
+	for _, p := range []string{"boot/vmlinuz", "boot/initrd.img"} {
+		b, err := iso.ReadFile(res.Image, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[p] = filepath.Join(dir, path.Base(p))
+		if err := os.WriteFile(files[p], b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(res.BuildID) != 64 {
+		t.Fatalf("build id %q", res.BuildID)
+	}
+	failed := regexp.MustCompile(`genai-os: failed reason=medium edition=` + liveEdition + ` build=` + res.BuildID[:8] +
+		` timeout_s=3 looked_for=/live/build-id seen="no block device at all"`)
+	boot := func(t *testing.T, extra string) *qemu.Machine {
+		t.Helper()
+		cfg := qemu.Config{Kernel: files["boot/vmlinuz"], Initrd: files["boot/initrd.img"],
+			Append: strings.Join(append(res.ManifestData.Cmdline, extra, "consciousness.live.timeout=3"), " ")}
+		m := startVM(t, cfg, 6*time.Minute)
+		line, err := m.WaitFor(verdict)
+		if err != nil {
+			t.Fatalf("no verdict: %v\n%s", err, m.Console())
+		}
+		if !failed.MatchString(line) {
+			t.Fatalf("verdict %q, want %s\n%s", line, failed, m.Console())
+		}
+		if _, err := m.WaitFor(regexp.MustCompile(`no medium holding build ` + res.BuildID + ` turned up`)); err != nil {
+			t.Errorf("no explanation naming the whole build id: %v", err)
+		}
+		t.Logf("%s", line)
+		return m
+	}
+	noReady := func(t *testing.T, m *qemu.Machine) {
+		t.Helper()
+		if strings.Contains(string(m.Console()), "genai-os: ready") {
+			t.Errorf("a ready line without a medium:\n%s", m.Console())
+		}
+	}
+
+	t.Run("debug-shell", func(t *testing.T) {
+		t.Parallel()
+		m := boot(t, "init.debug")
+		if err := m.Expect("$ ", 2*time.Minute); err != nil {
+			t.Fatalf("no rescue shell prompt: %v\n%s", err, m.Console())
+		}
+		run := shellRunner(t, m)
+		if out := run("echo rescue-ok"); !regexp.MustCompile(`(?m)^rescue-ok\r?$`).MatchString(out) {
+			t.Errorf("echo in the rescue shell:\n%s", out)
+		}
+		if out := run("ls /dev"); !strings.Contains(out, "console") {
+			t.Errorf("ls /dev in the rescue shell:\n%s", out)
+		}
+		noReady(t, m)
+	})
+	t.Run("halt", func(t *testing.T) {
+		t.Parallel()
+		m := boot(t, "")
+		if _, err := m.WaitFor(regexp.MustCompile(`genai-os: halted; Ctrl-Alt-Del restarts the machine`)); err != nil {
+			t.Fatalf("no halt message: %v\n%s", err, m.Console())
+		}
+		// The machine stays halted: no shell turns up.
+		if err := m.Expect("$ ", 20*time.Second); err == nil {
+			t.Errorf("a shell prompt without init.debug:\n%s", m.Console())
+		}
+		if strings.Contains(string(m.Console()), "rescue shell") {
+			t.Errorf("a rescue shell without init.debug:\n%s", m.Console())
+		}
+		noReady(t, m)
+	})
+}
