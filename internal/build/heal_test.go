@@ -57,12 +57,17 @@ func serverBuild(t *testing.T, c *cache.Cache, out string, log io.Writer) (*Resu
 	if err != nil {
 		t.Fatalf("no Debian mirror (these tests refetch what they damage): %v", err)
 	}
+	// The kernel comes from trixie-security: with an empty cache it is fetched from there.
+	sec, err := debian.ResolveSecurityMirror("", os.Getenv, "/")
+	if err != nil {
+		t.Fatalf("no Debian security mirror (these tests refetch what they damage): %v", err)
+	}
 	if log == nil {
 		log = io.Discard
 	}
 	c.Log = slog.New(slog.NewTextHandler(log, nil))
 	return Run(context.Background(), Options{Root: filepath.Join("..", ".."), Edition: "server", OutDir: out, Cache: c,
-		Mirror: m, SourceDate: time.Unix(healDate, 0), Log: c.Log})
+		Mirror: m, Security: sec, SourceDate: time.Unix(healDate, 0), Log: c.Log})
 }
 
 // linkedCache is a copy of the user's cache made of hard links (copies across file systems).
