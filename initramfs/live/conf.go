@@ -12,12 +12,13 @@
 package live
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/genai-os/genai-build/initramfs/linescan"
 )
 
 // ConfPath is where the builder writes live.conf in the early initramfs (no leading slash).
@@ -51,7 +52,7 @@ func Short(id string) string {
 func ParseConf(name string, r io.Reader) (Conf, error) {
 	var c Conf
 	seen := map[string]int{}
-	errs := lines(name, r, func(n int, l string) error {
+	errs := linescan.Each(name, r, func(n int, l string) error {
 		k, v, ok := strings.Cut(l, "=")
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if !ok || k == "" {
@@ -85,28 +86,6 @@ func ParseConf(name string, r io.Reader) (Conf, error) {
 		errs = append(errs, fmt.Errorf("%s: no layers", name))
 	}
 	return c, errors.Join(errs...)
-}
-
-// lines calls fn with each line of r that is neither blank nor a '#' comment, trimmed, and its
-// number; fn's errors and the reader's are returned, each prefixed with name:line.
-func lines(name string, r io.Reader, fn func(n int, l string) error) []error {
-	var errs []error
-	sc := bufio.NewScanner(r)
-	n := 0
-	for sc.Scan() {
-		n++
-		l := strings.TrimSpace(sc.Text())
-		if l == "" || l[0] == '#' {
-			continue
-		}
-		if err := fn(n, l); err != nil {
-			errs = append(errs, fmt.Errorf("%s:%d: %w", name, n, err))
-		}
-	}
-	if err := sc.Err(); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", name, err))
-	}
-	return errs
 }
 
 // checkID accepts a lower-case hex SHA-256.
@@ -163,7 +142,7 @@ type Layer struct {
 func ParseLayers(name string, r io.Reader) ([]Layer, error) {
 	var out []Layer
 	seen := map[string]bool{}
-	errs := lines(name, r, func(_ int, l string) error {
+	errs := linescan.Each(name, r, func(_ int, l string) error {
 		f := strings.Fields(l)
 		if len(f) != 3 {
 			return fmt.Errorf("want \"<name> <size> <sha256>\", got %q", l)

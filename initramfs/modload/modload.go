@@ -9,7 +9,6 @@
 package modload
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -19,31 +18,13 @@ import (
 	"time"
 
 	"github.com/genai-os/genai-build/initramfs/guard"
+	"github.com/genai-os/genai-build/initramfs/linescan"
 )
 
-// lines calls fn with each line of r that is neither blank nor a '#' comment,
-// trimmed, and its number; fn's errors and the reader's are joined, each
-// prefixed with name:line. The builder writes these files; a bad line is
+// lines is linescan.Each with the errors joined. The builder writes these files; a bad line is
 // reported and skipped, never fatal to the boot.
 func lines(name string, r io.Reader, fn func(n int, l string) error) error {
-	var errs []error
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	n := 0
-	for sc.Scan() {
-		n++
-		l := strings.TrimSpace(sc.Text())
-		if l == "" || l[0] == '#' {
-			continue
-		}
-		if err := fn(n, l); err != nil {
-			errs = append(errs, fmt.Errorf("%s:%d: %w", name, n, err))
-		}
-	}
-	if err := sc.Err(); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", name, err))
-	}
-	return errors.Join(errs...)
+	return errors.Join(linescan.Each(name, r, fn)...)
 }
 
 // ReadList reads a module list: one path per line; blank lines and '#' comments

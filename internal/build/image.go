@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/genai-os/genai-build/internal/bootmenu"
+	"github.com/genai-os/genai-build/internal/cache"
 	"github.com/genai-os/genai-build/internal/fstree"
 	"github.com/genai-os/genai-build/internal/memreq"
 	"github.com/genai-os/genai-build/internal/output"
@@ -202,7 +203,7 @@ func (s *state) image(ctx context.Context, in imageInputs) (*Result, error) {
 			return nil, err
 		}
 	}
-	if err := syncDir(s.opts.OutDir); err != nil {
+	if err := cache.SyncDir(s.opts.OutDir); err != nil {
 		return nil, err
 	}
 	ks, err := os.Stat(in.kernel.vmlinuz())
@@ -268,16 +269,6 @@ func writeAtomic(p string, data []byte) (err error) {
 		return err
 	}
 	return os.Rename(f.Name(), p)
-}
-
-// syncDir makes the renames into dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // lockFile takes an exclusive flock(2) on p (creating it), waiting for another holder; the lock

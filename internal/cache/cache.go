@@ -204,12 +204,12 @@ func (c *Cache) PutBlob(what string, r io.Reader, want string) (path, sha string
 	if err = os.Rename(f.Name(), path); err != nil {
 		return "", "", err
 	}
-	return path, sha, syncDir(dir)
+	return path, sha, SyncDir(dir)
 }
 
-// syncDir makes a rename or creation in dir durable (rename(2) is atomic, but only an fsync of the
+// SyncDir makes a rename or creation in dir durable (rename(2) is atomic, but only an fsync of the
 // directory puts it on disk).
-func syncDir(dir string) error {
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -302,7 +302,7 @@ func (c *Cache) CommitStage(kind, key string, fill func(dir string) error) (stri
 		}
 		return "", err
 	}
-	return final, syncDir(parent)
+	return final, SyncDir(parent)
 }
 
 // Key hashes the parts (each length-prefixed so that parts cannot run into each other).

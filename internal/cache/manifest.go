@@ -177,7 +177,7 @@ func writeManifest(dir string) error {
 	}
 	// Children first: each folder's sync makes its entries durable.
 	for i := len(dirs) - 1; i >= 0; i-- {
-		if err := syncDir(dirs[i]); err != nil {
+		if err := SyncDir(dirs[i]); err != nil {
 			return err
 		}
 	}
