@@ -79,10 +79,19 @@ type KeyFile struct {
 	UID, GID int
 }
 
+// Home is a user's home folder.
+type Home struct {
+	Path     string // relative to the root, e.g. "home/dev"
+	UID, GID int
+}
+
 // Accounts is the generated account database.
 type Accounts struct {
 	Passwd, Group, Shadow []byte
 	Keys                  []KeyFile // sorted by path
+	// Homes are the declared users' home folders other than root's (/root is the image's own),
+	// owned by their user: what adduser makes.
+	Homes []Home // sorted by path
 	// LockedUsers names the declared users that have neither a password hash nor keys, and are
 	// therefore locked: the caller reports them.
 	LockedUsers []string
@@ -349,6 +358,10 @@ func Build(sys SystemAccounts, users []User) (*Accounts, error) {
 				g.members = append(g.members, p.u.Name)
 			}
 		}
+		if p.u.Name != "root" {
+			a := accts[p.u.Name]
+			res.Homes = append(res.Homes, Home{Path: strings.TrimPrefix(p.keysHome, "/"), UID: a.uid, GID: a.gid})
+		}
 		if len(p.u.AuthorizedKeys) > 0 {
 			a := accts[p.u.Name]
 			var b bytes.Buffer
@@ -393,6 +406,7 @@ func Build(sys SystemAccounts, users []User) (*Accounts, error) {
 		fmt.Fprintf(&gr, "%s:x:%d:%s\n", g.name, g.gid, strings.Join(m, ","))
 	}
 	sort.Slice(res.Keys, func(i, j int) bool { return res.Keys[i].Path < res.Keys[j].Path })
+	sort.Slice(res.Homes, func(i, j int) bool { return res.Homes[i].Path < res.Homes[j].Path })
 	sort.Strings(res.LockedUsers)
 	res.Passwd, res.Group, res.Shadow = pw.Bytes(), gr.Bytes(), sh.Bytes()
 	return res, nil

@@ -27,9 +27,11 @@ func (s *state) addAccounts(t *fstree.Tree, sysusers [][]byte) error {
 	for _, u := range s.ed.Users {
 		au := accounts.User{Name: u.Name, UID: u.UID, GID: u.GID, Comment: u.Comment, Home: u.Home, Shell: u.Shell,
 			Groups: u.Groups, PasswordHash: u.PasswordHash, Locked: u.Locked, AuthorizedKeys: u.SSHKeys}
+		if u.Name == "root" || u.CommandLineKeys {
+			au.AuthorizedKeys = append(append([]string{}, u.SSHKeys...), s.opts.SSHKeys...)
+		}
 		if u.Name == "root" {
 			hasRoot = true
-			au.AuthorizedKeys = append(append([]string{}, u.SSHKeys...), s.opts.SSHKeys...)
 		}
 		users = append(users, au)
 	}
@@ -50,6 +52,12 @@ func (s *state) addAccounts(t *fstree.Tree, sysusers [][]byte) error {
 		mode uint32
 	}{{"etc/passwd", a.Passwd, 0o644}, {"etc/group", a.Group, 0o644}, {"etc/shadow", a.Shadow, 0o640}} {
 		if err := t.Add(fstree.Entry{Path: f.p, Kind: fstree.File, Mode: fs.FileMode(f.mode), Data: f.data, Origin: gen}); err != nil {
+			return err
+		}
+	}
+	for _, h := range a.Homes {
+		// 0700: adduser's DIR_MODE since bookworm.
+		if err := t.Add(fstree.Entry{Path: h.Path, Kind: fstree.Dir, Mode: 0o700, UID: h.UID, GID: h.GID, Origin: gen}); err != nil {
 			return err
 		}
 	}

@@ -219,7 +219,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			inputs = append(inputs, goInputs...)
 			return err
 		}},
-		{"packages", "unpack Debian packages (no maintainer scripts)", func(ctx context.Context) (err error) {
+		{"packages", "unpack Debian packages and configure them from data", func(ctx context.Context) (err error) {
 			pkgs, err = s.packageSegments(ctx)
 			return err
 		}},

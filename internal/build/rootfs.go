@@ -423,7 +423,7 @@ func (r *rootTree) segments() []*segment {
 // rootfs makes the system component (folders, generated configuration, accounts, overlays) and
 // returns the root tree.
 func (s *state) rootfs(k *kernelOut, programs []*segment, pkgs *packagesOut) (*rootTree, error) {
-	sys, err := s.systemTree(pkgs.sysusers)
+	sys, err := s.systemTree(pkgs.sysusers, pkgs.shell)
 	if err != nil {
 		return nil, err
 	}
@@ -433,14 +433,21 @@ func (s *state) rootfs(k *kernelOut, programs []*segment, pkgs *packagesOut) (*r
 
 // systemTree is the root's own folders, the files generated from the edition, the accounts and
 // the overlays.
-func (s *state) systemTree(sysusers [][]byte) (*fstree.Tree, error) {
+func (s *state) systemTree(sysusers [][]byte, hasShell bool) (*fstree.Tree, error) {
 	t := fstree.New()
 	gen := "generated:edition"
 	dirs := []struct {
 		p    string
 		mode os.FileMode
 	}{{"dev", 0o755}, {"proc", 0o555}, {"sys", 0o555}, {"run", 0o755}, {"tmp", 0o1777}, {"root", 0o700},
-		{"var/log", 0o755}, {"etc/consciousness/services", 0o755}, {"usr/bin", 0o755}, {"usr/sbin", 0o755}, {"usr/lib", 0o755}, {"usr/lib64", 0o755}}
+		{"var/log", 0o755}, {"etc/consciousness/services", 0o755}, {"usr/bin", 0o755}, {"usr/sbin", 0o755}, {"usr/lib", 0o755}, {"usr/lib64", 0o755},
+		// The rest of the hierarchy Debian's base-files ships (FHS 3.0), which no edition installs:
+		// the image's base is the builder's.
+		{"home", 0o755}, {"mnt", 0o755}, {"opt", 0o755}, {"srv", 0o755}, {"media", 0o755},
+		{"etc/profile.d", 0o755}, {"etc/skel", 0o755}, {"usr/include", 0o755}, {"usr/src", 0o755},
+		{"usr/local/bin", 0o755}, {"usr/local/sbin", 0o755}, {"usr/local/lib", 0o755}, {"usr/local/include", 0o755},
+		{"usr/local/share", 0o755}, {"usr/local/src", 0o755}, {"usr/local/etc", 0o755},
+		{"var/lib/misc", 0o755}, {"var/cache", 0o755}, {"var/spool", 0o755}, {"var/local", 0o755}, {"var/backups", 0o755}, {"var/tmp", 0o1777}}
 	for _, d := range dirs {
 		if err := t.Add(fstree.Entry{Path: d.p, Kind: fstree.Dir, Mode: d.mode, Origin: gen}); err != nil {
 			return nil, err
@@ -453,14 +460,37 @@ func (s *state) systemTree(sysusers [][]byte) (*fstree.Tree, error) {
 			return nil, err
 		}
 	}
+	// /var/run and /var/lock are /run's (base-files' postinst migrates them so).
+	for _, l := range []struct{ p, target string }{{"var/run", "../run"}, {"var/lock", "../run/lock"}} {
+		if err := t.Add(fstree.Entry{Path: l.p, Kind: fstree.Symlink, Mode: 0o777, Target: l.target, Origin: gen}); err != nil {
+			return nil, err
+		}
+	}
 	for p, body := range s.systemFiles() {
 		if err := t.Add(fstree.Entry{Path: p, Kind: fstree.File, Mode: 0o644, Data: []byte(body), Origin: gen}); err != nil {
 			return nil, err
 		}
 	}
-	// sh is the u-root shell: scripts and ssh's "command" need one.
-	if err := t.Add(fstree.Entry{Path: "usr/bin/sh", Kind: fstree.Symlink, Mode: 0o777, Target: "gosh", Origin: gen}); err != nil {
-		return nil, err
+	// sh is the u-root shell when no package set brings one (dash): scripts and ssh's "command"
+	// need one.
+	if !hasShell {
+		if err := t.Add(fstree.Entry{Path: "usr/bin/sh", Kind: fstree.Symlink, Mode: 0o777, Target: "gosh", Origin: gen}); err != nil {
+			return nil, err
+		}
+	}
+	// An overlay declares the groups and system users it needs as packages do, in sysusers.d.
+	for _, o := range s.overlayDirs() {
+		confs, err := filepath.Glob(filepath.Join(o, "usr/lib/sysusers.d/*.conf"))
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range confs {
+			b, err := os.ReadFile(c)
+			if err != nil {
+				return nil, err
+			}
+			sysusers = append(sysusers, b)
+		}
 	}
 	if err := s.addAccounts(t, sysusers); err != nil {
 		return nil, err
@@ -480,6 +510,15 @@ func (s *state) systemTree(sysusers [][]byte) (*fstree.Tree, error) {
 		}
 	}
 	return t, nil
+}
+
+// overlayDirs are the host folders of the edition's overlays, then the extra ones, in order.
+func (s *state) overlayDirs() []string {
+	var dirs []string
+	for _, o := range s.ed.Overlays {
+		dirs = append(dirs, filepath.Join(s.opts.Root, "overlays", o))
+	}
+	return append(dirs, s.opts.ExtraOverlays...)
 }
 
 // systemFiles are the files generated from the edition.
@@ -506,6 +545,8 @@ HOME_URL="https://github.com/genai-os/genai-build"
 		"etc/os-release":              osRelease,
 		"etc/consciousness/boot.conf": bootConf,
 		"etc/hostname":                host + "\n",
+		// netbase's postinst would write it: the host name resolves without DNS (sudo asks).
+		"etc/hosts": "127.0.0.1\tlocalhost\n127.0.1.1\t" + host + "\n::1\tlocalhost ip6-localhost ip6-loopback\n",
 	}
 	return files
 }

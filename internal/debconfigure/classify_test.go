@@ -213,9 +213,33 @@ func TestShells(t *testing.T) {
 		t.Fatal(err)
 	}
 	e, ok := tree.Get("etc/shells")
-	want := "# /etc/shells: valid login shells\n/bin/bash\n/bin/zsh\n/usr/bin/bash\n/usr/bin/zsh\n"
+	want := "# /etc/shells: valid login shells\n/bin/zsh\n/usr/bin/zsh\n/bin/bash\n/usr/bin/bash\n"
 	if !ok || string(e.Data) != want || len(res.Shells) != 4 {
 		t.Errorf("etc/shells: %q, want %q", e.Data, want)
+	}
+	// debianutils' template and drop-ins on merged /usr: each shell, then its path through /usr,
+	// as a fresh trixie install writes them; var/lib/shells.state lists them.
+	tree = fstree.New()
+	for _, e := range []fstree.Entry{
+		{Path: "bin", Kind: fstree.Symlink, Target: "usr/bin", Mode: 0o777},
+		{Path: shellsTemplate, Kind: fstree.File, Mode: 0o644, Data: []byte("# /etc/shells: valid login shells\n/bin/sh\n")},
+		{Path: shellsDir + "dash", Kind: fstree.File, Mode: 0o644, Data: []byte("/bin/dash\n")},
+		{Path: shellsDir + "bash", Kind: fstree.File, Mode: 0o644, Data: []byte("/bin/bash\n/bin/rbash # restricted\n")},
+	} {
+		if err := tree.Add(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Configure(tree, nil, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	e, _ = tree.Get("etc/shells")
+	want = "# /etc/shells: valid login shells\n/bin/sh\n/usr/bin/sh\n/bin/bash\n/usr/bin/bash\n/bin/rbash\n/usr/bin/rbash\n/bin/dash\n/usr/bin/dash\n"
+	if e == nil || string(e.Data) != want {
+		t.Errorf("etc/shells on merged /usr: %q, want %q", e.Data, want)
+	}
+	if e, ok := tree.Get(shellsState); !ok || !strings.HasPrefix(string(e.Data), "/bin/sh\n/usr/bin/sh\n") {
+		t.Errorf("%s is missing or wrong", shellsState)
 	}
 	if _, err := Configure(fstree.New(), []Package{{Name: "x", Control: map[string][]byte{"postinst": []byte("add-shell $SHELL\n")}}}, Options{}); err == nil {
 		t.Error("a computed add-shell argument was accepted")

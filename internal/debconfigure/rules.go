@@ -104,6 +104,25 @@ var triggers = map[string]rule{
 // names it: the command's name, or "> path" for an output redirection. A new version of a package
 // with a new effect fails the stage until a row is added here.
 var packages = map[string]map[string]rule{
+	"bash": {
+		"ln":           {NotRun, "links /bin/sh to bash only when /bin/sh is missing; dash ships usr/bin/sh"},
+		"update-menus": {NotRun, "only when the menu package is installed (command -v update-menus)"},
+	},
+	"dash": {
+		"dpkg-divert":   {ReadOnly, "claim_binsh asks who diverts /bin/sh (--listpackage, --truename); on a fresh install nobody does and it returns before --remove; the other calls are upgrade-only (preinst, and postinst for versions before 0.5.12-3)"},
+		"cp":            {NotRun, "claim_binsh's replace_with_link: only after removing bash's diversion of /bin/sh; the .deb ships usr/bin/sh -> dash"},
+		"ln":            {NotRun, "the same replace_with_link"},
+		"mv":            {NotRun, "the same replace_with_link"},
+		"dpkg-realpath": {NotRun, "the same replace_with_link"},
+		"touch":         {NotRun, "the same replace_with_link"},
+		"rm":            {NotRun, "the same claim_binsh, and the pre-0.5.12-3 diversion cleanup on upgrade"},
+		"update-menus":  {NotRun, "only when the menu package is installed (command -v update-menus)"},
+	},
+	"debianutils": {
+		"cp":            {Produced, "/etc/shells from usr/share/debianutils/shells (shells)"},
+		"update-shells": {Produced, "/etc/shells and var/lib/shells.state from the template and shells.d (shells)"},
+	},
+	"gzip":     {"dpkg-divert": {NotRun, "only when zutils diverted the z* tools before /usr-move: the guards ask dpkg-divert (read-only) and a set without zutils has no such diversion"}},
 	"binutils": {"mv": {NotRun, "preinst: restores /etc/gprofng.rc.dpkg-old on upgrade only"}},
 	"ca-certificates": {
 		"> /etc/ca-certificates.conf.dpkg-new": {Produced, "/etc/ca-certificates.conf (every certificate enabled, the debconf default)"},

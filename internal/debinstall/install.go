@@ -38,6 +38,8 @@ type Options struct {
 	// DropDocs leaves out usr/share/{doc,man,info,locale}, except each package's
 	// usr/share/doc/<pkg>/copyright (the SBOM's licence source).
 	DropDocs bool
+	// KeepMan keeps usr/share/man and usr/share/info when DropDocs drops the rest.
+	KeepMan bool
 	// OriginPrefix is put before the package name in each entry's Origin; "deb:" if empty.
 	OriginPrefix string
 }
@@ -244,7 +246,7 @@ func (in *installer) install(d Deb) (*Package, error) {
 		if tp == "usr/share/doc/"+name+"/copyright" && e.Kind == fstree.File {
 			p.License = License(e.Data)
 		}
-		if in.opts.DropDocs && isDoc(tp, name) {
+		if in.opts.DropDocs && isDoc(tp, name) && !(in.opts.KeepMan && isManual(tp)) {
 			return nil
 		}
 		added, err := in.put(name, e)
@@ -293,6 +295,16 @@ func (in *installer) install(d Deb) (*Package, error) {
 func mode(hdr *tar.Header) fs.FileMode {
 	m := hdr.FileInfo().Mode()
 	return m.Perm() | m&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)
+}
+
+// isManual says whether p is a manual page or an info page, or their folder.
+func isManual(p string) bool {
+	for _, d := range []string{"usr/share/man/", "usr/share/info/"} {
+		if p+"/" == d || strings.HasPrefix(p, d) {
+			return true
+		}
+	}
+	return false
 }
 
 func isDoc(p, pkg string) bool {

@@ -68,6 +68,8 @@ type Boot struct {
 type Debian struct {
 	// DropDocs leaves out documentation, man pages, info and locales (not copyright files).
 	DropDocs *bool `yaml:"drop_docs"`
+	// KeepMan keeps manual and info pages when drop_docs drops the rest.
+	KeepMan *bool `yaml:"keep_man"`
 }
 
 // User is one account.
@@ -82,6 +84,9 @@ type User struct {
 	PasswordHash string   `yaml:"password_hash"` // crypt(3), e.g. from `mkpasswd -m sha-512`
 	Locked       bool     `yaml:"locked"`
 	SSHKeys      []string `yaml:"ssh_keys"` // lines of ~/.ssh/authorized_keys
+	// CommandLineKeys adds the keys of `genai-build iso --ssh-key` to the user's (they always go to
+	// root's): the developer edition's dev logs in with them.
+	CommandLineKeys bool `yaml:"command_line_keys"`
 }
 
 // Initramfs says how the initramfs is written.
@@ -167,6 +172,9 @@ func Merge(parent, child Edition) Edition {
 	}
 	if out.Debian.DropDocs == nil {
 		out.Debian.DropDocs = parent.Debian.DropDocs
+	}
+	if out.Debian.KeepMan == nil {
+		out.Debian.KeepMan = parent.Debian.KeepMan
 	}
 	out.Users = mergeUsers(parent.Users, child.Users)
 	r := child.Remove
