@@ -93,7 +93,7 @@ func TestRootOnMedium(t *testing.T) {
 		fmt.Fprintf(h, "%x\n", sum)
 	}
 	id := hex.EncodeToString(h.Sum(nil))
-	if strings.Join(names, ",") != "packages,programs,system" || res.BuildID != id || res.Placement != "image" {
+	if strings.Join(names, ",") != "programs,packages,system" || res.BuildID != id || res.Placement != "image" {
 		t.Fatalf("layers %v, build id %s (want %s), placement %q", names, res.BuildID, id, res.Placement)
 	}
 	if got := string(read("live/layers")); got != strings.Join(listed, "\n")+"\n" {
@@ -118,7 +118,7 @@ func TestRootOnMedium(t *testing.T) {
 	if segs != 5 || strings.Join(segNames, " ") != "medium-modules consciousness-init e2e-rescue live" {
 		t.Errorf("early initramfs: %d segments, root manifest names %v", segs, segNames)
 	}
-	if got, want := files[liveConfPath], "build-id="+id+"\nlayers=packages,programs,system\n"; got != want {
+	if got, want := files[liveConfPath], "build-id="+id+"\nlayers=programs,packages,system\n"; got != want {
 		t.Errorf("/%s = %q, want %q", liveConfPath, got, want)
 	}
 	modDir := "/usr/lib/modules/" + e2eKernel + "/kernel/"

@@ -18,7 +18,7 @@ import (
 )
 
 // packagesRecipe names how package sets are unpacked; change it when that changes.
-const packagesRecipe = "debian-packages/2" // 2: configured by internal/debconfigure
+const packagesRecipe = "debian-packages/2" // 2: configured by internal/debconfigure, with the CA files kept
 
 // InstalledPackage is a Debian package in the image, for the manifest and the SBOM.
 type InstalledPackage struct {
@@ -43,6 +43,10 @@ type packageMeta struct {
 	Shell bool `json:"shell,omitempty"`
 	// Configured sums up what internal/debconfigure did.
 	Configured configureSummary `json:"configured"`
+	// CA are the files update-ca-certificates reads (etc/ca-certificates.conf and the
+	// certificates under usr/share/ca-certificates) when the set has ca-certificates: the system
+	// tree makes the bundle again from them when an overlay adds a local CA.
+	CA map[string]string `json:"ca,omitempty"`
 }
 
 // configureSummary is what the configure step did to a package set.
@@ -77,7 +81,8 @@ type packagesOut struct {
 	segments  []*segment
 	installed []InstalledPackage
 	sysusers  [][]byte
-	shell     bool // some set has /usr/bin/sh
+	shell     bool              // some set has /usr/bin/sh
+	ca        map[string]string // the CA files of the set that has ca-certificates
 }
 
 // packageSegments unpacks each debian-packages recipe into a segment of its own, cached by the
@@ -152,6 +157,9 @@ func (s *state) packageSegments(ctx context.Context) (*packagesOut, error) {
 			out.sysusers = append(out.sysusers, []byte(u))
 		}
 		out.shell = out.shell || meta.Shell
+		if meta.CA != nil {
+			out.ca = meta.CA
+		}
 		seg := &segment{name: r.Name, key: key, tree: tree}
 		if tree == nil {
 			// The segment itself is cached under the same key; the tree is rebuilt only if it is not.
@@ -222,6 +230,18 @@ func (s *state) unpack(ctx context.Context, r *recipe.Recipe, debs []debinstall.
 		}
 	}
 	_, meta.Shell = tree.Get("usr/bin/sh")
+	if cres.Certificates > 0 {
+		meta.CA = map[string]string{}
+		for _, e := range tree.Entries() {
+			if e.Kind == fstree.File && (e.Path == "etc/ca-certificates.conf" || strings.HasPrefix(e.Path, "usr/share/ca-certificates/")) {
+				b, err := e.ReadAll()
+				if err != nil {
+					return nil, nil, err
+				}
+				meta.CA[e.Path] = string(b)
+			}
+		}
+	}
 	return tree, meta, nil
 }
 

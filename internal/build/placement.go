@@ -79,15 +79,16 @@ func (s *state) place(ctx context.Context, k *kernelOut, root *rootTree) (*place
 	}
 }
 
-// placeImage writes the root's layers, lowest first (the Debian packages, our programs, the
-// system with its modules), then the early initramfs: the init, the modules that find and mount
+// placeImage writes the root's layers, lowest first (our programs, the Debian packages, the
+// system with its modules: the order of the initramfs placement's segments, so that a Debian
+// package's file wins over u-root's of the same name there as here), then the early initramfs: the init, the modules that find and mount
 // the medium, and live.conf naming the build and its layers.
 func (s *state) placeImage(ctx context.Context, k *kernelOut, root *rootTree) (*placed, error) {
 	p := &placed{placement: edition.PlacementImage}
 	for _, l := range []struct {
 		name string
 		segs []*segment
-	}{{"packages", root.packages}, {"programs", root.programs}, {"system", []*segment{root.modules, root.system}}} {
+	}{{"programs", root.programs}, {"packages", root.packages}, {"system", []*segment{root.modules, root.system}}} {
 		layer, recs, err := s.layer(ctx, l.name, l.segs)
 		if err != nil {
 			return nil, fmt.Errorf("layer %s: %w", l.name, err)

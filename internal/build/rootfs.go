@@ -17,6 +17,7 @@ import (
 
 	"github.com/genai-os/genai-build/initramfs/rootcheck"
 	"github.com/genai-os/genai-build/internal/cache"
+	"github.com/genai-os/genai-build/internal/debconfigure"
 	"github.com/genai-os/genai-build/internal/fstree"
 	"github.com/genai-os/genai-build/internal/gobuild"
 	"github.com/genai-os/genai-build/internal/initrd"
@@ -424,6 +425,9 @@ func (r *rootTree) segments() []*segment {
 // returns the root tree.
 func (s *state) rootfs(k *kernelOut, programs []*segment, pkgs *packagesOut) (*rootTree, error) {
 	sys, err := s.systemTree(pkgs.sysusers, pkgs.shell)
+	if err == nil {
+		err = localCAs(sys, pkgs.ca)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -510,6 +514,47 @@ func (s *state) systemTree(sysusers [][]byte, hasShell bool) (*fstree.Tree, erro
 		}
 	}
 	return t, nil
+}
+
+// localCAs makes the CA bundle and its links again, in the system tree, when an overlay adds a
+// local CA (usr/local/share/ca-certificates/*.crt, where update-ca-certificates(8) takes them):
+// the packages' certificates, then the local ones. The system layer lies over the packages', so
+// its bundle is the one the image sees.
+func localCAs(sys *fstree.Tree, ca map[string]string) error {
+	var local []*fstree.Entry
+	for _, e := range sys.Entries() {
+		if strings.HasPrefix(e.Path, "usr/local/share/ca-certificates/") && strings.HasSuffix(e.Path, ".crt") && e.Kind == fstree.File {
+			local = append(local, e)
+		}
+	}
+	if len(local) == 0 {
+		return nil
+	}
+	if ca == nil {
+		return fmt.Errorf("%s: a local CA needs the package ca-certificates in a package set", "/"+local[0].Path)
+	}
+	t := fstree.New()
+	for p, data := range ca {
+		if err := t.Add(fstree.Entry{Path: p, Kind: fstree.File, Mode: 0o644, Data: []byte(data)}); err != nil {
+			return err
+		}
+	}
+	for _, e := range local {
+		if err := t.Add(*e); err != nil {
+			return err
+		}
+	}
+	if _, err := debconfigure.UpdateCACertificates(t, "generated:ca-certificates"); err != nil {
+		return fmt.Errorf("local CAs: %w", err)
+	}
+	for _, e := range t.Entries() {
+		if strings.HasPrefix(e.Path, "etc/ssl/certs/") {
+			if err := sys.Replace(*e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // overlayDirs are the host folders of the edition's overlays, then the extra ones, in order.

@@ -193,6 +193,8 @@ func bootMatrix() []bootRow {
 	}{
 		{"server", []string{"iso", "kernel-initrd"}, "0.7", serverBootUnits},
 		{liveEdition, []string{"iso"}, "0.7", serverBootUnits},
+		// the developer edition is the server's units over a root on the medium
+		{"developer", []string{"iso"}, "0.7", serverBootUnits},
 	} {
 		for _, o := range e.outputs {
 			switch o {
@@ -248,7 +250,7 @@ func TestBootMatrix(t *testing.T) {
 			if !strings.Contains(string(r.Console), "genai-os: boot "+wantFW) {
 				t.Errorf("the init did not report %q", wantFW)
 			}
-			if row.edition == liveEdition {
+			if row.edition == liveEdition || row.edition == "developer" {
 				checkLiveMedium(t, row, r)
 			}
 			sm := ready.FindStringSubmatch(r.ReadyLine)
