@@ -357,31 +357,40 @@ func TestConflictSpooledAndLinked(t *testing.T) {
 	linkC := makeDeb(t, "pkg-c", "1", "", nil, []ent{reg("./usr/lib/c/s", "s"), link("./usr/bin/same", "./usr/lib/c/s"),
 		reg("./usr/lib/c/t", "c"), link("./usr/bin/tool", "./usr/lib/c/t")})
 	sameSize := makeDeb(t, "pkg-d", "1", "", nil, []ent{reg("./usr/bin/tool", "d"), reg("./usr/bin/same", "s")})
+	pairs := [][2]Deb{{fileA, fileB}, {fileA, linkC}, {linkC, fileA}, {fileA, sameSize}}
 	for _, o := range []Options{{}, {Spool: "x"}, {Hardlinks: true}, {Spool: "x", Hardlinks: true}} {
-		for _, second := range []Deb{fileB, linkC, sameSize} {
-			t.Run(fmt.Sprintf("%s/spool=%v,hardlinks=%v", second.Package.Name, o.Spool != "", o.Hardlinks), func(t *testing.T) {
+		for _, pair := range pairs {
+			first, second := pair[0], pair[1]
+			t.Run(fmt.Sprintf("%s-%s/spool=%v,hardlinks=%v", first.Package.Name, second.Package.Name, o.Spool != "", o.Hardlinks), func(t *testing.T) {
+				o := o // each case sets its own spool and overrides
 				if o.Spool != "" {
 					o.Spool = t.TempDir()
 				}
-				_, err := Install(fstree.New(), []Deb{fileA, second}, o)
+				_, err := Install(fstree.New(), []Deb{first, second}, o)
 				var ce *ConflictError
-				if !errors.As(err, &ce) || ce.Path != "usr/bin/tool" || ce.First != "pkg-a" || ce.Second != second.Package.Name {
-					t.Fatalf("got %v, want a conflict on usr/bin/tool between pkg-a and %s", err, second.Package.Name)
+				if !errors.As(err, &ce) || ce.Path != "usr/bin/tool" || ce.First != first.Package.Name || ce.Second != second.Package.Name {
+					t.Fatalf("got %v, want a conflict on usr/bin/tool between %s and %s", err, first.Package.Name, second.Package.Name)
 				}
 				o.Overrides = map[string]string{"usr/bin/tool": second.Package.Name}
 				tree := fstree.New()
-				if _, err := Install(tree, []Deb{fileA, second}, o); err != nil {
+				if _, err := Install(tree, []Deb{first, second}, o); err != nil {
 					t.Fatal(err)
 				}
-				e, err := (&installer{tree: tree}).inode(get(t, tree, "usr/bin/tool"))
+				in := &installer{tree: tree}
+				e, err := in.inode(get(t, tree, "usr/bin/tool"))
 				if err != nil {
 					t.Fatal(err)
 				}
-				if b, err := e.ReadAll(); err != nil || string(b) == "a" {
-					t.Errorf("override: usr/bin/tool holds %q, %v", b, err)
+				want := map[string]string{"pkg-a": "a", "pkg-b": "b", "pkg-c": "c", "pkg-d": "d"}[second.Package.Name]
+				if b, err := e.ReadAll(); err != nil || string(b) != want {
+					t.Errorf("override: usr/bin/tool holds %q, %v; want %q", b, err, want)
 				}
-				if e := get(t, tree, "usr/bin/same"); e.Origin != "deb:pkg-a" || e.Kind != fstree.File {
-					t.Errorf("usr/bin/same: %+v, want pkg-a's file kept", e)
+				e, err = in.inode(get(t, tree, "usr/bin/same"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if b, err := e.ReadAll(); err != nil || string(b) != "s" || get(t, tree, "usr/bin/same").Origin != "deb:"+first.Package.Name {
+					t.Errorf("usr/bin/same: %q, %v, %+v; want %s's kept", b, err, get(t, tree, "usr/bin/same"), first.Package.Name)
 				}
 			})
 		}
