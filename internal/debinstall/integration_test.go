@@ -86,21 +86,12 @@ func TestRealDeveloperSetSpooled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, ok := real.Lock.Sets[name]
-	if !ok {
-		t.Fatalf("recipes/debian.lock has no set %s", name)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
+	pkgs, paths := real.FetchSet(t, ctx, name)
 	var debs []Deb
-	for _, n := range set {
-		lp, ok := real.Lock.Package(n)
-		if !ok {
-			t.Fatalf("%s is not locked", n)
-		}
-		p, err := real.Fetcher.FetchLocked(ctx, lp)
-		real.Need(t, "package "+n, err)
-		debs = append(debs, Deb{Package: lp, Path: p})
+	for i, lp := range pkgs {
+		debs = append(debs, Deb{Package: lp, Path: paths[i]})
 	}
 	install := func(o Options) (*fstree.Tree, uint64, time.Duration) {
 		t.Helper()
