@@ -27,23 +27,14 @@ func realSet(t *testing.T, name string) (*fstree.Tree, []Package, *recipe.Recipe
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, ok := real.Lock.Sets[name]
-	if !ok {
-		t.Fatalf("recipes/debian.lock has no set %s", name)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
+	locked, paths := real.FetchSet(t, ctx, name)
 	var debs []debinstall.Deb
 	var pkgs []Package
-	for _, n := range set {
-		lp, ok := real.Lock.Package(n)
-		if !ok {
-			t.Fatalf("%s is not locked", n)
-		}
-		p, err := real.Fetcher.FetchLocked(ctx, lp)
-		real.Need(t, "package "+n, err)
-		debs = append(debs, debinstall.Deb{Package: lp, Path: p})
-		c, err := ReadControl(p)
+	for i, lp := range locked {
+		debs = append(debs, debinstall.Deb{Package: lp, Path: paths[i]})
+		c, err := ReadControl(paths[i])
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@
 package debiantest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -135,4 +136,27 @@ func banner(n int) string {
 		b[i] = '*'
 	}
 	return string(b)
+}
+
+// FetchSet fetches the packages of a locked set (recipes/debian.lock's sets:), verified, through
+// the cache, and returns each with the path of its .deb, in the lock's order. A package missing
+// while the network is absent skips the test, as Need does.
+func (r *Real) FetchSet(t testing.TB, ctx context.Context, name string) ([]debian.LockedPackage, []string) {
+	t.Helper()
+	set, ok := r.Lock.Sets[name]
+	if !ok {
+		t.Fatalf("recipes/debian.lock has no set %s", name)
+	}
+	var pkgs []debian.LockedPackage
+	var paths []string
+	for _, n := range set {
+		lp, ok := r.Lock.Package(n)
+		if !ok {
+			t.Fatalf("%s is not locked", n)
+		}
+		p, err := r.Fetcher.FetchLocked(ctx, lp)
+		r.Need(t, "package "+n, err)
+		pkgs, paths = append(pkgs, lp), append(paths, p)
+	}
+	return pkgs, paths
 }
