@@ -39,6 +39,7 @@ check:
 # Build times, sizes and boot times; prints the table README.md shows.
 bench:
 	$(GO) run ./ci/bench -edition $(EDITION)
+	$(GO) run ./ci/bench -edition developer -images-only
 
 # The least memory the edition's image boots with, measured by bisection, against the build's figure.
 bench-memory: iso

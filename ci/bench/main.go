@@ -32,6 +32,7 @@ func main() {
 	squashfsDir := flag.String("squashfs-dir", "", "also compare the squashfs writer with mksquashfs on this host directory")
 	squashfsOnly := flag.Bool("squashfs-only", false, "only compare the squashfs writer with mksquashfs (package trees from the user's cache)")
 	memImage := flag.String("memory", "", "only measure the least memory IMAGE boots with (bisects QEMU's -m), and exit")
+	imagesOnly := flag.Bool("images-only", false, "only build times, sizes and boots (no init comparison, package times or 100-unit images): for editions whose root is on the medium")
 	flag.Parse()
 	var err error
 	switch {
@@ -40,7 +41,7 @@ func main() {
 	case *squashfsOnly:
 		err = runSquashfs(*edition, *squashfsDir)
 	default:
-		err = run(*edition, *boots, *skipCold, *squashfsDir)
+		err = run(*edition, *boots, *skipCold, *imagesOnly, *squashfsDir)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -50,7 +51,7 @@ func main() {
 
 type row struct{ what, value, how string }
 
-func run(edition string, boots int, skipCold bool, squashfsDir string) error {
+func run(edition string, boots int, skipCold, imagesOnly bool, squashfsDir string) error {
 	root, work, err := workspace()
 	if err != nil {
 		return err
@@ -140,6 +141,10 @@ func run(edition string, boots int, skipCold bool, squashfsDir string) error {
 			Path string `json:"path"`
 			Size int64  `json:"size"`
 		} `json:"files"`
+		Layers []struct {
+			Name string `json:"name"`
+			Size int64  `json:"size"`
+		} `json:"layers"`
 	}
 	data, err := os.ReadFile(image + ".manifest.json")
 	if err == nil {
@@ -158,6 +163,9 @@ func run(edition string, boots int, skipCold bool, squashfsDir string) error {
 		row{"initramfs", mb(sizes["/boot/initrd.img"]), "zstd segments"},
 		row{"UEFI system partition image", mb(sizes["/boot/efi.img"]), "shim + GRUB"},
 	)
+	for _, l := range m.Layers {
+		rows = append(rows, row{"root layer " + l.Name, mb(l.Size), "SquashFS on the medium (/live/" + l.Name + ".squashfs)"})
+	}
 	ready := regexp.MustCompile(`genai-os: ready .*boot_ms=([0-9]+)`)
 	initMS := regexp.MustCompile(`init_ms=([0-9]+)`)
 	for _, fw := range qemu.Firmwares {
@@ -188,6 +196,10 @@ func run(edition string, boots int, skipCold bool, squashfsDir string) error {
 			}
 			rows = append(rows, row{fmt.Sprintf("boot to ready line, %s %s", fw, md), v, "QEMU start → ready; guest: kernel start → ready"})
 		}
+	}
+	if imagesOnly {
+		printRows(rows)
+		return nil
 	}
 	cmp, err := initComparison(root, image, work, &cache.Cache{Dir: cacheDir})
 	if err != nil {

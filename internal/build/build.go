@@ -142,6 +142,25 @@ type state struct {
 	mu     sync.Mutex // hits and misses: userland looks stages up concurrently
 	hits   []string
 	misses []string
+
+	// spoolDir holds the unpacked packages' file contents while the build runs (debinstall's
+	// Options.Spool), made on first use; release removes it.
+	spoolDir string
+	release  func()
+}
+
+// spool is the build's folder for unpacked file contents, made on first use.
+func (s *state) spool() (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.spoolDir == "" {
+		dir, release, err := s.opts.Cache.Scratch("spool")
+		if err != nil {
+			return "", fmt.Errorf("spool for unpacked packages: %w", err)
+		}
+		s.spoolDir, s.release = dir, release
+	}
+	return s.spoolDir, nil
 }
 
 func (s *state) stageHit(kind string, hit bool) {
@@ -188,6 +207,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, errors.New("build: no source date (SOURCE_DATE_EPOCH)")
 	}
 	s := &state{opts: opts, log: opts.Log, prog: opts.Progress}
+	defer func() {
+		if s.release != nil {
+			s.release()
+		}
+	}()
 	// The values the steps hand each other.
 	var (
 		inputs   []Input

@@ -13,6 +13,7 @@ import (
 	"github.com/genai-os/genai-build/internal/cache"
 	"github.com/genai-os/genai-build/internal/debconfigure"
 	"github.com/genai-os/genai-build/internal/debinstall"
+	"github.com/genai-os/genai-build/internal/edition"
 	"github.com/genai-os/genai-build/internal/fstree"
 	"github.com/genai-os/genai-build/internal/recipe"
 )
@@ -125,9 +126,11 @@ func (s *state) packageSegments(ctx context.Context) (*packagesOut, error) {
 			skip = append(skip, "skip:"+p+"="+strings.Join(effects, "\x00"))
 		}
 		sort.Strings(skip)
-		parts = append(append(parts, skip...), "arch:"+s.ed.Arch)
+		// Layers store hard links as hard links; the initramfs's cpio writer takes copies.
+		hardlinks := s.ed.Root.PlacementOr() == edition.PlacementImage
+		parts = append(append(parts, skip...), "arch:"+s.ed.Arch, "hardlinks:"+fmt.Sprint(hardlinks))
 		key := cache.Key(parts...)
-		opts := debinstall.Options{Overrides: r.Overrides, DropDocs: dropDocs, KeepMan: keepMan, OriginPrefix: "deb:"}
+		opts := debinstall.Options{Overrides: r.Overrides, DropDocs: dropDocs, KeepMan: keepMan, Hardlinks: hardlinks, OriginPrefix: "deb:"}
 		var tree *fstree.Tree
 		dir, _, err := s.stage("debian-packages", key, "packages:"+r.Name, fmt.Sprintf("unpacking and configuring %d Debian packages (%s)", len(debs), r.Name), func(dir string) error {
 			var meta *packageMeta
@@ -177,7 +180,12 @@ func (s *state) packageSegments(ctx context.Context) (*packagesOut, error) {
 // scripts would (internal/debconfigure, with the recipe's configure.skip): the package set's tree
 // and what the manifest says of it.
 func (s *state) unpack(ctx context.Context, r *recipe.Recipe, debs []debinstall.Deb, opts debinstall.Options) (*fstree.Tree, *packageMeta, error) {
-	if err := s.verifyDebs(ctx, debs); err != nil {
+	err := s.verifyDebs(ctx, debs)
+	if err != nil {
+		return nil, nil, err
+	}
+	// File contents go to the build's spool, not into memory: a desktop's set is gigabytes.
+	if opts.Spool, err = s.spool(); err != nil {
 		return nil, nil, err
 	}
 	tree := fstree.New()

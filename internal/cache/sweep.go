@@ -56,3 +56,32 @@ func sweep(dir string) {
 		os.RemoveAll(p)
 	}
 }
+
+// Scratch makes a private folder for one build's transient files (e.g. the unpacked contents of
+// Debian packages, read again when their image is written): <Dir>/scratch/.tmp-<what>-*, held by
+// this process. release removes it; a killed build's folder is swept by the next Scratch.
+func (c *Cache) Scratch(what string) (dir string, release func(), err error) {
+	parent := filepath.Join(c.Dir, "scratch")
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", nil, err
+	}
+	sweep(parent)
+	dir, err = os.MkdirTemp(parent, ".tmp-"+what+"-*")
+	if err != nil {
+		return "", nil, err
+	}
+	lock, err := os.Open(dir)
+	if err == nil {
+		if err = lockWriting(lock); err != nil {
+			lock.Close()
+		}
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return dir, func() {
+		os.RemoveAll(dir)
+		lock.Close()
+	}, nil
+}
