@@ -64,8 +64,8 @@ func testCA(t *testing.T) ([]byte, tls.Certificate) {
 
 // devSources are the projects the test builds in the guest, by file name.
 var devSources = map[string]string{
-	"hello.c":   "#include <stdio.h>\nint main(void) { printf(\"hello from C %d\\n\", 6 * 7); return 0; }\n",
-	"hello.cpp": "#include <iostream>\n#include <vector>\nint main() { std::vector<int> v{1, 2, 3}; std::cout << \"hello from C++ \" << v.size() << std::endl; }\n",
+	"hello.c":         "#include <stdio.h>\nint main(void) { printf(\"hello from C %d\\n\", 6 * 7); return 0; }\n",
+	"hello.cpp":       "#include <iostream>\n#include <vector>\nint main() { std::vector<int> v{1, 2, 3}; std::cout << \"hello from C++ \" << v.size() << std::endl; }\n",
 	"gohello/main.go": "package main\n\nimport (\n\t\"fmt\"\n\t\"runtime\"\n)\n\nfunc main() { fmt.Println(\"hello from Go\", runtime.Version()) }\n",
 	"gohello/go.mod":  "module example.com/gohello\n\ngo 1.24\n",
 	"mk/Makefile":     "app: main.o util.o\n\tcc -o $@ main.o util.o\n\n%.o: %.c util.h\n\tcc -c -O2 -Wall -Werror -o $@ $<\n",
