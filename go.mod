@@ -8,6 +8,8 @@ require (
 	github.com/go-crypt/x v0.4.17
 	github.com/insomniacslk/dhcp v0.0.0-20231206064809-8c70d406f6d2
 	github.com/klauspost/compress v1.20.4
+	github.com/opencontainers/go-digest v1.0.0
+	github.com/opencontainers/image-spec v1.1.1
 	github.com/spdx/tools-golang v0.5.7
 	github.com/spf13/cobra v1.10.2
 	github.com/u-root/gobusybox/src v0.0.0-20250101170133-2e884e4509c7
@@ -19,6 +21,7 @@ require (
 	golang.org/x/crypto v0.45.0
 	golang.org/x/sys v0.50.0
 	golang.org/x/term v0.48.0
+	oras.land/oras-go/v2 v2.7.0
 )
 
 require (
@@ -38,8 +41,6 @@ require (
 	github.com/mattn/go-isatty v0.0.20 // indirect
 	github.com/mdlayher/packet v1.1.2 // indirect
 	github.com/mdlayher/socket v0.5.1 // indirect
-	github.com/opencontainers/go-digest v1.0.0 // indirect
-	github.com/opencontainers/image-spec v1.1.1 // indirect
 	github.com/pierrec/lz4/v4 v4.1.26 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
 	github.com/vishvananda/netns v0.0.4 // indirect
@@ -51,7 +52,6 @@ require (
 	golang.org/x/tools v0.38.0 // indirect
 	gotest.tools/gotestsum v1.13.0 // indirect
 	mvdan.cc/sh/v3 v3.11.0 // indirect
-	oras.land/oras-go/v2 v2.7.0 // indirect
 )
 
 tool gotest.tools/gotestsum
