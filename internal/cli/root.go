@@ -140,16 +140,16 @@ func (g *globals) cache(env Env) (*cache.Cache, error) {
 // remoteCache is --cache-remote, else $GENAI_BUILD_CACHE_REMOTE; nil when neither is set. Every
 // verb that takes the cache through globals.cache (iso, release, repo) reads and writes through it.
 func (g *globals) remoteCache(env Env) (*ocicache.Remote, error) {
-	spec := g.remote
+	spec, from := g.remote, "--cache-remote"
 	if spec == "" {
-		spec = env.Getenv(ocicache.EnvVar)
+		spec, from = env.Getenv(ocicache.EnvVar), "$"+ocicache.EnvVar
 	}
 	if spec == "" {
 		return nil, nil
 	}
 	r, err := ocicache.New(spec, ocicache.Options{Log: g.logger(env), Getenv: env.Getenv})
 	if err != nil {
-		return nil, fmt.Errorf("--cache-remote: %w", err)
+		return nil, fmt.Errorf("%s: %w", from, err)
 	}
 	return r, nil
 }
