@@ -3,6 +3,7 @@ package ocicache_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -328,4 +329,37 @@ func TestRegistryForgedStage(t *testing.T) {
 func sha256hex(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])
+}
+
+// A registry that asks for a login: the credentials come from the Docker config file that
+// $DOCKER_CONFIG names, as `docker login` writes it; without them the remote is off after one
+// warning and the cache goes on locally.
+func TestRegistryLoginFromDockerConfig(t *testing.T) {
+	reg, err := ocitest.StartWithLogin(t.TempDir(), "ci", "s3cret")
+	if errors.Is(err, ocitest.ErrNoBinary) {
+		t.Skip("SKIPPING THE REAL-REGISTRY TEST: " + err.Error() + "; .ci/run installs it")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	spec := "oci://" + reg.Host + "/genai/cache"
+	docker := t.TempDir()
+	auth := base64.StdEncoding.EncodeToString([]byte("ci:s3cret"))
+	if err := os.WriteFile(filepath.Join(docker, "config.json"), []byte(`{"auths":{"`+reg.Host+`":{"auth":"`+auth+`"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+	anon, ra, log := newCache(t, spec, ocicache.Options{Getenv: env(map[string]string{"HOME": t.TempDir()})})
+	useCache(t, anon, strings.Repeat("6", 64))
+	if s := ra.Stats(); !s.Off || s.StagesPushed != 0 || !strings.Contains(log.String(), "credential not found") {
+		t.Errorf("without credentials: %+v, want off with a warning:\n%s", s, log)
+	}
+
+	c, r, log := newCache(t, spec, ocicache.Options{Getenv: env(map[string]string{"DOCKER_CONFIG": docker})})
+	useCache(t, c, strings.Repeat("6", 64))
+	if s := r.Stats(); s.Off || s.StagesPushed != 1 || s.BlobsPushed != 1 {
+		t.Errorf("with the Docker config's credentials: %+v, want one stage and one blob pushed:\n%s", s, log)
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Binary is the registry's program, from Debian's docker-registry package.
@@ -29,7 +31,18 @@ type Registry struct {
 
 // Start runs a registry storing under dir (made if needed), listening on a free port of 127.0.0.1,
 // and waits until it answers /v2/.
-func Start(dir string) (*Registry, error) {
+func Start(dir string) (*Registry, error) { return start(dir, "", "") }
+
+// StartWithLogin is Start for a registry that asks for this user and password (HTTP basic
+// authentication from an htpasswd file).
+func StartWithLogin(dir, user, password string) (*Registry, error) {
+	if user == "" {
+		return nil, errors.New("ocitest: no user")
+	}
+	return start(dir, user, password)
+}
+
+func start(dir, user, password string) (*Registry, error) {
 	bin, err := exec.LookPath(Binary)
 	if err != nil {
 		return nil, ErrNoBinary
@@ -58,6 +71,17 @@ storage:
 http:
   addr: %s
 `, storage, host)
+	if user != "" {
+		hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+		if err != nil {
+			return nil, err
+		}
+		htpasswd := filepath.Join(dir, "htpasswd")
+		if err := os.WriteFile(htpasswd, []byte(user+":"+string(hash)+"\n"), 0o644); err != nil {
+			return nil, err
+		}
+		config += fmt.Sprintf("auth:\n  htpasswd:\n    realm: genai-build-test\n    path: %s\n", htpasswd)
+	}
 	cfg := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		return nil, err
@@ -77,7 +101,7 @@ http:
 		resp, err := http.Get("http://" + host + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || user != "" && resp.StatusCode == http.StatusUnauthorized {
 				return r, nil
 			}
 		}
