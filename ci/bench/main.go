@@ -32,12 +32,15 @@ func main() {
 	squashfsDir := flag.String("squashfs-dir", "", "also compare the squashfs writer with mksquashfs on this host directory")
 	squashfsOnly := flag.Bool("squashfs-only", false, "only compare the squashfs writer with mksquashfs (package trees from the user's cache)")
 	memImage := flag.String("memory", "", "only measure the least memory IMAGE boots with (bisects QEMU's -m), and exit")
+	remoteOnly := flag.Bool("remote-only", false, "only the shared cache's rows: builds on an empty local cache with a registry on 127.0.0.1 (docker-registry)")
 	imagesOnly := flag.Bool("images-only", false, "only build times, sizes and boots (no init comparison, package times or 100-unit images): for editions whose root is on the medium")
 	flag.Parse()
 	var err error
 	switch {
 	case *memImage != "":
 		err = runMemory(*memImage)
+	case *remoteOnly:
+		err = runRemoteOnly(*edition)
 	case *squashfsOnly:
 		err = runSquashfs(*edition, *squashfsDir)
 	default:
@@ -124,6 +127,13 @@ func run(edition string, boots int, skipCold, imagesOnly bool, squashfsDir strin
 	}
 	os.Remove(stamp)
 	rows = append(rows, row{"rebuild after one overlay file changed", secs(median(changed)), "median of 3"})
+	if !imagesOnly {
+		remote, err := remoteRows(edition, bin, work)
+		if err != nil {
+			return fmt.Errorf("shared cache: %w", err)
+		}
+		rows = append(rows, remote...)
+	}
 	if _, err := build(); err != nil {
 		return err
 	}

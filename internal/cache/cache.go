@@ -22,6 +22,9 @@ type Cache struct {
 	Dir string
 	// Log receives a warning for every entry found corrupt and dropped; nil discards them.
 	Log *slog.Logger
+	// Remote, when set, is a second cache level: stages and blobs missing here are read through
+	// it, and stages committed and blobs downloaded here are written back to it.
+	Remote Remote
 }
 
 // ErrMissing is returned by Blob when the cache holds no such digest (an offline build must say so).
@@ -98,7 +101,8 @@ func (c *Cache) Blob(sha string) (string, error) {
 }
 
 // CheckBlob is Blob that also checks the blob's size (when size >= 0): a cheap check that catches a
-// truncated entry. A blob of the wrong size is dropped and reported as *CorruptError.
+// truncated entry. A blob of the wrong size is dropped and reported as *CorruptError. A blob
+// missing here is read through the Remote, if any (Blob looks only here).
 func (c *Cache) CheckBlob(sha string, size int64) (string, error) {
 	return c.checkBlob(sha, size, false)
 }
@@ -111,6 +115,9 @@ func (c *Cache) VerifyBlob(sha string, size int64) (string, error) {
 
 func (c *Cache) checkBlob(sha string, size int64, digest bool) (string, error) {
 	p, err := c.Blob(sha)
+	if errors.Is(err, ErrMissing) && c.Remote != nil && c.remoteBlob(sha, size) {
+		p, err = c.Blob(sha)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -166,8 +173,14 @@ func (e *DigestMismatchError) Error() string {
 // PutBlob copies r into the cache and checks that its SHA-256 is want (if want is empty, the blob is
 // stored under whatever digest it has). Nothing is stored when the digest differs. The data reaches
 // the disk (fsync) before the rename that publishes it, so a power cut leaves the whole blob or
-// none. It returns the path and digest.
+// none. It returns the path and digest. A blob whose digest was known (want) is written back to
+// the Remote, if any.
 func (c *Cache) PutBlob(what string, r io.Reader, want string) (path, sha string, err error) {
+	path, sha, err = c.putBlob(what, r, want, want != "")
+	return path, sha, err
+}
+
+func (c *Cache) putBlob(what string, r io.Reader, want string, push bool) (path, sha string, err error) {
 	dir := filepath.Join(c.Dir, "blobs", "sha256")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", "", err
@@ -204,7 +217,13 @@ func (c *Cache) PutBlob(what string, r io.Reader, want string) (path, sha string
 	if err = os.Rename(f.Name(), path); err != nil {
 		return "", "", err
 	}
-	return path, sha, SyncDir(dir)
+	if err := SyncDir(dir); err != nil {
+		return "", "", err
+	}
+	if push && c.Remote != nil {
+		c.pushBlob(sha, path)
+	}
+	return path, sha, nil
 }
 
 // SyncDir makes a rename or creation in dir durable (rename(2) is atomic, but only an fsync of the
@@ -232,8 +251,19 @@ func (c *Cache) StageDir(kind, key string) string {
 // recorded file when use is empty, must be there with their recorded size and SHA-256. Name only
 // the files a warm build reads, so that a large stage (an unpacked kernel) costs nothing when most
 // of it is not needed; look it up again without names before reading the rest. A stage that fails
-// is dropped, with a warning, and reported as *CorruptError.
+// is dropped, with a warning, and reported as *CorruptError. A stage missing here (or dropped) is
+// read through the Remote, if any, and checked whole.
 func (c *Cache) Stage(kind, key string, use ...string) (string, error) {
+	d, err := c.localStage(kind, key, use...)
+	if errors.Is(err, ErrMissing) && c.Remote != nil {
+		if rd, ok := c.remoteStage(kind, key); ok {
+			return rd, nil
+		}
+	}
+	return d, err
+}
+
+func (c *Cache) localStage(kind, key string, use ...string) (string, error) {
 	d := c.StageDir(kind, key)
 	entry := "stage " + kind + "/" + key
 	m, err := readManifest(filepath.Join(d, ManifestName))
@@ -266,27 +296,16 @@ func (c *Cache) Stage(kind, key string, use ...string) (string, error) {
 // CommitStage runs fill on a fresh temporary folder and, if it succeeds, records every file's size
 // and SHA-256 in the folder's manifest, syncs the files, the folders and the manifest to disk, and
 // renames the folder to the stage's place: a power cut leaves either no stage or a whole one. A
-// concurrent or earlier identical commit wins; its output is equal by construction.
+// concurrent or earlier identical commit wins; its output is equal by construction. The stage is
+// written back to the Remote, if any.
 func (c *Cache) CommitStage(kind, key string, fill func(dir string) error) (string, error) {
 	final := c.StageDir(kind, key)
 	parent := filepath.Dir(final)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return "", err
-	}
-	sweep(parent)
-	tmp, err := os.MkdirTemp(parent, ".tmp-"+key[:min(len(key), 12)]+"-*")
+	tmp, unlock, err := c.tempStage(parent, key)
 	if err != nil {
 		return "", err
 	}
-	lock, err := os.Open(tmp)
-	if err == nil {
-		err = lockWriting(lock)
-		defer lock.Close() // after the rename: the folder is the stage then, and nobody sweeps it
-	}
-	if err != nil {
-		os.RemoveAll(tmp)
-		return "", err
-	}
+	defer unlock() // after the rename: the folder is the stage then, and nobody sweeps it
 	if err := fill(tmp); err != nil {
 		os.RemoveAll(tmp)
 		return "", err
@@ -302,7 +321,36 @@ func (c *Cache) CommitStage(kind, key string, fill func(dir string) error) (stri
 		}
 		return "", err
 	}
-	return final, SyncDir(parent)
+	if err := SyncDir(parent); err != nil {
+		return "", err
+	}
+	if c.Remote != nil {
+		c.pushStage(kind, key, final)
+	}
+	return final, nil
+}
+
+// tempStage makes a temporary folder for a stage in parent, held by this process until unlock.
+func (c *Cache) tempStage(parent, key string) (tmp string, unlock func(), err error) {
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", nil, err
+	}
+	sweep(parent)
+	tmp, err = os.MkdirTemp(parent, ".tmp-"+key[:min(len(key), 12)]+"-*")
+	if err != nil {
+		return "", nil, err
+	}
+	lock, err := os.Open(tmp)
+	if err == nil {
+		if err = lockWriting(lock); err != nil {
+			lock.Close()
+		}
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
+		return "", nil, err
+	}
+	return tmp, func() { lock.Close() }, nil
 }
 
 // Key hashes the parts (each length-prefixed so that parts cannot run into each other).

@@ -123,9 +123,21 @@ func verify(dir string, entries manifest) string {
 // writeManifest records every file and symlink under dir, syncs each file and folder to disk, and
 // writes the manifest (synced too). Only regular files, folders and symlinks may be in a stage.
 func writeManifest(dir string) error {
-	var m manifest
-	var dirs []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	m, dirs, err := scanStage(dir, false)
+	if err != nil {
+		return err
+	}
+	if err := writeSynced(filepath.Join(dir, ManifestName), m.encode()); err != nil {
+		return err
+	}
+	return syncDirs(dirs)
+}
+
+// scanStage records every file and symlink under dir (each file synced to disk and hashed) and
+// lists its folders. The stage's own manifest is skipped when withManifest is set (a stage
+// imported from a remote brings it), refused otherwise.
+func scanStage(dir string, withManifest bool) (m manifest, dirs []string, err error) {
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -148,6 +160,9 @@ func writeManifest(dir string) error {
 			m = append(m, manifestEntry{path: rel, link: true, target: t})
 		case d.Type().IsRegular():
 			if rel == ManifestName {
+				if withManifest {
+					return nil
+				}
 				return errors.New(ManifestName + " is the cache's own name")
 			}
 			sha, size, err := syncAndDigest(p)
@@ -161,9 +176,13 @@ func writeManifest(dir string) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	sort.Slice(m, func(i, j int) bool { return m[i].path < m[j].path })
+	return m, dirs, nil
+}
+
+func (m manifest) encode() []byte {
 	var b bytes.Buffer
 	for _, e := range m {
 		if e.link {
@@ -172,10 +191,11 @@ func writeManifest(dir string) error {
 			fmt.Fprintf(&b, "f\t%s\t%d\t%s\n", e.sha, e.size, e.path)
 		}
 	}
-	if err := writeSynced(filepath.Join(dir, ManifestName), b.Bytes()); err != nil {
-		return err
-	}
-	// Children first: each folder's sync makes its entries durable.
+	return b.Bytes()
+}
+
+// syncDirs syncs folders children first: each folder's sync makes its entries durable.
+func syncDirs(dirs []string) error {
 	for i := len(dirs) - 1; i >= 0; i-- {
 		if err := SyncDir(dirs[i]); err != nil {
 			return err

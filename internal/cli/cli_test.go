@@ -82,3 +82,26 @@ func TestSourceDate(t *testing.T) {
 		t.Errorf("sourceDate = %v, %v", d, err)
 	}
 }
+
+// --cache-remote and $GENAI_BUILD_CACHE_REMOTE are parsed before a build starts; the flag wins.
+func TestCacheRemote(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		env  string
+		args []string
+		want string
+	}{
+		{"bad flag", "", []string{"--cache-remote", "https://127.0.0.1:5000/cache"}, "--cache-remote: remote cache \"https://127.0.0.1:5000/cache\": want oci://"},
+		{"bad variable", "oci://127.0.0.1:5000", nil, "$GENAI_BUILD_CACHE_REMOTE: remote cache \"oci://127.0.0.1:5000\": want oci://HOST[:PORT]/REPO, with a repository"},
+		{"the flag wins", "nonsense", []string{"--cache-remote", "oci://127.0.0.1:5000/cache"}, "abstract"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"SOURCE_DATE_EPOCH": "1700000000", "GENAI_BUILD_CACHE": t.TempDir(), "GENAI_BUILD_CACHE_REMOTE": tt.env}
+			args := append(append([]string{"--root", "../.."}, tt.args...), "iso", "--edition", "base", "--offline")
+			code, _, errs := runCLI(t, env, args...)
+			if code == 0 || !strings.Contains(errs, tt.want) {
+				t.Errorf("exit %d, stderr %q; want an error with %q", code, errs, tt.want)
+			}
+		})
+	}
+}

@@ -43,6 +43,7 @@ Write it to a USB stick with: dd if=IMAGE of=/dev/sdX bs=4M conv=fsync`,
 		Example: `  genai-build iso --edition server
   SOURCE_DATE_EPOCH=1700000000 genai-build iso --edition server --out /tmp/images
   genai-build iso --edition server --offline
+  genai-build iso --edition server --cache-remote oci://registry.example:5000/genai-build/cache
   genai-build iso --edition server --ssh-key ~/.ssh/id_ed25519.pub   # root may log in over SSH with this key
   genai-build iso --edition server --overlay ./site   # add site files (keys, services) to the image`,
 		Args: cobra.NoArgs,
@@ -80,6 +81,9 @@ func runISO(cmd *cobra.Command, env Env, g *globals, f *isoFlags) (*build.Result
 	c, err := g.cache(env)
 	if err != nil {
 		return nil, err
+	}
+	if f.offline {
+		c.Remote = nil // offline touches no network, the remote cache's either
 	}
 	date, err := sourceDate(env, root)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/genai-os/genai-build/internal/cache"
+	"github.com/genai-os/genai-build/internal/ocicache"
 )
 
 // Env is everything the CLI takes from the process, so tests can drive it in-process.
@@ -28,6 +29,7 @@ type Env struct {
 type globals struct {
 	root     string
 	cacheDir string
+	remote   string // --cache-remote
 	verbose  bool
 }
 
@@ -86,6 +88,7 @@ tools are needed.`,
 	}
 	root.PersistentFlags().StringVar(&g.root, "root", "", "the genai-build checkout (default: found from the current folder upwards)")
 	root.PersistentFlags().StringVar(&g.cacheDir, "cache-dir", "", "download and build cache (default: $GENAI_BUILD_CACHE, else $XDG_CACHE_HOME/genai-build)")
+	root.PersistentFlags().StringVar(&g.remote, "cache-remote", "", "a shared second cache level in an OCI registry, `oci://HOST[:PORT]/REPO` (default: $"+ocicache.EnvVar+"); credentials from the Docker config")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log every step in detail")
 	root.AddCommand(newISO(env, g), newBoot(env, g), newEditions(env, g), newInspect(env, g), newLock(env, g), newRepo(env, g), newVersion(env))
 	return root
@@ -123,7 +126,32 @@ func (g *globals) cache(env Env) (*cache.Cache, error) {
 		}
 	}
 	// The cache warns about entries it finds corrupt and drops: the user should see those.
-	return &cache.Cache{Dir: dir, Log: g.logger(env)}, nil
+	c := &cache.Cache{Dir: dir, Log: g.logger(env)}
+	r, err := g.remoteCache(env)
+	if err != nil {
+		return nil, err
+	}
+	if r != nil {
+		c.Remote = r
+	}
+	return c, nil
+}
+
+// remoteCache is --cache-remote, else $GENAI_BUILD_CACHE_REMOTE; nil when neither is set. Every
+// verb that takes the cache through globals.cache (iso, release, repo) reads and writes through it.
+func (g *globals) remoteCache(env Env) (*ocicache.Remote, error) {
+	spec, from := g.remote, "--cache-remote"
+	if spec == "" {
+		spec, from = env.Getenv(ocicache.EnvVar), "$"+ocicache.EnvVar
+	}
+	if spec == "" {
+		return nil, nil
+	}
+	r, err := ocicache.New(spec, ocicache.Options{Log: g.logger(env), Getenv: env.Getenv})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", from, err)
+	}
+	return r, nil
 }
 
 func (g *globals) logger(env Env) *slog.Logger {
