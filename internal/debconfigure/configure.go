@@ -364,6 +364,11 @@ func Configure(tree *fstree.Tree, pkgs []Package, opts Options) (*Result, error)
 	if err := fixModes(tree); err != nil {
 		return nil, err
 	}
+	if hasPackage(pkgs, "man-db") {
+		if err := manDB(tree); err != nil {
+			return nil, fmt.Errorf("package man-db: %w", err)
+		}
+	}
 	if _, ok := tree.Get("var/lib/dpkg/info"); ok {
 		// The database layout: "1" says info files of Multi-Arch: same packages carry ":<arch>"
 		// (dpkg's src/main/dpkg-db-format, PACKAGE_DB_FORMAT 1). Without it dpkg reads the legacy
@@ -457,6 +462,22 @@ func fixModes(tree *fstree.Tree) error {
 		c.UID, c.GID, c.Mode = f.uid, f.gid, fs.FileMode(f.mode)
 		if err := tree.Replace(c); err != nil {
 			return fmt.Errorf("package %s: %w", f.pkg, err)
+		}
+	}
+	return nil
+}
+
+// manDB writes what man-db's postinst leaves on a fresh install with debconf's defaults: the
+// auto-update flag its trigger reads, and the empty local AppArmor include beside its profile.
+// (The index database is mandb's run, which the recipe skips: man finds pages without it.)
+func manDB(tree *fstree.Tree) error {
+	files := []string{"var/lib/man-db/auto-update"}
+	if _, ok := tree.Get("etc/apparmor.d/usr.bin.man"); ok {
+		files = append(files, "etc/apparmor.d/local/usr.bin.man")
+	}
+	for _, p := range files {
+		if err := tree.Replace(fstree.Entry{Path: p, Kind: fstree.File, Mode: 0o644, Data: []byte{}, Origin: "deb:man-db"}); err != nil {
+			return err
 		}
 	}
 	return nil

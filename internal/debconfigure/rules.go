@@ -122,6 +122,17 @@ var packages = map[string]map[string]rule{
 		"cp":            {Produced, "/etc/shells from usr/share/debianutils/shells (shells)"},
 		"update-shells": {Produced, "/etc/shells and var/lib/shells.state from the template and shells.d (shells)"},
 	},
+	"man-db": {
+		"install":           {Produced, "etc/apparmor.d/local/usr.bin.man, empty, as dh_apparmor's snippet makes it when the package's profile exists (manDB); the other install, ensure_catdir, does not run: the .deb ships /var/cache/man"},
+		"mkdir":             {Produced, "etc/apparmor.d/local (manDB)"},
+		"aa-enabled":        {NotRun, "AppArmor's tools are not in the set: `aa-enabled` fails, so apparmor_parser is not run"},
+		"apparmor_parser":   {NotRun, "the same: only where aa-enabled succeeds"},
+		"dpkg-statoverride": {ReadOnly, "only --list, to keep an admin's override"},
+		"chown":             {Irrelevant, "debconf's default for man-db/install-setuid is false: root:root, what the .deb ships"},
+		"chmod":             {Irrelevant, "the same default: 0755, what the .deb ships"},
+		"touch":             {Produced, "var/lib/man-db/auto-update (man-db/auto-update defaults to true) (manDB)"},
+		"rm":                {NotRun, "only when man-db/auto-update is false; its default is true"},
+	},
 	"gzip":     {"dpkg-divert": {NotRun, "only when zutils diverted the z* tools before /usr-move: the guards ask dpkg-divert (read-only) and a set without zutils has no such diversion"}},
 	"binutils": {"mv": {NotRun, "preinst: restores /etc/gprofng.rc.dpkg-old on upgrade only"}},
 	"ca-certificates": {
