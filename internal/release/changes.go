@@ -6,6 +6,9 @@ import (
 	"github.com/genai-os/genai-build/internal/build"
 )
 
+// kernelRecipe is the recipe of the kernel input in a build manifest.
+const kernelRecipe = "kernel"
+
 // Change is one package that differs between two releases of an edition: added (Old empty),
 // removed (New empty) or at another version.
 type Change struct {
@@ -24,12 +27,15 @@ func (c Change) Kind() string {
 	return "changed"
 }
 
-// Packages are what a build manifest says went into the image, by name: its inputs (the kernel,
-// the boot loaders, the Go programs and u-root) and the Debian packages unpacked into the root.
+// Packages are what a build manifest says went into the image, by name: its inputs (the boot
+// loaders, the Go programs and u-root) and the Debian packages unpacked into the root. The kernel
+// is left out: its package's name changes with its ABI, and the notes give its change apart.
 func Packages(m *build.Manifest) map[string]string {
 	p := map[string]string{}
 	for _, in := range m.Inputs {
-		p[in.Name] = in.Version
+		if in.Recipe != kernelRecipe {
+			p[in.Name] = in.Version
+		}
 	}
 	for _, pkg := range m.Packages {
 		p[pkg.Name] = pkg.Version

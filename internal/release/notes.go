@@ -103,7 +103,8 @@ func Notes(in NotesInput) []byte {
 		in.SourceDate.UTC().Format("2006-01-02 15:04:05 UTC"), in.SourceDate.Unix(), editionNames(eds))
 	fmt.Fprintf(&b, "`%s` lists the SHA-256 of every file here; `%s` is its OpenPGP signature by the release key\n", SumsFile, SignatureFile)
 	fmt.Fprintf(&b, "%s (%s), whose public part is `%s`.\n", spaced(in.Fingerprint), in.UserID, PublicKeyFile)
-	fmt.Fprintf(&b, "Verify a download with `gpg --verify %s %s` and `sha256sum -c --ignore-missing %s`.\n\n", SignatureFile, SumsFile, SumsFile)
+	fmt.Fprintf(&b, "Verify a download: `gpg --import %s` (check that its fingerprint is the one above),\n", PublicKeyFile)
+	fmt.Fprintf(&b, "`gpg --verify %s %s`, then `sha256sum -c --ignore-missing %s`; or `genai-build verify IMAGE`.\n\n", SignatureFile, SumsFile, SumsFile)
 
 	b.WriteString("## Editions\n\n| edition | image | size | SHA-256 |\n| --- | --- | --- | --- |\n")
 	for _, e := range eds {
@@ -134,8 +135,8 @@ func Notes(in NotesInput) []byte {
 			fmt.Fprintf(&b, "New in this release.\n")
 			continue
 		}
-		if old.Kernel != e.Manifest.Kernel {
-			fmt.Fprintf(&b, "Kernel: Linux %s -> %s.\n\n", old.Kernel, e.Manifest.Kernel)
+		if ok, nk := kernelPackage(old), kernelPackage(e.Manifest); old.Kernel != e.Manifest.Kernel || ok != nk {
+			fmt.Fprintf(&b, "Kernel: Linux %s%s -> %s%s.\n\n", old.Kernel, ok, e.Manifest.Kernel, nk)
 		}
 		cs := Diff(Packages(old), Packages(e.Manifest))
 		if len(cs) == 0 {
@@ -193,7 +194,7 @@ func hasEdition(eds []EditionNotes, name string) bool {
 // kernelPackage is " (package version)" for the kernel input, or "".
 func kernelPackage(m *build.Manifest) string {
 	for _, in := range m.Inputs {
-		if in.Recipe == "kernel" {
+		if in.Recipe == kernelRecipe {
 			return fmt.Sprintf(" (%s %s)", in.Name, in.Version)
 		}
 	}
