@@ -206,6 +206,25 @@ func TestBootRowsAndTested(t *testing.T) {
 	}
 }
 
+// TestSignatureTime: a release dated before its key was made is signed at the key's creation.
+func TestSignatureTime(t *testing.T) {
+	made := time.Unix(1764000000, 0).UTC()
+	k, err := sign.Generate("GenAI OS test", "release@example.org", made)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at, err := SignatureTime(k, made.Add(-time.Hour)); err != nil || !at.Equal(made) {
+		t.Errorf("an older release: signed at %v, %v; want the key's creation %v", at, err, made)
+	}
+	later := made.Add(time.Hour)
+	if at, _ := SignatureTime(k, later); !at.Equal(later) {
+		t.Errorf("a newer release: signed at %v, want its date %v", at, later)
+	}
+	if _, err := k.DetachSign(strings.NewReader("x"), made.Add(-time.Hour)); err == nil {
+		t.Error("go-crypto signed before the key existed: SignatureTime is not needed any more")
+	}
+}
+
 // TestWriteAndVerify writes a release from a fake build's files, checks it with gpgv and
 // sha256sum, and Verify's four refusals.
 func TestWriteAndVerify(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
 	"golang.org/x/sys/unix"
 
 	"github.com/genai-os/genai-build/internal/build"
@@ -163,11 +164,34 @@ func fill(dir string, o Options) error {
 	if err := writeFile(filepath.Join(dir, SumsFile), text); err != nil {
 		return err
 	}
-	sig, err := o.Key.DetachSign(bytes.NewReader(text), o.SourceDate)
+	at, err := SignatureTime(o.Key, o.SourceDate)
+	if err != nil {
+		return err
+	}
+	sig, err := o.Key.DetachSign(bytes.NewReader(text), at)
 	if err != nil {
 		return err
 	}
 	return writeFile(filepath.Join(dir, SignatureFile), sig)
+}
+
+// SignatureTime is when the release's signature is dated: the release's SOURCE_DATE_EPOCH, or
+// the key's creation time when the key is younger: a key cannot sign before it exists (go-crypto
+// finds "no valid signing keys" then, and gpgv rejects such a signature). Either way the same key
+// and date give the same signature.
+func SignatureTime(k *sign.Key, date time.Time) (time.Time, error) {
+	pub, err := k.Public()
+	if err != nil {
+		return time.Time{}, err
+	}
+	ring, err := openpgp.ReadKeyRing(bytes.NewReader(pub))
+	if err != nil || len(ring) != 1 {
+		return time.Time{}, fmt.Errorf("release key: %v", err)
+	}
+	if created := ring[0].PrimaryKey.CreationTime; created.After(date) {
+		return created.UTC(), nil
+	}
+	return date, nil
 }
 
 // linkOrCopy hard-links src to dst (the build's outputs are never rewritten in place: a new build
