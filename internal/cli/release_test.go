@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/genai-os/genai-build/internal/release"
 )
 
 func TestReleaseKey(t *testing.T) {
@@ -19,7 +21,7 @@ func TestReleaseKey(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "fingerprint") {
 		t.Fatalf("exit %d: %s%s", code, out, errs)
 	}
-	for n, mode := range map[string]os.FileMode{keyPrivate: 0o600, keyPublic: 0o644, keyPublicGPG: 0o644} {
+	for n, mode := range map[string]os.FileMode{release.PrivateKeyFile: 0o600, release.PublicKeyFile: 0o644, release.KeyringFile: 0o644} {
 		fi, err := os.Stat(filepath.Join(dir, n))
 		if err != nil || fi.Mode().Perm() != mode {
 			t.Errorf("%s: %v, mode %v, want %v", n, err, fi.Mode().Perm(), mode)
@@ -36,7 +38,7 @@ func TestReleaseRefuses(t *testing.T) {
 	if code, _, errs := runCLI(t, nil, "--root", "../..", "release-key", "--out", dir); code != 0 {
 		t.Fatal(errs)
 	}
-	key := filepath.Join(dir, keyPrivate)
+	key := filepath.Join(dir, release.PrivateKeyFile)
 	out := t.TempDir()
 	os.Mkdir(filepath.Join(out, "0.1.0"), 0o755)
 	fixture := "../release/testdata/boot-passed.json"
@@ -46,7 +48,7 @@ func TestReleaseRefuses(t *testing.T) {
 		want string
 	}{
 		{"no key", []string{"release", "--no-boot"}, "GENAI_RELEASE_KEY"},
-		{"a public key", []string{"release", "--no-boot", "--key", filepath.Join(dir, keyPublic)}, "public key"},
+		{"a public key", []string{"release", "--no-boot", "--key", filepath.Join(dir, release.PublicKeyFile)}, "public key"},
 		{"no-boot and tested", []string{"release", "--no-boot", "--tested", fixture, "--key", key}, "exclude each other"},
 		{"abstract edition", []string{"release", "--editions", "base", "--key", key}, "abstract"},
 		{"existing release", []string{"release", "--editions", "server", "--key", key, "--out", out}, "pass --force"},

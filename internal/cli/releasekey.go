@@ -3,21 +3,14 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/genai-os/genai-build/internal/release"
 	"github.com/genai-os/genai-build/internal/sign"
-)
-
-// The files genai-build release-key writes (the release folder carries the .pub.asc).
-const (
-	keyPrivate   = "release-key.asc"
-	keyPublic    = "release-key.pub.asc"
-	keyPublicGPG = "release-key.gpg"
 )
 
 type releaseKeyFlags struct {
@@ -68,60 +61,17 @@ func runReleaseKey(env Env, g *globals, f *releaseKeyFlags) error {
 			return fmt.Errorf("--out %s is inside the checkout %s, where the private key could be committed; choose a folder outside it (or pass --force)", f.out, root)
 		}
 	}
-	for _, n := range []string{keyPrivate, keyPublic, keyPublicGPG} {
-		if _, err := os.Lstat(filepath.Join(dir, n)); err == nil {
-			return fmt.Errorf("%s exists: a release key is never overwritten; move it away first, or choose another --out", filepath.Join(dir, n))
-		}
-	}
 	// A key's creation time is the moment it was made; nothing about a key is reproducible.
 	k, err := sign.Generate(f.name, f.email, time.Now().UTC().Truncate(time.Second))
 	if err != nil {
 		return err
 	}
-	priv, err := k.ArmoredPrivate()
-	if err != nil {
+	if err := release.WriteKey(dir, k); err != nil {
 		return err
-	}
-	pub, err := k.ArmoredPublic()
-	if err != nil {
-		return err
-	}
-	bin, err := k.Public()
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	for _, w := range []struct {
-		name string
-		data []byte
-		mode os.FileMode
-	}{{keyPrivate, priv, 0o600}, {keyPublic, pub, 0o644}, {keyPublicGPG, bin, 0o644}} {
-		if err := writeNew(filepath.Join(dir, w.name), w.data, w.mode); err != nil {
-			return err
-		}
 	}
 	fmt.Fprintf(env.Stdout, "release key %s\n  fingerprint %s\n  private %s (0600: keep it offline or as CI's %s secret)\n  public  %s, %s\n",
-		k.UserID(), k.Fingerprint(), filepath.Join(dir, keyPrivate), sign.KeyEnv, filepath.Join(dir, keyPublic), filepath.Join(dir, keyPublicGPG))
+		k.UserID(), k.Fingerprint(), filepath.Join(dir, release.PrivateKeyFile), sign.KeyEnv, filepath.Join(dir, release.PublicKeyFile), filepath.Join(dir, release.KeyringFile))
 	return nil
-}
-
-// writeNew creates p with mode (never replacing a file) and syncs it.
-func writeNew(p string, data []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // realPath resolves the symlinks of p's longest existing prefix, so a path through a link into the

@@ -145,12 +145,12 @@ func fill(dir string, o Options) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFile(filepath.Join(dir, PublicKeyFile), pub); err != nil {
+	if err := writeFile(filepath.Join(dir, PublicKeyFile), pub, 0o644); err != nil {
 		return err
 	}
 	md := Notes(NotesInput{Version: o.Version, SourceDate: o.SourceDate, Fingerprint: o.Key.Fingerprint(), UserID: o.Key.UserID(),
 		Editions: notes, Previous: o.Previous})
-	if err := writeFile(filepath.Join(dir, NotesFile), md); err != nil {
+	if err := writeFile(filepath.Join(dir, NotesFile), md, 0o644); err != nil {
 		return err
 	}
 	sums, err := SumDir(dir)
@@ -161,7 +161,7 @@ func fill(dir string, o Options) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFile(filepath.Join(dir, SumsFile), text); err != nil {
+	if err := writeFile(filepath.Join(dir, SumsFile), text, 0o644); err != nil {
 		return err
 	}
 	at, err := SignatureTime(o.Key, o.SourceDate)
@@ -172,7 +172,7 @@ func fill(dir string, o Options) error {
 	if err != nil {
 		return err
 	}
-	return writeFile(filepath.Join(dir, SignatureFile), sig)
+	return writeFile(filepath.Join(dir, SignatureFile), sig, 0o644)
 }
 
 // SignatureTime is when the release's signature is dated: the release's SOURCE_DATE_EPOCH, or
@@ -261,8 +261,9 @@ func copyTree(src, dst string) error {
 	return nil
 }
 
-func writeFile(p string, data []byte) error {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+// writeFile creates p with mode (never replacing a file) and syncs it.
+func writeFile(p string, data []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return err
 	}
