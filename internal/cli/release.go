@@ -138,6 +138,7 @@ func runRelease(cmd *cobra.Command, env Env, g *globals, f *releaseFlags) error 
 			return err
 		}
 	}
+	var results release.TestResults
 	switch {
 	case f.noBoot:
 		for _, e := range eds {
@@ -148,7 +149,7 @@ func runRelease(cmd *cobra.Command, env Env, g *globals, f *releaseFlags) error 
 		if err != nil {
 			return fmt.Errorf("--tested: %w", err)
 		}
-		results, err := release.ParseTestJSON(tf)
+		results, err = release.ParseTestJSON(tf)
 		tf.Close()
 		if err != nil {
 			return fmt.Errorf("--tested %s: %w", f.tested, err)
@@ -179,6 +180,11 @@ func runRelease(cmd *cobra.Command, env Env, g *globals, f *releaseFlags) error 
 			Offline: f.offline, SourceDate: date, Log: g.logger(env), Progress: newProgress(env.Stderr, f.quiet)})
 		if err != nil {
 			return fmt.Errorf("edition %s: %w", e.ed.Name, err)
+		}
+		if results != nil {
+			if err := results.CheckImages(e.rows, e.res); err != nil {
+				return fmt.Errorf("--tested %s: edition %s: %w", f.tested, e.ed.Name, err)
+			}
 		}
 	}
 	if !f.noBoot && f.tested == "" {

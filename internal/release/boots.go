@@ -115,9 +115,18 @@ func (r BootRow) Boot(ctx context.Context, res *build.Result) (*qemu.Result, err
 	return out, nil
 }
 
-// TestResults are the outcomes of a `go test -json` run by full test name ("pass", "fail",
-// "skip"), the last one given for each test.
-type TestResults map[string]string
+// TestResults are what a `go test -json` run says of each test, by full name.
+type TestResults map[string]TestResult
+
+// TestResult is a test's outcome ("pass", "fail", "skip": the last one given) and the SHA-256 of
+// the image it booted, as TestBootMatrix logs it ("image sha256=<hex>").
+type TestResult struct {
+	Action string
+	Image  string
+}
+
+// imageLogged is how TestBootMatrix names the image a row booted, in its log line.
+var imageLogged = regexp.MustCompile(`image sha256=([0-9a-f]{64})`)
 
 // ParseTestJSON reads `go test -json` output (test2json's events, one JSON object a line). Lines
 // that are not JSON events (a build's messages) are ignored; a file with no test event at all is
@@ -128,17 +137,24 @@ func ParseTestJSON(r io.Reader) (TestResults, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), 16<<20)
 	for sc.Scan() {
-		var ev struct{ Action, Test string }
+		var ev struct{ Action, Test, Output string }
 		if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Action == "" {
 			continue
 		}
 		events++
+		if ev.Test == "" {
+			continue
+		}
+		tr := res[ev.Test]
 		switch ev.Action {
 		case "pass", "fail", "skip":
-			if ev.Test != "" {
-				res[ev.Test] = ev.Action
+			tr.Action = ev.Action
+		case "output":
+			if m := imageLogged.FindStringSubmatch(ev.Output); m != nil {
+				tr.Image = m[1]
 			}
 		}
+		res[ev.Test] = tr
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
@@ -149,12 +165,12 @@ func ParseTestJSON(r io.Reader) (TestResults, error) {
 	return res, nil
 }
 
-// CheckTested returns the rows' test names if every one passed in res; otherwise an error naming
+// CheckTested returns the rows' names if every one passed in res; otherwise an error naming
 // each row that failed, was skipped or did not run.
 func (res TestResults) CheckTested(rows []BootRow) ([]string, error) {
 	var passed, problems []string
 	for _, r := range rows {
-		switch a := res[r.TestName()]; a {
+		switch a := res[r.TestName()].Action; a {
 		case "pass":
 			passed = append(passed, r.Name())
 		case "":
@@ -171,4 +187,48 @@ func (res TestResults) CheckTested(rows []BootRow) ([]string, error) {
 			strings.Join(problems, "\n"), MatrixTest, rows[0].Edition)
 	}
 	return passed, nil
+}
+
+// CheckImages checks that each row's test booted the very image the release ships: the SHA-256
+// its log line names is the build's. Boot tests of other bytes (another SOURCE_DATE_EPOCH,
+// another checkout) prove nothing about these.
+func (res TestResults) CheckImages(rows []BootRow, build *build.Result) error {
+	var problems []string
+	for _, r := range rows {
+		want, err := r.imageSHA256(build)
+		if err != nil {
+			return err
+		}
+		switch got := res[r.TestName()].Image; got {
+		case want:
+		case "":
+			problems = append(problems, fmt.Sprintf("%s does not say which image it booted (no \"image sha256=\" in its log)", r.TestName()))
+		default:
+			problems = append(problems, fmt.Sprintf("%s booted image sha256=%s, the release's is %s", r.TestName(), got, want))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("the boot tests booted other images than the ones released:\n%s\nrun them from the same checkout with the release's SOURCE_DATE_EPOCH (test/boot reads it), or let the release boot the images (no --tested)",
+			strings.Join(problems, "\n"))
+	}
+	return nil
+}
+
+// imageSHA256 is the SHA-256 of the file the row boots: the ISO, or the initramfs of a direct
+// boot (the kernel is Debian's, the same in every build).
+func (r BootRow) imageSHA256(res *build.Result) (string, error) {
+	cfg, err := r.Config(res)
+	if err != nil {
+		return "", err
+	}
+	p := cfg.Image
+	if r.Media == "" {
+		p = cfg.Initrd
+	}
+	for _, im := range res.Images {
+		if im.Path == p {
+			return im.SHA256, nil
+		}
+	}
+	return "", fmt.Errorf("%s: %s is not among the build's images", r.Name(), p)
 }

@@ -197,7 +197,19 @@ func TestBootRowsAndTested(t *testing.T) {
 		}
 	}
 	// one failed row among passes is enough to refuse
-	res["TestBootMatrix/server-iso-uefi-usb"] = "fail"
+	// the images: the fixture's rows booted a215..., but secureboot-usb another image, and
+	// uefi-cd did not log one
+	iso := &build.Result{Images: []build.ImageFile{{Output: "iso", Format: "iso", Path: "/x/s.iso", SHA256: sumA}}}
+	err = res.CheckImages(rows, iso)
+	for _, want := range []string{"secureboot-usb booted image sha256=bbbb", "the release's is " + sumA, "uefi-cd does not say which image"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("images: %v, want %q", err, want)
+		}
+	}
+	if err := res.CheckImages(rows[:2], iso); err != nil {
+		t.Errorf("rows that booted the released image: %v", err)
+	}
+	res["TestBootMatrix/server-iso-uefi-usb"] = TestResult{Action: "fail", Image: sumA}
 	if _, err := res.CheckTested(rows); err == nil {
 		t.Error("a failed row was accepted")
 	}

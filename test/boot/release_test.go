@@ -3,6 +3,8 @@ package boot_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,10 +49,15 @@ func TestRelease(t *testing.T) {
 	if code, out := genaiBuild(t, env, "release-key", "--out", keyDir, "--email", "release@example.org"); code != 0 {
 		t.Fatalf("release-key: exit %d\n%s", code, out)
 	}
+	// What TestBootMatrix's server rows print under go test -json, naming the image they booted.
+	tested := filepath.Join(tmp, "boot.json")
+	if err := writeTested(tested, serverISO(t).SHA256); err != nil {
+		t.Fatal(err)
+	}
 	out, images := filepath.Join(tmp, "release"), filepath.Join(tmp, "images")
 	start := time.Now()
 	code, log := genaiBuild(t, env, "release", "--editions", "server", "--key", filepath.Join(keyDir, "release-key.asc"),
-		"--tested", "testdata/release/boot-passed.json", "--out", out, "--images", images, "--quiet")
+		"--tested", tested, "--out", out, "--images", images, "--quiet")
 	if code != 0 {
 		t.Fatalf("release: exit %d\n%s", code, log)
 	}
@@ -74,7 +81,7 @@ func TestRelease(t *testing.T) {
 		t.Errorf("released %s has SHA-256 %s (%v), the matrix boots %s", iso, got, err, serverISO(t).SHA256)
 	}
 	notes, _ := os.ReadFile(filepath.Join(dir, "NOTES.md"))
-	for _, s := range []string{"| server | `" + iso + "` |", "Linux 6.12.", "boot tests passed (boot-passed.json): server-iso-bios-cd", "first release"} {
+	for _, s := range []string{"| server | `" + iso + "` |", "Linux 6.12.", "boot tests passed (boot.json): server-iso-bios-cd", "first release"} {
 		if !strings.Contains(string(notes), s) {
 			t.Errorf("NOTES.md lacks %q:\n%s", s, notes)
 		}
@@ -125,12 +132,25 @@ func TestRelease(t *testing.T) {
 		t.Errorf("gpgv accepted another key's signature:\n%s", o)
 	}
 
+	// Boot tests of another image (another SOURCE_DATE_EPOCH) do not stand for this one.
+	otherTested := filepath.Join(tmp, "boot-other.json")
+	if err := writeTested(otherTested, strings.Repeat("0", 64)); err != nil {
+		t.Fatal(err)
+	}
+	if code, o := genaiBuild(t, env, "release", "--editions", "server", "--key", filepath.Join(keyDir, "release-key.asc"), "--tested", otherTested,
+		"--out", out, "--images", images, "--quiet", "--version", "0.1.2"); code == 0 || !strings.Contains(o, "booted other images") {
+		t.Errorf("a release tested on other images: exit %d\n%s", code, o)
+	}
+	if _, err := os.Stat(filepath.Join(out, "0.1.2")); err == nil {
+		t.Error("the refused release was written")
+	}
+
 	// The same version again is refused; the next one lists no package change against it.
-	if code, o := genaiBuild(t, env, "release", "--editions", "server", "--key", filepath.Join(keyDir, "release-key.asc"), "--tested", "testdata/release/boot-passed.json",
+	if code, o := genaiBuild(t, env, "release", "--editions", "server", "--key", filepath.Join(keyDir, "release-key.asc"), "--tested", tested,
 		"--out", out, "--images", images); code == 0 || !strings.Contains(o, "--force") {
 		t.Errorf("a second release of 0.1.0: exit %d\n%s", code, o)
 	}
-	if code, o := genaiBuild(t, env, "release", "--editions", "server", "--key", filepath.Join(keyDir, "release-key.asc"), "--tested", "testdata/release/boot-passed.json",
+	if code, o := genaiBuild(t, env, "release", "--editions", "server", "--key", filepath.Join(keyDir, "release-key.asc"), "--tested", tested,
 		"--out", out, "--images", images, "--quiet", "--version", "0.1.1", "--previous", dir); code != 0 {
 		t.Errorf("release 0.1.1: exit %d\n%s", code, o)
 	}
@@ -138,6 +158,21 @@ func TestRelease(t *testing.T) {
 	if !strings.Contains(string(notes), "Since 0.1.0") || !strings.Contains(string(notes), "No package changed") {
 		t.Errorf("0.1.1's notes against 0.1.0:\n%s", notes)
 	}
+}
+
+// writeTested writes go test -json events of the server's ISO rows passing, each logging image.
+func writeTested(path, image string) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	for _, fw := range []string{"bios", "uefi", "secureboot"} {
+		for _, media := range []string{"cd", "usb"} {
+			test := fmt.Sprintf("TestBootMatrix/server-iso-%s-%s", fw, media)
+			enc.Encode(map[string]any{"Action": "output", "Package": "github.com/genai-os/genai-build/test/boot", "Test": test,
+				"Output": fmt.Sprintf("    boot_test.go:262: server-iso-%s-%s: ready after 20.0s wall (tcg), image sha256=%s: genai-os: ready edition=server\n", fw, media, image)})
+			enc.Encode(map[string]any{"Action": "pass", "Package": "github.com/genai-os/genai-build/test/boot", "Test": test, "Elapsed": 20.0})
+		}
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
 }
 
 // flipCopy copies src to dst with the byte at off inverted.
