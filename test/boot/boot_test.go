@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -45,8 +46,15 @@ type isoBuild struct {
 	err  error
 }
 
-// sourceDate is fixed so that the image is the same in every run of the tests.
-var sourceDate = time.Unix(1764000000, 0).UTC()
+// sourceDate is fixed so that the image is the same in every run of the tests; SOURCE_DATE_EPOCH
+// overrides it, so that CI's boot jobs boot the very images its release job ships (genai-build
+// release --tested checks the digests TestBootMatrix logs).
+var sourceDate = func() time.Time {
+	if n, err := strconv.ParseInt(os.Getenv("SOURCE_DATE_EPOCH"), 10, 64); err == nil {
+		return time.Unix(n, 0).UTC()
+	}
+	return time.Unix(1764000000, 0).UTC()
+}()
 
 func testCache(t testing.TB) *cache.Cache {
 	dir, err := cache.DefaultDir(os.Getenv)
@@ -235,6 +243,19 @@ func (r bootRow) machine(t *testing.T) qemu.Config {
 	return cfg
 }
 
+// imageSHA256 is the SHA-256 of the file the row boots: the ISO, or the initramfs of a direct boot.
+func (r bootRow) imageSHA256(t *testing.T) string {
+	if r.output == "iso" {
+		return buildISO(t, r.edition, build.Options{Edition: r.edition, EditionsDir: editionsDir(t, r.edition)}).SHA256
+	}
+	for _, im := range buildISO(t, r.edition+"+"+r.output, build.Options{Edition: r.edition, Outputs: []string{r.output}}).Images {
+		if im.Format == "initrd" {
+			return im.SHA256
+		}
+	}
+	return ""
+}
+
 // TestBootMatrix boots each row of the matrix edition × output × firmware × medium.
 func TestBootMatrix(t *testing.T) {
 	needQEMU(t)
@@ -260,7 +281,8 @@ func TestBootMatrix(t *testing.T) {
 			if ok, total := sm[3], sm[4]; ok != total || total != row.units {
 				t.Errorf("services=%s/%s, want %s/%s (the edition's boot units, all up): %s", ok, total, row.units, row.units, r.ReadyLine)
 			}
-			t.Logf("%s: ready after %.1fs wall (%s): %s", row.name(), r.ReadyAt.Seconds(), r.Accel, r.ReadyLine)
+			// genai-build release --tested reads the image's digest from this line.
+			t.Logf("%s: ready after %.1fs wall (%s), image sha256=%s: %s", row.name(), r.ReadyAt.Seconds(), r.Accel, row.imageSHA256(t), r.ReadyLine)
 		})
 	}
 }
