@@ -19,6 +19,7 @@ require (
 	golang.org/x/crypto v0.49.0
 	golang.org/x/sys v0.50.0
 	golang.org/x/term v0.48.0
+	mvdan.cc/sh/v3 v3.11.0
 )
 
 require (
@@ -55,7 +56,6 @@ require (
 	golang.org/x/text v0.35.0 // indirect
 	golang.org/x/tools v0.42.0 // indirect
 	gotest.tools/gotestsum v1.13.0 // indirect
-	mvdan.cc/sh/v3 v3.11.0 // indirect
 )
 
 tool (
