@@ -22,6 +22,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -194,34 +195,39 @@ func makeRules(mk []byte) map[string][]string {
 // file checks a workflow or action file: every run:, uses: and shell: in it, wherever they are
 // (jobs' steps, a composite action's steps). Problems start with the line number.
 func (c *checker) file(data []byte) []string {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	var probs []string
+	err := scalars(data, func(key string, v *yaml.Node) {
+		switch key {
+		case "run":
+			probs = append(probs, c.script(v.Value, scriptLine(v))...)
+		case "uses":
+			if p := checkUses(v); p != "" {
+				probs = append(probs, fmt.Sprintf("%d: %s", v.Line, p))
+			}
+		case "shell":
+			if v.Value != "bash" {
+				probs = append(probs, fmt.Sprintf("%d: shell %s: use bash (actionlint's shellcheck and this test read the scripts as bash)", v.Line, v.Value))
+			}
+		}
+	})
+	if err != nil {
 		return []string{"0: " + err.Error()}
 	}
-	var probs []string
+	return probs
+}
+
+// scalars calls fn for every key of the YAML document whose value is a scalar.
+func scalars(data []byte, fn func(key string, v *yaml.Node)) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return err
+	}
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
 		if n.Kind == yaml.MappingNode {
 			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := n.Content[i], n.Content[i+1]
-				if v.Kind != yaml.ScalarNode {
-					continue
-				}
-				switch k.Value {
-				case "run":
-					first := v.Line
-					if v.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
-						first++ // a block scalar's text starts on the next line
-					}
-					probs = append(probs, c.script(v.Value, first)...)
-				case "uses":
-					if p := checkUses(v); p != "" {
-						probs = append(probs, fmt.Sprintf("%d: %s", v.Line, p))
-					}
-				case "shell":
-					if v.Value != "bash" {
-						probs = append(probs, fmt.Sprintf("%d: shell %s: use bash (actionlint's shellcheck and this test read the scripts as bash)", v.Line, v.Value))
-					}
+				if v := n.Content[i+1]; v.Kind == yaml.ScalarNode {
+					fn(n.Content[i].Value, v)
 				}
 			}
 		}
@@ -230,7 +236,55 @@ func (c *checker) file(data []byte) []string {
 		}
 	}
 	walk(&doc)
-	return probs
+	return nil
+}
+
+// scriptLine is the file line of a run: script's first line.
+func scriptLine(v *yaml.Node) int {
+	if v.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		return v.Line + 1 // a block scalar's text starts on the next line
+	}
+	return v.Line
+}
+
+// TestActionScripts runs shellcheck over the run: scripts of the local actions
+// (.github/actions): actionlint checks the workflows' scripts but not those of the actions they
+// use.
+func TestActionScripts(t *testing.T) {
+	if _, err := exec.LookPath("shellcheck"); err != nil {
+		t.Fatal("shellcheck is needed (apt-get install shellcheck; .ci/run installs it)")
+	}
+	files, err := workflowFiles(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range files {
+		if !strings.Contains(f, "/.github/actions/") {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = scalars(data, func(key string, v *yaml.Node) {
+			if key != "run" {
+				return
+			}
+			n++
+			cmd := exec.Command("shellcheck", "--shell=bash", "--format=gcc", "-")
+			cmd.Stdin = strings.NewReader(v.Value)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("%s:%d: shellcheck (lines counted from the script's first): %v\n%s", f, scriptLine(v), err, out)
+			}
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+	if n == 0 {
+		t.Error("no run: script found in .github/actions")
+	}
 }
 
 var (
