@@ -3,7 +3,7 @@ GO      ?= go
 EDITION ?= server
 BIN     := bin/genai-build
 
-.PHONY: iso build test check bench bench-memory lock clean
+.PHONY: iso build test check lint-ci boot-test bench bench-memory lock clean
 
 # Build an edition's ISO into images/ (default: the server edition).
 iso:
@@ -26,7 +26,7 @@ TESTSUM   = $(GO) tool gotestsum --format-hide-empty-pkg
 RACE_PKGS = ./initramfs/... ./internal/build ./internal/cache ./internal/gobuild ./internal/qemu ./internal/squashfs
 OTHER_PKGS = $$($(GO) list ./... | grep -v -e '/test/boot$$' -e '/initramfs/' \
 	-e '/internal/build$$' -e '/internal/cache$$' -e '/internal/gobuild$$' -e '/internal/qemu$$' -e '/internal/squashfs$$')
-test: check
+test: check lint-ci
 	$(TESTSUM) --format pkgname -- -count=1 -race -timeout 30m $(RACE_PKGS)
 	$(TESTSUM) --format pkgname -- -count=1 -timeout 30m $(OTHER_PKGS)
 	$(TESTSUM) --format testname -- -count=1 -timeout 45m ./test/boot
@@ -35,6 +35,26 @@ check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 	$(GO) vet ./...
+
+# The GitHub Actions workflows (.github/workflows/, the CI part of the design): actionlint checks
+# their syntax, expressions, job graph and action inputs, and runs shellcheck on every run: script.
+# shellcheck is required, not optional: without it on PATH actionlint silently skips the scripts,
+# so `make lint-ci` would pass on one machine and fail on another (.ci/run installs it).
+# ./ci's TestWorkflows then checks that each run: step calls only what `make test` exercises.
+lint-ci:
+	@command -v shellcheck >/dev/null || { echo "lint-ci: shellcheck is needed (apt-get install shellcheck; .ci/run installs it)"; exit 1; }
+	$(GO) tool actionlint -no-color -pyflakes=
+
+# One edition's boot tests (test/boot), as the release workflow runs them per edition: its rows
+# of TestBootMatrix (every output in every mode it promises) and its own end-to-end test. The
+# go test -json events go to $(BOOT_JSON), which `genai-build release --tested` reads.
+BOOT_RUN_server    = ^TestBootMatrix$$/^server-(iso|kernel-initrd)-
+BOOT_RUN_developer = ^(TestBootMatrix|TestDeveloper)$$/^developer-
+BOOT_JSON ?= test-results/boot-$(EDITION).json
+boot-test:
+	@test -n '$(BOOT_RUN_$(EDITION))' || { echo "boot-test: no boot tests for EDITION=$(EDITION) (editions with some: $(patsubst BOOT_RUN_%,%,$(filter BOOT_RUN_%,$(.VARIABLES))))"; exit 2; }
+	@mkdir -p $(dir $(BOOT_JSON))
+	$(TESTSUM) --format testname --jsonfile $(BOOT_JSON) -- -count=1 -timeout 45m -run '$(BOOT_RUN_$(EDITION))' ./test/boot
 
 # Build times, sizes and boot times; prints the table README.md shows.
 bench:
