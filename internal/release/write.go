@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ProtonMail/go-crypto/openpgp"
 	"golang.org/x/sys/unix"
 
 	"github.com/genai-os/genai-build/internal/build"
@@ -180,18 +179,7 @@ func fill(dir string, o Options) error {
 // finds "no valid signing keys" then, and gpgv rejects such a signature). Either way the same key
 // and date give the same signature.
 func SignatureTime(k *sign.Key, date time.Time) (time.Time, error) {
-	pub, err := k.Public()
-	if err != nil {
-		return time.Time{}, err
-	}
-	ring, err := openpgp.ReadKeyRing(bytes.NewReader(pub))
-	if err != nil || len(ring) != 1 {
-		return time.Time{}, fmt.Errorf("release key: %v", err)
-	}
-	if created := ring[0].PrimaryKey.CreationTime; created.After(date) {
-		return created.UTC(), nil
-	}
-	return date, nil
+	return k.SignTime(date), nil
 }
 
 // linkOrCopy hard-links src to dst (the build's outputs are never rewritten in place: a new build

@@ -138,19 +138,29 @@ func (k *Key) Public() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// DetachSign returns an armored detached signature of data, made at time at.
+// SignTime is the time a signature asked for at carries: at, or the key's creation time when the
+// key is younger (OpenPGP readers, go-crypto's among them, refuse a signature older than its key:
+// a key made today signs a release whose source date is last week's commit).
+func (k *Key) SignTime(at time.Time) time.Time {
+	if created := k.e.PrimaryKey.CreationTime; created.After(at) {
+		return created.UTC()
+	}
+	return at
+}
+
+// DetachSign returns an armored detached signature of data, made at SignTime(at).
 func (k *Key) DetachSign(data io.Reader, at time.Time) ([]byte, error) {
 	var b bytes.Buffer
-	if err := openpgp.ArmoredDetachSign(&b, k.e, data, config(at)); err != nil {
+	if err := openpgp.ArmoredDetachSign(&b, k.e, data, config(k.SignTime(at))); err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
 	return b.Bytes(), nil
 }
 
-// Clearsign returns text clearsigned (an APT InRelease), made at time at.
+// Clearsign returns text clearsigned (an APT InRelease), made at SignTime(at).
 func (k *Key) Clearsign(text []byte, at time.Time) ([]byte, error) {
 	var b bytes.Buffer
-	w, err := clearsign.Encode(&b, k.e.PrivateKey, config(at))
+	w, err := clearsign.Encode(&b, k.e.PrivateKey, config(k.SignTime(at)))
 	if err != nil {
 		return nil, fmt.Errorf("clearsign: %w", err)
 	}

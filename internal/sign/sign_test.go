@@ -49,6 +49,19 @@ func TestRoundTrip(t *testing.T) {
 	if _, err := VerifyDetached(opub, bytes.NewReader(data), sig); err == nil {
 		t.Error("another key's keyring verified the signature")
 	}
+	// A key younger than the source date signs at its own creation time, and the signature checks.
+	young, _ := Generate("young", "young@example.org", at.Add(time.Hour))
+	ysig, err := young.DetachSign(bytes.NewReader(data), at)
+	if err != nil {
+		t.Fatalf("a key made after the source date cannot sign: %v", err)
+	}
+	ypub, _ := young.ArmoredPublic()
+	if _, err := VerifyDetached(ypub, bytes.NewReader(data), ysig); err != nil {
+		t.Errorf("verify the young key's signature: %v", err)
+	}
+	if _, err := young.Clearsign(data, at); err != nil {
+		t.Errorf("clearsign with a young key: %v", err)
+	}
 	if _, err := Read(pub); err == nil || !strings.Contains(err.Error(), "public key") {
 		t.Errorf("a public key read as a signing key: %v", err)
 	}
