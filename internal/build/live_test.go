@@ -93,7 +93,7 @@ func TestRootOnMedium(t *testing.T) {
 		fmt.Fprintf(h, "%x\n", sum)
 	}
 	id := hex.EncodeToString(h.Sum(nil))
-	if strings.Join(names, ",") != "programs,packages,system" || res.BuildID != id || res.Placement != "image" {
+	if strings.Join(names, ",") != "programs,packages,modules,system" || res.BuildID != id || res.Placement != "image" {
 		t.Fatalf("layers %v, build id %s (want %s), placement %q", names, res.BuildID, id, res.Placement)
 	}
 	if got := string(read("live/layers")); got != strings.Join(listed, "\n")+"\n" {
@@ -118,7 +118,7 @@ func TestRootOnMedium(t *testing.T) {
 	if segs != 5 || strings.Join(segNames, " ") != "medium-modules consciousness-init e2e-rescue live" {
 		t.Errorf("early initramfs: %d segments, root manifest names %v", segs, segNames)
 	}
-	if got, want := files[liveConfPath], "build-id="+id+"\nlayers=programs,packages,system\n"; got != want {
+	if got, want := files[liveConfPath], "build-id="+id+"\nlayers=programs,packages,modules,system\n"; got != want {
 		t.Errorf("/%s = %q, want %q", liveConfPath, got, want)
 	}
 	modDir := "/usr/lib/modules/" + e2eKernel + "/kernel/"
@@ -160,8 +160,8 @@ func TestRootOnMedium(t *testing.T) {
 	for name, want := range map[string][]string{
 		"packages": {"squashfs-root/usr/bin/hello", "squashfs-root/usr/lib/x86_64-linux-gnu/libhello.so.1"},
 		"programs": {"squashfs-root/usr/sbin/consciousness-init", "squashfs-root/init -> usr/sbin/consciousness-init", "squashfs-root/usr/bin/gosh -> bb"},
-		"system": {"squashfs-root/etc/motd", "squashfs-root/etc/consciousness/boot.conf", "squashfs-root/bin -> usr/bin",
-			"squashfs-root" + modDir + "drivers/e2e/e2e-disk.ko", "squashfs-root/etc/consciousness/modules"},
+		"modules": {"squashfs-root" + modDir + "drivers/e2e/e2e-disk.ko", "squashfs-root/etc/consciousness/modules"},
+		"system":  {"squashfs-root/etc/motd", "squashfs-root/etc/consciousness/boot.conf", "squashfs-root/bin -> usr/bin"},
 	} {
 		p := filepath.Join(dir, name+".squashfs")
 		if err := os.WriteFile(p, layerFiles[name], 0o644); err != nil {

@@ -80,7 +80,7 @@ func (s *state) place(ctx context.Context, k *kernelOut, root *rootTree) (*place
 }
 
 // placeImage writes the root's layers, lowest first (our programs, the Debian packages, the
-// system with its modules: the order of the initramfs placement's segments, so that a Debian
+// kernel's modules, the system: the order of the initramfs placement's segments, so that a Debian
 // package's file wins over u-root's of the same name there as here), then the early initramfs: the init, the modules that find and mount
 // the medium, and live.conf naming the build and its layers.
 func (s *state) placeImage(ctx context.Context, k *kernelOut, root *rootTree) (*placed, error) {
@@ -88,7 +88,7 @@ func (s *state) placeImage(ctx context.Context, k *kernelOut, root *rootTree) (*
 	for _, l := range []struct {
 		name string
 		segs []*segment
-	}{{"programs", root.programs}, {"packages", root.packages}, {"system", []*segment{root.modules, root.system}}} {
+	}{{"programs", root.programs}, {"packages", root.packages}, {"modules", []*segment{root.modules}}, {"system", []*segment{root.system}}} {
 		layer, recs, err := s.layer(ctx, l.name, l.segs)
 		if err != nil {
 			return nil, fmt.Errorf("layer %s: %w", l.name, err)

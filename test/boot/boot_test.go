@@ -380,9 +380,9 @@ func checkLiveMedium(t *testing.T, row bootRow, r *qemu.Result) {
 		t.Fatalf("/live/build-id = %q, the build said %q", want, res.BuildID)
 	}
 	console := string(r.Console)
-	m := regexp.MustCompile(`genai-os: live medium dev=(\S+) build=([0-9a-f]+) layers=3 `).FindStringSubmatchIndex(console)
+	m := regexp.MustCompile(`genai-os: live medium dev=(\S+) build=([0-9a-f]+) layers=` + fmt.Sprint(len(res.Layers)) + ` `).FindStringSubmatchIndex(console)
 	if m == nil {
-		t.Fatalf("no live medium line with layers=3 on the console")
+		t.Fatalf("no live medium line with layers=%d (the build's) on the console", len(res.Layers))
 	}
 	if got := console[m[4]:m[5]]; got != want[:8] {
 		t.Errorf("live medium build=%s, want %s (the ISO's /live/build-id)", got, want[:8])
