@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/genai-os/genai-build/internal/bootmenu"
 	"github.com/genai-os/genai-build/internal/cache"
@@ -139,11 +141,25 @@ func (s *state) image(ctx context.Context, in imageInputs) (*Result, error) {
 		}
 		defer os.Remove(output.Temp(s.opts.OutDir, n))
 	}
+	// Nothing changed since the images in the folder were written (their inputs' key, sizes and
+	// times match what the last build recorded): they stay, and so do their checksums, manifest
+	// and SBOM. A warm rebuild of a large image then writes nothing.
+	key, err := s.imageKey(chain)
+	if err != nil {
+		return nil, err
+	}
+	inputsFile := filepath.Join(s.opts.OutDir, "."+names[0]+".inputs.json")
+	if res, ok := s.unchangedImages(inputsFile, key, primary, in, pl); ok {
+		s.prog.Note("images unchanged: " + strings.Join(names, ", "))
+		return res, nil
+	}
 	var written []output.Written
 	var owners []string
 	for i, w := range writers {
 		s.prog.Note(fmt.Sprintf("writing %s (%s)", strings.Join(w.Names(chain.Base), ", "), s.ed.Outputs[i]))
+		start := time.Now()
 		ws, err := w.Write(ctx, chain, s.opts.OutDir)
+		s.log.Debug("image written", "output", s.ed.Outputs[i], "took", time.Since(start))
 		if err != nil {
 			return nil, fmt.Errorf("output %s: %w", s.ed.Outputs[i], err)
 		}
@@ -155,6 +171,8 @@ func (s *state) image(ctx context.Context, in imageInputs) (*Result, error) {
 	res := &Result{Placement: pl.placement, Layers: pl.layers, BuildID: pl.buildID, InitrdSize: pl.initrd.size,
 		KernelVer: in.kernel.Version, Memory: &pl.initrd.memory, Segments: pl.initrd.segments}
 	var mediumFiles []FileRecord
+	start := time.Now()
+	defer func() { s.log.Debug("images digested, manifest and SBOM written", "took", time.Since(start)) }()
 	for i, w := range written {
 		sum, err := fileSHA256(w.Path)
 		if err != nil {
@@ -206,6 +224,9 @@ func (s *state) image(ctx context.Context, in imageInputs) (*Result, error) {
 	if err := cache.SyncDir(s.opts.OutDir); err != nil {
 		return nil, err
 	}
+	if err := writeInputs(inputsFile, key, res.Images); err != nil {
+		return nil, err
+	}
 	ks, err := os.Stat(in.kernel.vmlinuz())
 	if err != nil {
 		return nil, err
@@ -219,12 +240,30 @@ func (s *state) image(ctx context.Context, in imageInputs) (*Result, error) {
 // mediumRecords lists the files an image holds, for the manifest.
 func mediumRecords(files []output.File, where string) ([]FileRecord, error) {
 	t := fstree.New()
+	known := map[string]FileRecord{}
 	for _, f := range files {
+		if f.SHA256 != "" && f.Source != "" {
+			fi, err := os.Stat(f.Source)
+			if err != nil {
+				return nil, err
+			}
+			known["/"+f.Path] = FileRecord{Path: "/" + f.Path, Where: where, Kind: fstree.File.String(), Mode: "0444", Size: fi.Size(), SHA256: f.SHA256, Origin: f.Origin}
+			f.Source, f.Data = "", nil // its digest is known: not read again
+		}
 		if err := t.Add(fstree.Entry{Path: f.Path, Kind: fstree.File, Mode: 0o444, Source: f.Source, Data: f.Data, Origin: f.Origin}); err != nil {
 			return nil, err
 		}
 	}
-	return records(t, where)
+	recs, err := records(t, where)
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range recs {
+		if k, ok := known[r.Path]; ok {
+			recs[i] = k
+		}
+	}
+	return recs, nil
 }
 
 // manifest is the build record without the images (build.json inside the ISO).
@@ -284,4 +323,104 @@ func lockFile(p string) (unlock func(), err error) {
 		return nil, fmt.Errorf("lock %s: %w", p, err)
 	}
 	return func() { f.Close() }, nil
+}
+
+// imagesRecipe names how the images are written from their chain; change it when that changes.
+const imagesRecipe = "images/1"
+
+// imageKey identifies everything the output writers read: the chain's fields, and each file by
+// its place in the cache (stage folders are named by their inputs' hashes) or its bytes.
+func (s *state) imageKey(c *output.Chain) (string, error) {
+	menu, err := json.Marshal(c.Menu)
+	if err != nil {
+		return "", err
+	}
+	parts := []string{imagesRecipe, strings.Join(s.ed.Outputs, ","), c.Base, c.Title, c.VolumeID, fmt.Sprint(c.SourceDate.Unix()),
+		s.inCache(c.Kernel), c.KernelOrigin, s.inCache(c.Initrd), string(menu)}
+	var roles []string
+	for r := range c.Loaders {
+		roles = append(roles, r)
+	}
+	sort.Strings(roles)
+	for _, r := range roles {
+		parts = append(parts, r+"="+s.inCache(c.Loaders[r]))
+	}
+	for _, f := range c.Medium {
+		id := "data:" + cache.Key(string(f.Data))
+		if f.Source != "" {
+			id = "file:" + s.inCache(f.Source)
+		}
+		parts = append(parts, f.Path, f.Origin, id)
+	}
+	return cache.Key(parts...), nil
+}
+
+// inputsRecord is what a build leaves beside its images (.<image>.inputs.json): the key of their
+// inputs and each image's size, time and digest as written.
+type inputsRecord struct {
+	Key    string        `json:"key"`
+	Images []inputsImage `json:"images"`
+}
+
+type inputsImage struct {
+	ImageFile
+	MTimeNs int64 `json:"mtime_ns"`
+}
+
+func writeInputs(p, key string, images []ImageFile) error {
+	rec := inputsRecord{Key: key}
+	for _, im := range images {
+		fi, err := os.Stat(im.Path)
+		if err != nil {
+			return err
+		}
+		rec.Images = append(rec.Images, inputsImage{ImageFile: im, MTimeNs: fi.ModTime().UnixNano()})
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(p, b)
+}
+
+// unchangedImages returns the last build's result when its images were made from the same inputs
+// and are still as it left them (size and modification time; a changed or replaced file is
+// written again), with their checksum files, manifest and SBOM present.
+func (s *state) unchangedImages(p, key, primary string, in imageInputs, pl *placed) (*Result, bool) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, false
+	}
+	var rec inputsRecord
+	if json.Unmarshal(b, &rec) != nil || rec.Key != key || len(rec.Images) == 0 {
+		return nil, false
+	}
+	res := &Result{Placement: pl.placement, Layers: pl.layers, BuildID: pl.buildID, InitrdSize: pl.initrd.size,
+		KernelVer: in.kernel.Version, Memory: &pl.initrd.memory, Segments: pl.initrd.segments}
+	for _, im := range rec.Images {
+		fi, err := os.Stat(im.Path)
+		if err != nil || fi.Size() != im.Size || fi.ModTime().UnixNano() != im.MTimeNs {
+			return nil, false
+		}
+		if sum, err := os.ReadFile(im.Checksum); err != nil || !strings.HasPrefix(string(sum), im.SHA256+"  ") {
+			return nil, false
+		}
+		res.Images = append(res.Images, im.ImageFile)
+	}
+	var m Manifest
+	mb, err := os.ReadFile(primary + ".manifest.json")
+	if err != nil || json.Unmarshal(mb, &m) != nil {
+		return nil, false
+	}
+	if _, err := os.Stat(primary + ".spdx.json"); err != nil {
+		return nil, false
+	}
+	ks, err := os.Stat(in.kernel.vmlinuz())
+	if err != nil {
+		return nil, false
+	}
+	first := res.Images[0]
+	res.Image, res.Checksum, res.SHA256, res.Size = first.Path, first.Checksum, first.SHA256, first.Size
+	res.Manifest, res.SBOM, res.ManifestData, res.KernelSize = primary+".manifest.json", primary+".spdx.json", &m, ks.Size()
+	return res, true
 }

@@ -125,7 +125,7 @@ func (s *state) placeImage(ctx context.Context, k *kernelOut, root *rootTree) (*
 	p.files = append(append([]FileRecord{}, p.initrd.files...), p.files...)
 	var list []string
 	for _, l := range p.layers {
-		p.medium = append(p.medium, output.File{Path: liveDir + "/" + l.Name + ".squashfs", Source: l.Path, Origin: "generated:layer " + l.Name})
+		p.medium = append(p.medium, output.File{Path: liveDir + "/" + l.Name + ".squashfs", Source: l.Path, Origin: "generated:layer " + l.Name, SHA256: l.SHA256})
 		list = append(list, fmt.Sprintf("%s %d %s", l.Name, l.Size, l.SHA256))
 	}
 	p.medium = append(p.medium,

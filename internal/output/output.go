@@ -54,6 +54,9 @@ type File struct {
 	Source string
 	Data   []byte
 	Origin string
+	// SHA256 is Source's digest when the caller knows it already (a cached layer's), so the
+	// manifest need not read hundreds of megabytes again; empty: computed.
+	SHA256 string
 }
 
 // Written is one image file a writer wrote.
