@@ -346,8 +346,8 @@ func TestEndToEnd(t *testing.T) {
 	if kernel := suitePkg(t, suites, "trixie-security", "linux-image-"+e2eKernel); a.Hits("debian-security/"+debtest.PoolPath(kernel)) != 1 {
 		t.Errorf("the kernel was not fetched from the security archive: %v", a.Paths())
 	}
-	// The image, its three companions, and the hidden lock file that serialises builds writing
-	// them (nothing half-written, no temporary name left).
+	// The image, its three companions, the hidden record of its inputs, and the hidden lock file
+	// that serialises builds writing them (nothing half-written, no temporary name left).
 	ents, _ := os.ReadDir(out)
 	var names []string
 	for _, e := range ents {
@@ -356,8 +356,32 @@ func TestEndToEnd(t *testing.T) {
 		}
 		names = append(names, e.Name())
 	}
-	if got := strings.Join(names, " "); got != "genai-os-e2e-0.0.1-amd64.iso genai-os-e2e-0.0.1-amd64.iso.manifest.json genai-os-e2e-0.0.1-amd64.iso.sha256 genai-os-e2e-0.0.1-amd64.iso.spdx.json" {
+	if got := strings.Join(names, " "); got != ".genai-os-e2e-0.0.1-amd64.iso.inputs.json genai-os-e2e-0.0.1-amd64.iso genai-os-e2e-0.0.1-amd64.iso.manifest.json genai-os-e2e-0.0.1-amd64.iso.sha256 genai-os-e2e-0.0.1-amd64.iso.spdx.json" {
 		t.Errorf("output folder: %s", got)
+	}
+
+	// A rebuild with nothing changed leaves the image as it is; an image changed in the folder
+	// is written again, as it was.
+	before, err := os.Stat(res.Image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := env.build(t, "e2e", out)
+	after, _ := os.Stat(res.Image)
+	if again.SHA256 != res.SHA256 || !after.ModTime().Equal(before.ModTime()) || again.ManifestData == nil || len(again.ManifestData.Files) != len(res.ManifestData.Files) {
+		t.Errorf("a rebuild with nothing changed wrote the image again, or lost its manifest")
+	}
+	f, err := os.OpenFile(res.Image, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("x"))
+	f.Close()
+	if healed := env.build(t, "e2e", out); healed.SHA256 != res.SHA256 {
+		t.Errorf("a changed image was not written again: %s, want %s", healed.SHA256, res.SHA256)
+	}
+	if sum, _ := fileSHA256(res.Image); sum != res.SHA256 {
+		t.Errorf("the image on disk is %s after the rebuild, want %s", sum, res.SHA256)
 	}
 
 	// The image on disk matches its checksum file.
