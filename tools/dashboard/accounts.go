@@ -93,19 +93,19 @@ func accountChecks(s *System) []Finding {
 		a.Data["keys"] = fmt.Sprint(keys)
 		if keys > 0 {
 			methods = append(methods, "key")
-			a.Details = append(a.Details, fmt.Sprintf("%s/.ssh/authorized_keys: %d keys", home, keys))
+			a.Details = append(a.Details, fmt.Sprintf("%s/.ssh/authorized_keys: %s", home, count(keys, "key")))
 		}
 		a.Data["methods"] = strings.Join(methods, ",")
 		if a.Reason == "" {
 			switch {
 			case a.Data["password"] == "unknown":
-				a.Status, a.Reason = Warn, fmt.Sprintf("password unknown (/etc/shadow: %v); %d SSH keys", shadowErr, keys)
+				a.Status, a.Reason = Warn, fmt.Sprintf("password unknown (/etc/shadow: %v); %s", shadowErr, count(keys, "SSH key"))
 			case len(methods) == 0:
 				a.Status, a.Reason = Pass, "cannot log in: password locked, no SSH key"
 			case keys > 0 && len(methods) == 1:
-				a.Status, a.Reason = Pass, fmt.Sprintf("key only: %d SSH keys, password %s", keys, a.Data["password"])
+				a.Status, a.Reason = Pass, fmt.Sprintf("key only: %s, password %s", count(keys, "SSH key"), a.Data["password"])
 			default:
-				a.Status, a.Reason = Pass, fmt.Sprintf("by %s (password %s, %d SSH keys), shell %s", strings.Join(methods, " or "), a.Data["password"], keys, shell)
+				a.Status, a.Reason = Pass, fmt.Sprintf("by %s (password %s, %s), shell %s", strings.Join(methods, " or "), a.Data["password"], count(keys, "SSH key"), shell)
 			}
 		}
 		out = append(out, a)
@@ -113,4 +113,12 @@ func accountChecks(s *System) []Finding {
 	out = append(out, Finding{Section: "accounts", Check: "system accounts", Status: Pass,
 		Reason: fmt.Sprintf("%d accounts have no login shell", len(nologin)), Details: []string{strings.Join(nologin, " ")}})
 	return out
+}
+
+// count is "1 key" or "2 keys".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

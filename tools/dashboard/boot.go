@@ -46,7 +46,7 @@ func secureBootCheck(s *System) Finding {
 		default:
 			state, source = fw.SecureBoot, "the boot parameters the EFI stub filled in (/sys/kernel/boot_params/data)"
 			if !fw.UEFI {
-				source = "booted by BIOS"
+				source = "a BIOS boot"
 			}
 		}
 	}
