@@ -70,7 +70,7 @@ func TestHTML(t *testing.T) {
 	d.Strict, d.AutoClose, d.Entity = false, xml.HTMLAutoClose, xml.HTMLEntity
 	var stack []string
 	var text strings.Builder
-	rows := 0
+	rows, cells := 0, 0
 	for {
 		tok, err := d.Token()
 		if err == io.EOF {
@@ -82,8 +82,11 @@ func TestHTML(t *testing.T) {
 		switch x := tok.(type) {
 		case xml.StartElement:
 			stack = append(stack, x.Name.Local)
-			if x.Name.Local == "tr" {
+			switch x.Name.Local {
+			case "tr":
 				rows++
+			case "td":
+				cells++
 			}
 			for _, a := range x.Attr {
 				if a.Name.Local == "src" || a.Name.Local == "href" {
@@ -105,8 +108,8 @@ func TestHTML(t *testing.T) {
 	if len(stack) != 0 {
 		t.Errorf("unclosed: %v", stack)
 	}
-	if rows != 4 || !strings.Contains(text.String(), `sshd.socket <&> "quoted"`) || !strings.Contains(text.String(), "held by 1(init)") {
-		t.Errorf("%d rows (want a header and 3), text:\n%s", rows, text.String())
+	if rows != 4 || cells != 3*4 || !strings.Contains(text.String(), `sshd.socket <&> "quoted"`) || !strings.Contains(text.String(), "held by 1(init)") {
+		t.Errorf("%d rows (want a header and 3), %d cells (want 12), text:\n%s", rows, cells, text.String())
 	}
 }
 

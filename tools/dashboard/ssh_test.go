@@ -23,7 +23,7 @@ func TestSSHChecks(t *testing.T) {
 		{"first value wins", map[string]string{"etc/ssh/sshd_config": "PasswordAuthentication no\nPasswordAuthentication yes\n"}, "password-authentication", Pass, "no"},
 		{"include first", map[string]string{"etc/ssh/sshd_config": "Include sshd_config.d/*.conf\nPasswordAuthentication no\n",
 			"etc/ssh/sshd_config.d/10-cloud.conf": "PasswordAuthentication yes\n"}, "password-authentication", Warn, "yes"},
-		{"match ignored", map[string]string{"etc/ssh/sshd_config": "Match User dev\nPasswordAuthentication yes\n"}, "password-authentication", Warn, "yes"},
+		{"match ignored", map[string]string{"etc/ssh/sshd_config": "Match User dev\nPasswordAuthentication no\n"}, "password-authentication", Warn, "yes"},
 		{"match after", map[string]string{"etc/ssh/sshd_config": "PasswordAuthentication no\nMatch User dev\nPasswordAuthentication yes\n"}, "password-authentication", Pass, "no"},
 		{"pam asks", map[string]string{"etc/ssh/sshd_config": "UsePAM yes\nChallengeResponseAuthentication yes\n"}, "kbd-interactive-authentication", Warn, "yes"},
 		{"keys off", map[string]string{"etc/ssh/sshd_config": "PubkeyAuthentication no\n"}, "pubkey-authentication", Warn, "no"},
