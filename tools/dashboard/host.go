@@ -1,0 +1,133 @@
+package dashboard
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/genai-os/genai-build/initramfs/svc"
+	"github.com/genai-os/genai-build/initramfs/unit"
+)
+
+// firewallCheck reads the packet filter: nft's or iptables' rules when the tools are there and
+// we are root, else which netfilter tables the kernel has loaded.
+func firewallCheck(s *System) Finding {
+	f := Finding{Section: "firewall", Check: "packet filter"}
+	if s.Root == "/" && s.Privileged {
+		for _, t := range []struct{ prog, arg string }{{"nft", "list ruleset"}, {"iptables-save", ""}} {
+			p := s.findProgram(t.prog)
+			if p == "" {
+				continue
+			}
+			out, err := s.run(p, strings.Fields(t.arg)...)
+			if err != nil {
+				f.Details = append(f.Details, err.Error())
+				continue
+			}
+			rules := 0
+			for _, l := range lines(out) {
+				if t.prog == "nft" && !strings.HasSuffix(l, "{") && l != "}" && !strings.HasPrefix(l, "type ") ||
+					t.prog == "iptables-save" && strings.HasPrefix(l, "-A ") {
+					rules++
+				}
+			}
+			f.Data = map[string]string{"tool": t.prog, "rules": fmt.Sprint(rules)}
+			if rules == 0 {
+				f.Status, f.Reason = Warn, t.prog+": no rules: every listening socket is reachable"
+			} else {
+				f.Status, f.Reason = Pass, fmt.Sprintf("%s: %d rules", t.prog, rules)
+			}
+			return f
+		}
+	}
+	var loaded []string
+	for _, m := range []string{"nf_tables", "ip_tables", "ip6_tables"} {
+		if s.exists("/sys/module/" + m) {
+			loaded = append(loaded, m)
+		}
+	}
+	if b, err := s.read("/proc/net/ip_tables_names"); err == nil && len(lines(b)) > 0 {
+		loaded = append(loaded, "iptables tables "+strings.Join(lines(b), ","))
+	}
+	f.Data = map[string]string{"tool": "", "rules": "unknown"}
+	if len(loaded) == 0 {
+		f.Data["rules"] = "0"
+		f.Status, f.Reason = Warn, "none: no nftables or iptables in the kernel or the image; every listening socket is reachable"
+		return f
+	}
+	f.Status, f.Reason = Warn, "netfilter loaded ("+strings.Join(loaded, ", ")+") but its rules are unreadable here (no nft or iptables-save, or not root)"
+	return f
+}
+
+// auditCheck: the kernel's audit support shows as /proc/self/loginuid (CONFIG_AUDIT); records
+// are kept only when an audit daemon runs.
+func auditCheck(s *System) Finding {
+	f := Finding{Section: "audit", Check: "audit"}
+	kernel := s.exists("/proc/self/loginuid")
+	daemon := false
+	ents, _ := os.ReadDir(s.path("/proc"))
+	for _, e := range ents {
+		if b, err := s.read("/proc/" + e.Name() + "/comm"); err == nil && strings.TrimSpace(string(b)) == "auditd" {
+			daemon = true
+		}
+	}
+	f.Data = map[string]string{"kernel": fmt.Sprint(kernel), "auditd": fmt.Sprint(daemon)}
+	switch {
+	case daemon:
+		f.Status, f.Reason = Pass, "auditd runs: the kernel's audit records are kept"
+	case kernel:
+		f.Status, f.Reason = Warn, "the kernel audits (/proc/self/loginuid), but no auditd runs: logins and privileged calls are not recorded"
+	default:
+		f.Status, f.Reason = Warn, "no kernel audit support and no auditd: nothing records logins or privileged calls"
+	}
+	return f
+}
+
+// supportedHardening is what the init's unit parser takes of systemd's sandboxing: User= and
+// Group= (initramfs/unit); NoNewPrivileges=, ProtectSystem=, CapabilityBoundingSet= and the like
+// are warned about and ignored.
+const supportedHardening = "the init supports User= and Group= only (no NoNewPrivileges=, ProtectSystem=, CapabilityBoundingSet=)"
+
+// hardeningChecks flags services that run (or, with no state from the init, would run) as root.
+func hardeningChecks(s *System) []Finding {
+	units := s.unitFiles()
+	state := map[string]svc.State{}
+	if s.Units != nil {
+		if sts, err := s.Units(); err == nil {
+			for _, st := range sts {
+				state[st.Name] = st.State
+			}
+		}
+	}
+	var out []Finding
+	idle := 0
+	for _, u := range units {
+		if u.Type == unit.Socket || u.Type == unit.Target {
+			continue
+		}
+		st, known := state[u.Name]
+		if len(state) > 0 && (!known || st != svc.Running) {
+			idle++
+			continue
+		}
+		f := Finding{Section: "hardening", Check: u.Name, Data: map[string]string{"user": u.User, "group": u.Group}}
+		if known {
+			f.Data["state"] = string(st)
+		}
+		f.Details = []string{u.Path + "; " + supportedHardening}
+		if u.User == "" || u.User == "root" || u.User == "0" {
+			f.Data["user"] = "root"
+			f.Status, f.Reason = Warn, "runs as root with every capability (no User=)"
+		} else {
+			f.Status, f.Reason = Pass, "runs as "+u.User
+		}
+		out = append(out, f)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Check < out[j].Check })
+	if idle > 0 {
+		out = append(out, Finding{Section: "hardening", Check: "idle units", Status: Pass,
+			Reason: fmt.Sprintf("%d services are not running now", idle)})
+	}
+	return out
+}
