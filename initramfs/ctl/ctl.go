@@ -333,6 +333,39 @@ func names(args []string) []string {
 	return out
 }
 
+// Stream sends req to the socket at path and hands every Response, the first included, to each
+// until ctx ends (nil), the server closes (nil), an answer carries an error (returned), or each
+// returns an error (returned). For "events" the first is the hello: the caller is subscribed.
+func Stream(ctx context.Context, path string, req Request, each func(Response) error) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	if err := json.NewEncoder(c).Encode(req); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bufio.NewReader(c))
+	for {
+		var r Response
+		if err := dec.Decode(&r); err != nil {
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("reading answer: %w", err)
+		}
+		if r.Error != "" {
+			return errors.New(r.Error)
+		}
+		if err := each(r); err != nil {
+			return err
+		}
+	}
+}
+
 // Call sends req to the socket at path and returns the first Response; with
 // req.Follow or the verb "events", each further Response goes to more until ctx
 // ends or the server closes.
