@@ -97,7 +97,7 @@ type Exit struct {
 	Code     *int      `json:"code,omitempty"`      // the exit status, when it exited
 	Signal   string    `json:"signal,omitempty"`    // the signal that killed it
 	Restart  bool      `json:"restart"`             // the init restarted it after this
-	LastLogs []LogLine `json:"last_logs,omitempty"` // its last lines before the exit
+	LastLogs []LogLine `json:"last_logs,omitempty"` // the last lines of that run
 }
 
 // History is a unit's recent exits, oldest first.
@@ -115,7 +115,7 @@ const (
 	historyLineBytes = 256
 )
 
-// recordExit notes an exit of s with the last lines it wrote.
+// recordExit notes an exit of s with the last lines it wrote in that run.
 func (m *Manager) recordExit(s *service, result string, restart bool) {
 	m.mu.Lock()
 	out := s.outDone
@@ -135,7 +135,15 @@ func (m *Manager) recordExit(s *service, result string, restart bool) {
 	if i := strings.Index(result, "signal "); i >= 0 {
 		e.Signal = strings.Fields(result[i+len("signal "):])[0]
 	}
-	lines := s.ring.snapshot()
+	m.mu.Lock()
+	began := s.startedAt
+	m.mu.Unlock()
+	var lines []LogLine
+	for _, l := range s.ring.snapshot() { // this run's lines only
+		if l.At >= began {
+			lines = append(lines, l)
+		}
+	}
 	lines = lines[max(0, len(lines)-historyLines):]
 	for _, l := range lines {
 		if len(l.Text) > historyLineBytes {

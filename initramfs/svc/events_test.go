@@ -121,7 +121,7 @@ func TestHistory(t *testing.T) {
 		if x.Code == nil || *x.Code != 3 || x.Result != "exit-code 3" || x.Restart != (i < 2) {
 			t.Errorf("exit %d: %+v", i, x)
 		}
-		if n := len(x.LastLogs); n == 0 || x.LastLogs[n-1].Text != "crashing now" {
+		if n := len(x.LastLogs); n != 1 || x.LastLogs[0].Text != "crashing now" { // that run's line only
 			t.Errorf("exit %d: last lines %+v", i, x.LastLogs)
 		}
 	}
@@ -131,7 +131,7 @@ func TestHistory(t *testing.T) {
 	// Bounded: the oldest exits go.
 	s := e.m.svcs["s.service"]
 	for i := range historyExits + 5 {
-		s.ring.add(LogLine{Text: strings.Repeat("x", 1000)})
+		s.ring.add(LogLine{At: e.m.cfg.Clock(), Text: strings.Repeat("x", 1000)})
 		e.m.recordExit(s, fmt.Sprintf("signal SIGSEGV %d", i), true)
 	}
 	h, _ = e.m.History("s.service")

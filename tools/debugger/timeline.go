@@ -44,7 +44,14 @@ type timeline struct {
 
 // buildTimeline lays the init's phases and the units' start and ready times on one axis.
 func buildTimeline(bi ctl.BootInfo, units []svc.Status) timeline {
-	t := timeline{Title: fmt.Sprintf("boot of %s at level %s: %d/%d units, ready at %d ms", bi.Edition, bi.Level, bi.ServicesOK, bi.ServicesTotal, bi.ReadyMs)}
+	ready := fmt.Sprintf("ready at %d ms", bi.ReadyMs)
+	if bi.ReadyMs == 0 {
+		ready = "no ready line (yet)"
+	}
+	t := timeline{Title: fmt.Sprintf("boot of %s at level %s: %d/%d units, %s", bi.Edition, bi.Level, bi.ServicesOK, bi.ServicesTotal, ready)}
+	if bi.Edition == "" {
+		t.Title = "boot: the init reported no boot information (not started as PID 1?)"
+	}
 	prev := bi.InitMs
 	if bi.ExecMs > 0 {
 		t.Bars = append(t.Bars, bar{Kind: "phase", Name: "kernel", Start: 0, End: bi.ExecMs})

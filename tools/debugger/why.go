@@ -51,6 +51,11 @@ func whyDepth(st state, name string, seen map[string]bool, indent string) []stri
 	switch u.State {
 	case svc.Running:
 		say("%s is running (pid %d, up %s, %d restarts)", name, u.PID, ms(u.UptimeMs), u.Restarts)
+		for _, r := range u.Requires {
+			if d, ok := st.Units[r]; ok && d.State != svc.Running && d.State != svc.Exited {
+				say("- but it requires %s, which is %s now (it was up when %s started)", r, stateOf(d), name)
+			}
+		}
 		return out
 	case svc.Exited:
 		say("%s ran and exited successfully (a oneshot): it is done, not missing", name)
