@@ -184,3 +184,18 @@ func TestFormatEvent(t *testing.T) {
 		}
 	}
 }
+
+// The developer edition installs the man page from its overlay: the same bytes as here.
+func TestManPageInstalled(t *testing.T) {
+	here, err := os.ReadFile("consciousness-debugger.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	there, err := os.ReadFile("../../overlays/developer/usr/share/man/man1/consciousness-debugger.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(here, there) {
+		t.Error("overlays/developer/usr/share/man/man1/consciousness-debugger.1 differs from tools/debugger/consciousness-debugger.1: copy it")
+	}
+}
