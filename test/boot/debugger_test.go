@@ -59,7 +59,7 @@ func TestDebugger(t *testing.T) {
 	}
 	check("timeline", run("consciousness-debugger timeline --svg /tmp/boot.svg"),
 		`boot of server at level 0\.7: \d+/\d+ units`,
-		`(?m)^phase services +\d+ +\d+  \|[ #]+\|$`,
+		`(?m)^phase services started +\d+ +\d+  \|[ #]+\|$`,
 		`(?m)^unit  sleeper\.service +\d+ +\d+  \|[ #]+\|$`)
 	check("timeline --svg", run("cat /tmp/boot.svg"), `^cat /tmp/boot.svg\n<svg xmlns="http://www.w3.org/2000/svg"`, `<rect x=`, `</svg>\n$`)
 	check("graph", run("consciousness-debugger graph"),

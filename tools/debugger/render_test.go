@@ -168,6 +168,10 @@ func TestWhy(t *testing.T) {
 			t.Errorf("why %s: no %q in\n%s", tc.unit, tc.want, got)
 		}
 	}
+	// An inactive requirement is no reason: starting sshd starts its host key unit.
+	if got := strings.Join(why(st, "sshd.service"), "\n"); strings.Contains(got, "requires") {
+		t.Errorf("why sshd blames its inactive requirement:\n%s", got)
+	}
 }
 
 func TestFormatEvent(t *testing.T) {

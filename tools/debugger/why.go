@@ -106,7 +106,8 @@ func whyDepth(st state, name string, seen map[string]bool, indent string) []stri
 	case u.State == svc.Inactive && res != "" && res != "level":
 		say("- its last run ended (%s) and its Restart= does not restart it", res)
 	}
-	// Requirements that are not up now, whatever the unit's own result says.
+	// Requirements that failed, whatever the unit's own result says (an inactive one is no
+	// reason: starting the unit starts it).
 	for _, r := range u.Requires {
 		d, ok := st.Units[r]
 		switch {
@@ -114,7 +115,7 @@ func whyDepth(st state, name string, seen map[string]bool, indent string) []stri
 			if !strings.Contains(res, r) {
 				say("- it requires %s, which is not a loaded unit", r)
 			}
-		case d.State != svc.Running && d.State != svc.Exited && !seen[r]:
+		case d.State == svc.Failed && !seen[r]:
 			say("- it requires %s, which is %s:", r, stateOf(d))
 			out = append(out, whyDepth(st, r, seen, indent+"    ")...)
 		}
