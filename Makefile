@@ -23,9 +23,9 @@ build:
 # rest run without it: under -race, unpacking the developer package set alone takes minutes. The
 # boot tests build images in-process, where it would only slow the build.
 TESTSUM   = $(GO) tool gotestsum --format-hide-empty-pkg
-RACE_PKGS = ./initramfs/... ./internal/build ./internal/cache ./internal/gobuild ./internal/ocicache ./internal/qemu ./internal/squashfs
+RACE_PKGS = ./initramfs/... ./internal/build ./internal/cache ./internal/gobuild ./internal/ocicache ./internal/qemu ./internal/squashfs ./tools/debugger
 OTHER_PKGS = $$($(GO) list ./... | grep -v -e '/test/boot$$' -e '/initramfs/' \
-	-e '/internal/build$$' -e '/internal/cache$$' -e '/internal/gobuild$$' -e '/internal/ocicache$$' -e '/internal/qemu$$' -e '/internal/squashfs$$')
+	-e '/internal/build$$' -e '/internal/cache$$' -e '/internal/gobuild$$' -e '/internal/ocicache$$' -e '/internal/qemu$$' -e '/internal/squashfs$$' -e '/tools/debugger$$')
 test: check lint-ci
 	$(TESTSUM) --format pkgname -- -count=1 -race -timeout 30m $(RACE_PKGS)
 	$(TESTSUM) --format pkgname -- -count=1 -timeout 30m $(OTHER_PKGS)

@@ -1,7 +1,7 @@
 // Package ctl is the control protocol between the init and
 // consciousness-manager: newline-delimited JSON over a unix stream socket
 // (DefaultSocket), one Request per connection, answered by one Response, or
-// by a stream of Responses for "logs -f".
+// by a stream of Responses for "logs -f" and "events".
 package ctl
 
 import (
@@ -27,7 +27,7 @@ const DefaultSocket = "/run/consciousness/control.sock"
 
 // Request is one command.
 type Request struct {
-	Verb   string   `json:"verb"` // status start stop restart reload logs boot level poweroff reboot
+	Verb   string   `json:"verb"` // status start stop restart reload logs boot level poweroff reboot events history
 	Args   []string `json:"args,omitempty"`
 	Follow bool     `json:"follow,omitempty"` // logs -f
 }
@@ -42,7 +42,14 @@ type Response struct {
 	Level    string        `json:"level,omitempty"`
 	Boot     *BootInfo     `json:"boot,omitempty"`
 	Done     bool          `json:"done,omitempty"`
+	Event    *Event        `json:"event,omitempty"`   // one per Response of "events"
+	History  []svc.History `json:"history,omitempty"` // "history": each unit's recent exits
 }
+
+// Event is one change the init publishes (verb "events"): the first is Kind "hello" with the
+// current Level, then "unit" (Unit, State, Result) and "level" (Level) as they happen. A
+// subscriber that falls svc.EventBuffer events behind has its connection closed.
+type Event = svc.Event
 
 // BootInfo is the init's own part of the boot timeline.
 type BootInfo struct {
@@ -74,6 +81,8 @@ type Manager interface {
 	Follow(name string) ([]svc.LogLine, <-chan svc.LogLine, func(), error)
 	Level() bootconf.Level
 	SetLevel(bootconf.Level) svc.Report
+	Subscribe() *svc.Subscription
+	History(names ...string) ([]svc.History, error)
 }
 
 // Server answers requests.
@@ -149,6 +158,10 @@ func (s *Server) handle(c *net.UnixConn) {
 		s.follow(c, enc, req)
 		return
 	}
+	if req.Verb == "events" {
+		s.events(c, enc)
+		return
+	}
 	resp := s.Do(req)
 	enc.Encode(resp)
 }
@@ -209,6 +222,12 @@ func (s *Server) Do(req Request) Response {
 			return fail(err)
 		}
 		return Response{Lines: lines}
+	case "history":
+		h, err := s.M.History(names(req.Args)...)
+		if err != nil {
+			return fail(err)
+		}
+		return Response{History: h}
 	case "boot":
 		st, err := s.M.Status()
 		if err != nil {
@@ -269,6 +288,39 @@ func (s *Server) follow(c net.Conn, enc *json.Encoder, req Request) {
 	}
 }
 
+// events streams the init's events until the client hangs up or falls behind (then its
+// connection is closed: the init never waits for a client).
+func (s *Server) events(c net.Conn, enc *json.Encoder) {
+	sub := s.M.Subscribe()
+	defer sub.Cancel()
+	gone := make(chan struct{})
+	guard.Go(s.Log, "control events reader", func() { io.Copy(io.Discard, c); close(gone) })
+	guard.Go(s.Log, "control events watch", func() {
+		select {
+		case <-sub.Dropped():
+			if s.Log != nil {
+				s.Log.Warn("events subscriber too slow, dropped")
+			}
+			c.Close() // ends a write blocked on the client
+		case <-gone:
+		}
+	})
+	hello := sub.Hello
+	if enc.Encode(Response{Event: &hello}) != nil {
+		return
+	}
+	for {
+		select {
+		case e, ok := <-sub.C:
+			if !ok || enc.Encode(Response{Event: &e}) != nil {
+				return
+			}
+		case <-gone:
+			return
+		}
+	}
+}
+
 // names adds ".service" to bare names.
 func names(args []string) []string {
 	out := make([]string, len(args))
@@ -281,9 +333,42 @@ func names(args []string) []string {
 	return out
 }
 
+// Stream sends req to the socket at path and hands every Response, the first included, to each
+// until ctx ends (nil), the server closes (nil), an answer carries an error (returned), or each
+// returns an error (returned). For "events" the first is the hello: the caller is subscribed.
+func Stream(ctx context.Context, path string, req Request, each func(Response) error) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	if err := json.NewEncoder(c).Encode(req); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bufio.NewReader(c))
+	for {
+		var r Response
+		if err := dec.Decode(&r); err != nil {
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("reading answer: %w", err)
+		}
+		if r.Error != "" {
+			return errors.New(r.Error)
+		}
+		if err := each(r); err != nil {
+			return err
+		}
+	}
+}
+
 // Call sends req to the socket at path and returns the first Response; with
-// req.Follow, each further Response goes to more until ctx ends or the
-// server closes.
+// req.Follow or the verb "events", each further Response goes to more until ctx
+// ends or the server closes.
 func Call(ctx context.Context, path string, req Request, more func(Response) error) (Response, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", path)
@@ -301,7 +386,7 @@ func Call(ctx context.Context, path string, req Request, more func(Response) err
 	if err := dec.Decode(&first); err != nil {
 		return Response{}, fmt.Errorf("reading answer: %w", err)
 	}
-	if first.Error != "" || !req.Follow || more == nil {
+	if first.Error != "" || !req.Follow && req.Verb != "events" || more == nil {
 		return first, nil
 	}
 	for {

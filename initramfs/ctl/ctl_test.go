@@ -28,12 +28,14 @@ func (f *fake) Start(n ...string) (svc.Report, error) {
 	f.started = append(f.started, n...)
 	return svc.Report{OK: len(n), Total: len(n)}, nil
 }
-func (f *fake) Stop(...string) error                    { return nil }
-func (f *fake) Restart(n ...string) (svc.Report, error) { return f.Start(n...) }
-func (f *fake) Reload(string) error                     { return errors.New("no ExecReload=") }
-func (f *fake) Logs(string) ([]svc.LogLine, error)      { return []svc.LogLine{{Text: "x"}}, nil }
-func (f *fake) Level() bootconf.Level                   { return f.level }
-func (f *fake) SetLevel(l bootconf.Level) svc.Report    { f.level = l; return svc.Report{} }
+func (f *fake) Stop(...string) error                     { return nil }
+func (f *fake) Restart(n ...string) (svc.Report, error)  { return f.Start(n...) }
+func (f *fake) Reload(string) error                      { return errors.New("no ExecReload=") }
+func (f *fake) Logs(string) ([]svc.LogLine, error)       { return []svc.LogLine{{Text: "x"}}, nil }
+func (f *fake) Level() bootconf.Level                    { return f.level }
+func (f *fake) SetLevel(l bootconf.Level) svc.Report     { f.level = l; return svc.Report{} }
+func (f *fake) Subscribe() *svc.Subscription             { return nil }
+func (f *fake) History(...string) ([]svc.History, error) { return nil, nil }
 func (f *fake) Follow(string) ([]svc.LogLine, <-chan svc.LogLine, func(), error) {
 	return []svc.LogLine{{Text: "old"}}, f.ch, func() {}, nil
 }

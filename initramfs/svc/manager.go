@@ -91,6 +91,8 @@ type Manager struct {
 	notifyErr  error
 	// pumps counts the goroutines copying services' output into their logs (see FlushLogs).
 	pumps sync.WaitGroup
+	// events goes to the subscribers of Subscribe.
+	events hub
 }
 
 // goSafe runs f in a goroutine whose panic is logged with its stack and ends only that goroutine.
@@ -127,6 +129,10 @@ type service struct {
 	// A target's outcome: reached is closed by Reach, reachedOK says how.
 	reached   chan struct{}
 	reachedOK bool
+	// The crash history (see History); outDone is closed when the output of the last process
+	// started has all been read.
+	exits   []Exit
+	outDone chan struct{}
 }
 
 type runner struct {
@@ -246,6 +252,9 @@ func (m *Manager) setStateLocked(s *service, st State, result string) {
 		default:
 			m.log.Debug("service "+string(st), "service", s.u.Name, "result", result)
 		}
+	}
+	if s.state != st || s.result != result {
+		m.events.publish(Event{TimeMs: m.cfg.Clock().Milliseconds(), Kind: "unit", Unit: s.u.Name, State: string(st), Result: result})
 	}
 	s.state, s.result, s.since = st, result, m.cfg.Clock()
 	close(s.changed)
@@ -537,6 +546,9 @@ func (m *Manager) Level() bootconf.Level {
 // units wanted at boot that it now allows start.
 func (m *Manager) SetLevel(l bootconf.Level) Report {
 	m.mu.Lock()
+	if m.level != l {
+		m.events.publish(Event{TimeMs: m.cfg.Clock().Milliseconds(), Kind: "level", Level: l.String()})
+	}
 	m.level = l
 	var stop, start []string
 	for _, n := range m.names {
@@ -572,6 +584,11 @@ type Status struct {
 	StartedMs   int64  `json:"started_ms,omitempty"`   // since boot
 	ReadyMs     int64  `json:"ready_ms,omitempty"`     // since boot
 	TriggeredBy string `json:"triggered_by,omitempty"` // the socket unit that starts it
+	// The unit's dependencies as its file gives them (for consciousness-debugger graph and why).
+	Requires []string `json:"requires,omitempty"`
+	Wants    []string `json:"wants,omitempty"`
+	After    []string `json:"after,omitempty"`
+	Before   []string `json:"before,omitempty"`
 }
 
 // Status returns every service (or the named ones), sorted by name.
@@ -597,7 +614,7 @@ func (m *Manager) Status(names ...string) ([]Status, error) {
 		st := Status{Name: n, Description: s.u.Description, Type: string(s.u.Type), State: s.state,
 			Result: s.result, Restarts: s.restarts, Level: s.u.ConsciousnessLevel.String(), Boot: s.boot,
 			StatusText: s.status, StartedMs: s.startedAt.Milliseconds(), ReadyMs: s.readyAt.Milliseconds(),
-			TriggeredBy: triggers[n]}
+			TriggeredBy: triggers[n], Requires: s.u.Requires, Wants: s.u.Wants, After: s.u.After, Before: s.u.Before}
 		if s.state == Running || s.state == Stopping {
 			st.PID = s.pid
 			if s.mainPID != 0 {

@@ -59,6 +59,7 @@ func (m *Manager) runLoop(s *service, r *runner) {
 			return // attempt left it Exited
 		}
 		if !(u.Restart == unit.RestartAlways || u.Restart == unit.RestartOnFailure && !ok) {
+			m.recordExit(s, result, false)
 			if ok {
 				m.setState(s, Inactive, result)
 			} else {
@@ -77,6 +78,7 @@ func (m *Manager) runLoop(s *service, r *runner) {
 		s.starts = kept
 		limited := u.StartLimitBurst > 0 && len(s.starts) >= u.StartLimitBurst
 		m.mu.Unlock()
+		m.recordExit(s, result, !limited)
 		if limited {
 			m.log.Warn("service crash-looping, giving up", "service", u.Name, "starts", len(kept),
 				"within", u.StartLimitInterval.String(), "last", result)
@@ -491,8 +493,13 @@ func (m *Manager) spawnWith(s *service, c unit.Command, env []string, cred *sysc
 		return 0, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	m.pumps.Add(1)
+	drained := make(chan struct{})
+	m.mu.Lock()
+	s.outDone = drained
+	m.mu.Unlock()
 	m.goSafe("output of "+s.u.Name, func() {
 		defer m.pumps.Done()
+		defer close(drained)
 		pump(pr, s.ring, s.lf, m.cfg.Clock)
 	})
 	return pid, exit, nil
