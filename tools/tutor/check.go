@@ -98,7 +98,10 @@ var ErrNoInit = errors.New("cannot ask the init")
 
 func (c *CtlInit) Status(ctx context.Context) (string, []svc.Status, error) {
 	r, err := ctl.Call(ctx, c.Socket, ctl.Request{Verb: "status"}, nil)
-	denied := errors.Is(err, syscall.EACCES) || err == nil && strings.HasPrefix(r.Error, "permission denied")
+	// The init answers a peer it refuses before reading its request, so the request's write may
+	// also meet a closed socket (EPIPE, ECONNRESET).
+	denied := errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) ||
+		err == nil && strings.HasPrefix(r.Error, "permission denied")
 	if denied && c.Sudo != nil {
 		var out, errb bytes.Buffer
 		cmd := exec.CommandContext(ctx, c.Sudo[0], c.Sudo[1:]...)
@@ -107,7 +110,8 @@ func (c *CtlInit) Status(ctx context.Context) (string, []svc.Status, error) {
 			return "", nil, fmt.Errorf("%w: %s refuses you (root or group consciousness only), and %s failed: %v %s",
 				ErrNoInit, c.Socket, strings.Join(c.Sudo, " "), e, strings.TrimSpace(errb.String()))
 		}
-		r, err = ctl.Response{}, json.Unmarshal(out.Bytes(), &r)
+		r = ctl.Response{}
+		err = json.Unmarshal(out.Bytes(), &r)
 	}
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: %s: %v", ErrNoInit, c.Socket, err)

@@ -44,11 +44,11 @@ Lessons are Markdown files with a small header; see educational-tutor(1) to writ
 
 // Options are the tutor's outside inputs; Main fills them from the system.
 type Options struct {
-	Dir       string
-	Init      Init
-	Getenv    func(string) string
-	NewAsker  func() (Asker, error) // nil or ErrNoEndpoint: questions print NoEndpointHelp
-	Shell     string                // for "! COMMAND"; default /bin/sh
+	Dir      string
+	Init     Init
+	Getenv   func(string) string
+	NewAsker func() (Asker, error) // nil or ErrNoEndpoint: questions print NoEndpointHelp
+	Shell    string                // for "! COMMAND"; default /bin/sh
 }
 
 // NewAsker makes the assistant client for questions; cmd/genai-tools wires it to tools/genai.
