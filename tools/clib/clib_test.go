@@ -221,7 +221,9 @@ func TestCPrograms(t *testing.T) {
 
 	check := compile(t, lib, "check.c")
 	t.Run("check", func(t *testing.T) {
-		cmd := exec.Command(check, "demo")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, check, "demo")
 		cmd.Env = env
 		out, err := cmd.CombinedOutput()
 		t.Logf("%s", out)
@@ -230,4 +232,19 @@ func TestCPrograms(t *testing.T) {
 		}
 	})
 
+}
+
+// The developer overlay installs the man page; its copy must be this one.
+func TestManPageInstalled(t *testing.T) {
+	a, err := os.ReadFile("libgenai.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("../../overlays/developer/usr/share/man/man3/libgenai.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(a) != string(b) {
+		t.Error("overlays/developer/usr/share/man/man3/libgenai.3 differs from tools/clib/libgenai.3: copy it")
+	}
 }
