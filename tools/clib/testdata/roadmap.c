@@ -27,6 +27,8 @@ int main() {
     genai_set_ai_model(session, GENAI_MODEL_LOCAL_CLAUDE);
 
     int rc = consciousness_main_loop(ctx);
+    if (rc != 0)
+        fprintf(stderr, "consciousness_main_loop: %s\n", consciousness_last_error());
     genai_free_session(session);
     consciousness_free(ctx);
     return rc;
