@@ -8,9 +8,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -294,7 +297,7 @@ func (s *state) userland(ctx context.Context) ([]*segment, []Input, error) {
 	}
 	var work []*recipe.Recipe
 	for _, r := range s.recipes {
-		if r.Kind == recipe.KindGo || r.Kind == recipe.KindURoot {
+		if r.Kind == recipe.KindGo || r.Kind == recipe.KindGoCShared || r.Kind == recipe.KindURoot {
 			work = append(work, r)
 		}
 	}
@@ -325,13 +328,31 @@ func (s *state) buildGo(ctx context.Context, r *recipe.Recipe) (*segment, Input,
 	t := fstree.New()
 	origin := "recipe:" + r.Name
 	switch r.Kind {
-	case recipe.KindGo:
-		bin, err := gobuild.BuildProgram(ctx, gobuild.ProgramOptions{ModuleDir: s.opts.Root, Package: r.Package, GOARCH: s.ed.Arch, Cache: s.opts.Cache, Log: s.log})
+	case recipe.KindGo, recipe.KindGoCShared:
+		opts := gobuild.ProgramOptions{ModuleDir: s.opts.Root, Package: r.Package, GOARCH: s.ed.Arch, Cache: s.opts.Cache, Log: s.log}
+		mode := fs.FileMode(0o755)
+		if r.Kind == recipe.KindGoCShared {
+			opts.SONAME, mode = path.Base(r.Install), 0o644
+		}
+		bin, err := gobuild.BuildProgram(ctx, opts)
 		if err != nil {
 			return nil, Input{}, err
 		}
-		if err := t.Add(fstree.Entry{Path: r.Install, Kind: fstree.File, Mode: 0o755, Source: bin, Origin: origin}); err != nil {
+		if err := t.Add(fstree.Entry{Path: r.Install, Kind: fstree.File, Mode: mode, Source: bin, Origin: origin}); err != nil {
 			return nil, Input{}, err
+		}
+		// The library's headers and pkg-config files; their digests join the segment's key.
+		var extra []string
+		for _, dst := range slices.Sorted(maps.Keys(r.Files)) {
+			src := filepath.Join(s.opts.Root, r.Files[dst])
+			sum, err := fileSHA256(src)
+			if err != nil {
+				return nil, Input{}, err
+			}
+			if err := t.Add(fstree.Entry{Path: dst, Kind: fstree.File, Mode: 0o644, Source: src, Origin: origin}); err != nil {
+				return nil, Input{}, err
+			}
+			extra = append(extra, dst+"="+sum)
 		}
 		for _, l := range r.Links {
 			target, err := filepath.Rel(path.Dir("/"+l), "/"+r.Install)
@@ -343,7 +364,7 @@ func (s *state) buildGo(ctx context.Context, r *recipe.Recipe) (*segment, Input,
 			}
 		}
 		sum, err := s.opts.Cache.RecordedSHA256(bin)
-		return &segment{name: r.Name, tree: t, key: s.inCache(bin) + "\n" + r.Install + "\n" + strings.Join(r.Links, ",")}, Input{Name: r.Name, Version: "source", SHA256: sum, From: "go:" + r.Package, Recipe: r.Name}, err
+		return &segment{name: r.Name, tree: t, key: s.inCache(bin) + "\n" + r.Install + "\n" + strings.Join(r.Links, ",") + strings.Join(extra, "\n")}, Input{Name: r.Name, Version: "source", SHA256: sum, From: "go:" + r.Package, Recipe: r.Name}, err
 	case recipe.KindURoot:
 		res, err := gobuild.BuildURoot(ctx, gobuild.URootOptions{ModuleDir: s.opts.Root, Commands: r.Commands, Tags: r.Tags, GOARCH: s.ed.Arch, Cache: s.opts.Cache, Log: s.log, Progress: s.prog.Note})
 		if err != nil {

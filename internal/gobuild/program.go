@@ -12,9 +12,11 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +30,11 @@ type ProgramOptions struct {
 	GOARCH    string       // target architecture; GOOS is always linux
 	Cache     *cache.Cache // where the binary is kept, keyed by its inputs
 	Log       *slog.Logger // optional
+	// SONAME, when set, builds a C shared library (-buildmode=c-shared) with this SONAME (e.g.
+	// "libgenai-native.so.0") instead of a static program: cgo on, the host's C compiler (go env
+	// CC) linking it. The output file is named SONAME. Its bytes depend on that compiler, whose
+	// `--version` goes into the key: the same compiler rebuilds the same bytes.
+	SONAME string
 }
 
 // programStageKind is the internal/cache stage kind of BuildProgram's outputs.
@@ -40,6 +47,45 @@ const programRecipe = "go-program/1"
 // programBuildFlags make the binary reproducible: no file system paths (-trimpath), no VCS stamp, no
 // symbol table or DWARF (-s -w) and an empty build ID, so equal inputs give equal bytes.
 var programBuildFlags = []string{"-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid="}
+
+// buildFlags are programBuildFlags, or for a shared library the same with -buildmode=c-shared and
+// the SONAME passed to the C linker (a library without one would be recorded by its file name in
+// the programs linked against it).
+func buildFlags(opts ProgramOptions) []string {
+	if opts.SONAME == "" {
+		return programBuildFlags
+	}
+	return []string{"-trimpath", "-buildvcs=false", "-buildmode=c-shared",
+		"-ldflags=-s -w -buildid= -extldflags=-Wl,-soname," + opts.SONAME}
+}
+
+// buildEnv is targetEnv, with cgo on for a shared library.
+func buildEnv(opts ProgramOptions) []string {
+	if opts.SONAME == "" {
+		return targetEnv(opts.GOARCH)
+	}
+	return targetEnv(opts.GOARCH, "CGO_ENABLED=1")
+}
+
+// cCompiler identifies the C compiler cgo will use: `go env CC` and its `--version`.
+func cCompiler(ctx context.Context, dir string, env []string) ([]string, error) {
+	out, err := runGo(ctx, dir, env, "env", "CC")
+	if err != nil {
+		return nil, err
+	}
+	cc := strings.TrimSpace(string(out))
+	if cc == "" {
+		return nil, errors.New("go env CC is empty: a C shared library needs a C compiler")
+	}
+	fields := strings.Fields(cc) // CC may carry flags ("gcc -m64")
+	cmd := exec.CommandContext(ctx, fields[0], append(fields[1:], "--version")...)
+	cmd.Env = env
+	ver, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("C compiler %q (needed for a C shared library; install gcc): %w", cc, err)
+	}
+	return []string{"CC=" + cc, "CC --version=" + string(ver)}, nil
+}
 
 // goBuilds counts the `go build` runs of BuildProgram, so tests can tell a cache hit from a build.
 var goBuilds atomic.Int64
@@ -68,6 +114,9 @@ func BuildProgram(ctx context.Context, opts ProgramOptions) (binPath string, err
 	}
 	log.Debug("go program key", "package", in.importPath, "goarch", opts.GOARCH, "key", in.key, "took", time.Since(start))
 	bin := path.Base(in.importPath)
+	if opts.SONAME != "" {
+		bin = opts.SONAME
+	}
 
 	if dir, err := opts.Cache.Stage(programStageKind, in.key); err == nil {
 		p := filepath.Join(dir, bin)
@@ -84,9 +133,9 @@ func BuildProgram(ctx context.Context, opts ProgramOptions) (binPath string, err
 	dir, err := opts.Cache.CommitStage(programStageKind, in.key, func(dir string) error {
 		start := time.Now()
 		goBuilds.Add(1)
-		args := append([]string{"build", "-o", filepath.Join(dir, bin)}, programBuildFlags...)
+		args := append([]string{"build", "-o", filepath.Join(dir, bin)}, buildFlags(opts)...)
 		args = append(args, in.importPath)
-		if _, err := runGo(ctx, opts.ModuleDir, targetEnv(opts.GOARCH), args...); err != nil {
+		if _, err := runGo(ctx, opts.ModuleDir, buildEnv(opts), args...); err != nil {
 			return err
 		}
 		// A source edited while the compiler ran would file the binary under the wrong key.
@@ -116,8 +165,8 @@ type listedPackage struct {
 		Main    bool
 		Replace *struct{ Version string }
 	}
-	GoFiles, CgoFiles, SFiles, HFiles, SysoFiles, EmbedFiles []string
-	Error                                                    *struct{ Err string }
+	GoFiles, CgoFiles, CFiles, SFiles, HFiles, SysoFiles, EmbedFiles []string
+	Error                                                            *struct{ Err string }
 }
 
 // local says whether the package's sources are not pinned by go.sum: the main module and modules
@@ -139,7 +188,7 @@ type programInput struct {
 // file that goes into the compilation of each local package the program imports. The toolchain and
 // the package list are asked for in parallel, the two `go` runs being most of the time.
 func programInputs(ctx context.Context, opts ProgramOptions) (*programInput, error) {
-	env := targetEnv(opts.GOARCH)
+	env := buildEnv(opts)
 	type tcResult struct {
 		tc  *toolchain
 		err error
@@ -150,7 +199,7 @@ func programInputs(ctx context.Context, opts ProgramOptions) (*programInput, err
 		tcc <- tcResult{tc, err}
 	}()
 	out, listErr := runGo(ctx, opts.ModuleDir, env, "list", "-deps",
-		"-json=ImportPath,Name,Dir,Standard,Module,GoFiles,CgoFiles,SFiles,HFiles,SysoFiles,EmbedFiles,Error",
+		"-json=ImportPath,Name,Dir,Standard,Module,GoFiles,CgoFiles,CFiles,SFiles,HFiles,SysoFiles,EmbedFiles,Error",
 		"--", opts.Package)
 	tcr := <-tcc
 	if listErr != nil {
@@ -187,8 +236,17 @@ func programInputs(ctx context.Context, opts ProgramOptions) (*programInput, err
 
 	parts := []string{programRecipe}
 	parts = append(parts, tcr.tc.keyParts()...)
-	parts = append(parts, "GOOS=linux", "GOARCH="+opts.GOARCH, "CGO_ENABLED=0")
-	parts = append(parts, programBuildFlags...)
+	if opts.SONAME == "" {
+		parts = append(parts, "GOOS=linux", "GOARCH="+opts.GOARCH, "CGO_ENABLED=0")
+	} else {
+		cc, err := cCompiler(ctx, opts.ModuleDir, env)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, "GOOS=linux", "GOARCH="+opts.GOARCH, "CGO_ENABLED=1", "SONAME="+opts.SONAME)
+		parts = append(parts, cc...)
+	}
+	parts = append(parts, buildFlags(opts)...)
 	parts = append(parts, "package="+root.ImportPath)
 	for _, name := range []string{"go.mod", "go.sum"} {
 		b, err := os.ReadFile(filepath.Join(opts.ModuleDir, name))
@@ -203,7 +261,7 @@ func programInputs(ctx context.Context, opts ProgramOptions) (*programInput, err
 			continue
 		}
 		var files []string
-		for _, list := range [][]string{p.GoFiles, p.CgoFiles, p.SFiles, p.HFiles, p.SysoFiles, p.EmbedFiles} {
+		for _, list := range [][]string{p.GoFiles, p.CgoFiles, p.CFiles, p.SFiles, p.HFiles, p.SysoFiles, p.EmbedFiles} {
 			files = append(files, list...)
 		}
 		sort.Strings(files)

@@ -27,6 +27,10 @@ const (
 	KindDebianFiles Kind = "debian-files"
 	// KindGo: a Go program of this repository, built for the target and installed at Install.
 	KindGo Kind = "go"
+	// KindGoCShared: a C shared library built from a Go package main of this repository with
+	// -buildmode=c-shared, installed at Install, whose base name is its SONAME (lib*.so.N); Links are
+	// its linker names (lib*.so), Files the headers and pkg-config files installed with it.
+	KindGoCShared Kind = "go-c-shared"
 	// KindURoot: u-root commands as one busybox-style binary in Install (a folder), one symlink each.
 	KindURoot Kind = "u-root"
 	// KindDebianPackages: Debian packages and their dependencies, resolved at lock time and
@@ -35,7 +39,7 @@ const (
 )
 
 // Kinds lists every kind the builder knows.
-var Kinds = []Kind{KindKernel, KindDebianFiles, KindGo, KindURoot, KindDebianPackages}
+var Kinds = []Kind{KindKernel, KindDebianFiles, KindGo, KindGoCShared, KindURoot, KindDebianPackages}
 
 // Recipe is one recipes/<name>.yaml.
 type Recipe struct {
@@ -47,7 +51,8 @@ type Recipe struct {
 	// Packages are the Debian packages that Files come from (debian-files).
 	Packages []string `yaml:"packages"`
 	// Files maps a role (the name the builder asks for, e.g. isolinux.bin) to a path inside one of
-	// Packages (debian-files).
+	// Packages (debian-files), or a path in the root tree to a file of this repository
+	// (go-c-shared: headers, pkg-config files).
 	Files map[string]string `yaml:"files"`
 	// Install is where the output goes in the root tree (go: a file path; u-root: a folder).
 	Install string `yaml:"install"`
@@ -168,6 +173,18 @@ func Load(dir, name string) (*Recipe, error) {
 		}
 		if r.Install == "" {
 			bad("install", "missing: where the binary goes (e.g. sbin/consciousness-init)")
+		}
+	case KindGoCShared:
+		if !strings.HasPrefix(r.Package, "./") {
+			bad("package", fmt.Sprintf("%q: a Go package of this repository, starting with ./", r.Package))
+		}
+		if b := filepath.Base(r.Install); !strings.HasPrefix(b, "lib") || !strings.Contains(b, ".so.") {
+			bad("install", fmt.Sprintf("%q: the library's path, its base name the SONAME (e.g. usr/lib/x86_64-linux-gnu/libx.so.0)", r.Install))
+		}
+		for dst, src := range r.Files {
+			if filepath.IsAbs(dst) || filepath.IsAbs(src) || strings.HasPrefix(filepath.Clean(src), "..") {
+				bad("files", fmt.Sprintf("%s: %s: want a relative path in the root tree and one in this repository", dst, src))
+			}
 		}
 	case KindDebianPackages:
 		if len(r.Packages) == 0 {

@@ -21,6 +21,8 @@ func TestLoad(t *testing.T) {
 	write("skips", "name: skips\nkind: debian-packages\npackages: [netbase]\nconfigure:\n  skip:\n    netbase: [\"> /etc/hosts\"]\n")
 	write("skiptypo", "name: skiptypo\nkind: debian-packages\npackages: [netbase]\nconfigure:\n  skips:\n    netbase: [x]\n")
 	write("skipgo", "name: skipgo\nkind: go\npackage: ./cmd/x\ninstall: usr/bin/x\nconfigure:\n  skip: {x: [y]}\n")
+	write("clib", "name: clib\nkind: go-c-shared\npackage: ./tools/clib\ninstall: usr/lib/libx.so.0\nlinks: [usr/lib/libx.so]\nfiles:\n  usr/include/x.h: tools/clib/x.h\n")
+	write("clibname", "name: clibname\nkind: go-c-shared\npackage: ./tools/clib\ninstall: usr/lib/x.so\nfiles:\n  usr/include/x.h: ../x.h\n")
 	write("misnamed", "name: other\nkind: u-root\ncommands: [core/ls]\ninstall: bin\n")
 	for _, tt := range []struct {
 		name string
@@ -33,6 +35,8 @@ func TestLoad(t *testing.T) {
 		{"skips", nil},
 		{"skiptypo", []string{"skiptypo.yaml:5:", `"skips" is not a known field`}},
 		{"skipgo", []string{"skipgo.yaml:5: configure:", "only debian-packages"}},
+		{"clib", nil},
+		{"clibname", []string{"clibname.yaml:4: install:", "the SONAME", "clibname.yaml:5: files: usr/include/x.h: ../x.h"}},
 		{"misnamed", []string{"misnamed.yaml:1: name:", "does not match"}},
 		{"absent", []string{`no recipe "absent"`}},
 	} {
