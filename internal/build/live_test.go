@@ -160,8 +160,8 @@ func TestRootOnMedium(t *testing.T) {
 	for name, want := range map[string][]string{
 		"packages": {"squashfs-root/usr/bin/hello", "squashfs-root/usr/lib/x86_64-linux-gnu/libhello.so.1"},
 		"programs": {"squashfs-root/usr/sbin/consciousness-init", "squashfs-root/init -> usr/sbin/consciousness-init", "squashfs-root/usr/bin/gosh -> bb"},
-		"modules": {"squashfs-root" + modDir + "drivers/e2e/e2e-disk.ko", "squashfs-root/etc/consciousness/modules"},
-		"system":  {"squashfs-root/etc/motd", "squashfs-root/etc/consciousness/boot.conf", "squashfs-root/bin -> usr/bin"},
+		"modules":  {"squashfs-root" + modDir + "drivers/e2e/e2e-disk.ko", "squashfs-root/etc/consciousness/modules"},
+		"system":   {"squashfs-root/etc/motd", "squashfs-root/etc/consciousness/boot.conf", "squashfs-root/bin -> usr/bin"},
 	} {
 		p := filepath.Join(dir, name+".squashfs")
 		if err := os.WriteFile(p, layerFiles[name], 0o644); err != nil {
