@@ -44,7 +44,7 @@ func (f *initFake) Logs(string) ([]svc.LogLine, error) {
 func (f *initFake) Follow(string) ([]svc.LogLine, <-chan svc.LogLine, func(), error) {
 	return nil, nil, func() {}, nil
 }
-func (f *initFake) Level() bootconf.Level             { return 500 }
+func (f *initFake) Level() bootconf.Level              { return 500 }
 func (f *initFake) SetLevel(bootconf.Level) svc.Report { return svc.Report{} }
 
 func startInit(t *testing.T) (*initFake, string) {
