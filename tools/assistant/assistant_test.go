@@ -221,3 +221,15 @@ func TestInteractive(t *testing.T) {
 		t.Errorf("%d answers:\n%s", n, out.String())
 	}
 }
+
+// TestManPage: the developer overlay installs the man page as written here.
+func TestManPage(t *testing.T) {
+	a, err := os.ReadFile("genai-assistant.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("../../overlays/developer/usr/share/man/man1/genai-assistant.1")
+	if err != nil || !bytes.Equal(a, b) {
+		t.Errorf("overlays/developer/usr/share/man/man1/genai-assistant.1 differs from tools/assistant/genai-assistant.1 (%v): copy it", err)
+	}
+}
