@@ -16,6 +16,7 @@
 package build
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -78,7 +79,11 @@ type Options struct {
 	// registry): a test that boots the kernel and initramfs directly asks for kernel-initrd alone.
 	Outputs []string
 	// SSHKeys are authorized_keys lines added for root (genai-build iso --ssh-key).
-	SSHKeys    []string
+	SSHKeys []string
+	// Assistant, field by field where set, replaces the edition's assistant: settings (genai-build
+	// iso --assistant-endpoint, --assistant-model, --assistant-key-file); with an endpoint the
+	// image gets /etc/genai/assistant.conf.
+	Assistant  edition.Assistant
 	SourceDate time.Time // every timestamp in the image
 	Log        *slog.Logger
 	Progress   Progress
@@ -316,6 +321,14 @@ func (s *state) prepare(ctx context.Context) (inputs []Input, err error) {
 			}
 		}
 		ed.Outputs = append([]string{}, s.opts.Outputs...)
+	}
+	if a := s.opts.Assistant; a != (edition.Assistant{}) {
+		ed.Assistant.Endpoint = cmp.Or(a.Endpoint, ed.Assistant.Endpoint)
+		ed.Assistant.Model = cmp.Or(a.Model, ed.Assistant.Model)
+		ed.Assistant.APIKeyFile = cmp.Or(a.APIKeyFile, ed.Assistant.APIKeyFile)
+		for _, p := range ed.Assistant.Check() {
+			return nil, fmt.Errorf("assistant settings: %s: %s", p[0], p[1])
+		}
 	}
 	s.ed = ed
 	names := append([]string{ed.Kernel.Recipe}, ed.Recipes...)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/genai-os/genai-build/tools/genai"
 	"io"
 	"io/fs"
 	"maps"
@@ -613,6 +614,10 @@ HOME_URL="https://github.com/genai-os/genai-build"
 		"etc/hostname":                host + "\n",
 		// netbase's postinst would write it: the host name resolves without DNS (sudo asks).
 		"etc/hosts": "127.0.0.1\tlocalhost\n127.0.1.1\t" + host + "\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+	}
+	// genai-assistant's endpoint; a key never: at most the path of a file the user adds.
+	if a := e.Assistant; a.Endpoint != "" {
+		files["etc/genai/assistant.conf"] = genai.FormatConfig("editions/"+e.Name+".yaml and genai-build iso --assistant-*", a.Endpoint, a.Model, a.APIKeyFile)
 	}
 	return files
 }

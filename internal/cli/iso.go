@@ -13,6 +13,7 @@ import (
 
 	"github.com/genai-os/genai-build/internal/build"
 	"github.com/genai-os/genai-build/internal/debian"
+	"github.com/genai-os/genai-build/internal/edition"
 )
 
 type isoFlags struct {
@@ -24,6 +25,8 @@ type isoFlags struct {
 	quiet   bool
 	overlay []string
 	sshKeys []string
+	// assistant overrides the edition's assistant: settings (/etc/genai/assistant.conf)
+	assistant edition.Assistant
 }
 
 func newISO(env Env, g *globals) *cobra.Command {
@@ -45,7 +48,8 @@ Write it to a USB stick with: dd if=IMAGE of=/dev/sdX bs=4M conv=fsync`,
   genai-build iso --edition server --offline
   genai-build iso --edition server --cache-remote oci://registry.example:5000/genai-build/cache
   genai-build iso --edition server --ssh-key ~/.ssh/id_ed25519.pub   # root may log in over SSH with this key
-  genai-build iso --edition server --overlay ./site   # add site files (keys, services) to the image`,
+  genai-build iso --edition server --overlay ./site   # add site files (keys, services) to the image
+  genai-build iso --edition server --assistant-endpoint http://10.0.2.2:11434/v1 --assistant-model qwen2.5:3b`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := runISO(cmd, env, g, f)
@@ -70,6 +74,9 @@ Write it to a USB stick with: dd if=IMAGE of=/dev/sdX bs=4M conv=fsync`,
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	cmd.Flags().StringArrayVar(&f.sshKeys, "ssh-key", nil, "an SSH public key file (e.g. ~/.ssh/id_ed25519.pub) whose keys may log in as root (repeatable)")
 	cmd.Flags().StringArrayVar(&f.overlay, "overlay", nil, "a folder laid over the root tree after the edition's overlays (repeatable)")
+	cmd.Flags().StringVar(&f.assistant.Endpoint, "assistant-endpoint", "", "genai-assistant's OpenAI-compatible `URL` (e.g. http://10.0.2.2:11434/v1), written to /etc/genai/assistant.conf")
+	cmd.Flags().StringVar(&f.assistant.Model, "assistant-model", "", "the `model` genai-assistant asks")
+	cmd.Flags().StringVar(&f.assistant.APIKeyFile, "assistant-key-file", "", "the `path` in the running system where genai-assistant reads an API key (the key itself is never put in the image)")
 	return cmd
 }
 
@@ -100,6 +107,12 @@ func runISO(cmd *cobra.Command, env Env, g *globals, f *isoFlags) (*build.Result
 			return nil, err
 		}
 	}
+	for _, p := range f.assistant.Check() {
+		if f.assistant.Endpoint == "" && p[0] == "assistant.endpoint" {
+			continue // the edition may set it; the build checks the merged settings
+		}
+		return nil, fmt.Errorf("--%s: %s", strings.ReplaceAll(strings.Replace(p[0], "assistant.", "assistant-", 1), "api_key_file", "key-file"), p[1])
+	}
 	var keys []string
 	for _, kf := range f.sshKeys {
 		data, err := os.ReadFile(kf)
@@ -115,7 +128,7 @@ func runISO(cmd *cobra.Command, env Env, g *globals, f *isoFlags) (*build.Result
 			}
 		}
 	}
-	return build.Run(cmd.Context(), build.Options{SSHKeys: keys, Root: root, Edition: f.edition, OutDir: f.outDir, Cache: c, Mirror: m, Security: sec,
+	return build.Run(cmd.Context(), build.Options{SSHKeys: keys, Assistant: f.assistant, Root: root, Edition: f.edition, OutDir: f.outDir, Cache: c, Mirror: m, Security: sec,
 		Offline: f.offline, ExtraOverlays: f.overlay, SourceDate: date, Log: g.logger(env), Progress: newProgress(env.Stderr, f.quiet)})
 }
 

@@ -4,6 +4,13 @@
 // problem at once, each with its position.
 package edition
 
+import (
+	"fmt"
+	"net/url"
+	"path"
+	"strings"
+)
+
 // Edition is the manifest of one edition. Zero values mean "inherit" when the edition extends another.
 type Edition struct {
 	Name        string `yaml:"name"`
@@ -31,6 +38,8 @@ type Edition struct {
 	// Users are the accounts of the image besides those its packages need. root always exists; with
 	// neither a password hash nor keys it cannot log in.
 	Users []User `yaml:"users"`
+	// Assistant is genai-assistant's endpoint, written to /etc/genai/assistant.conf.
+	Assistant Assistant `yaml:"assistant"`
 
 	// Remove takes entries away from what the parent chain added.
 	Remove Removals `yaml:"remove"`
@@ -87,6 +96,34 @@ type User struct {
 	// CommandLineKeys adds the keys of `genai-build iso --ssh-key` to the user's (they always go to
 	// root's): the developer edition's dev logs in with them.
 	CommandLineKeys bool `yaml:"command_line_keys"`
+}
+
+// Assistant is the OpenAI-compatible endpoint genai-assistant (and the tutor, libgenai) use.
+// No key is ever written into an image: APIKeyFile names a file the user puts there at run time.
+type Assistant struct {
+	Endpoint   string `yaml:"endpoint"` // e.g. http://10.0.2.2:11434/v1
+	Model      string `yaml:"model"`
+	APIKeyFile string `yaml:"api_key_file"` // a path in the running system, e.g. /root/.config/genai/key
+}
+
+// Check returns what is wrong with the assistant's settings, as (field, message) pairs in field
+// order; genai-build iso's --assistant-* flags are checked the same way.
+func (a Assistant) Check() [][2]string {
+	var ps [][2]string
+	if a.Endpoint == "" {
+		if a.Model != "" || a.APIKeyFile != "" {
+			ps = append(ps, [2]string{"assistant.endpoint", "missing: a model or key file needs an endpoint (http://HOST:PORT/v1)"})
+		}
+	} else if u, err := url.Parse(a.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
+		ps = append(ps, [2]string{"assistant.endpoint", fmt.Sprintf("%q: want an http:// or https:// URL without credentials or query, e.g. http://10.0.2.2:11434/v1", a.Endpoint)})
+	}
+	if strings.ContainsAny(a.Model, " \t\n=#") {
+		ps = append(ps, [2]string{"assistant.model", fmt.Sprintf("%q: a model name has no spaces, = or #", a.Model)})
+	}
+	if a.APIKeyFile != "" && (!path.IsAbs(a.APIKeyFile) || strings.ContainsAny(a.APIKeyFile, "\n#")) {
+		ps = append(ps, [2]string{"assistant.api_key_file", fmt.Sprintf("%q: want an absolute path in the running system (the key itself never goes into the image)", a.APIKeyFile)})
+	}
+	return ps
 }
 
 // Initramfs says how the initramfs is written.
@@ -147,7 +184,8 @@ func (b Boot) TimeoutOr(def int) int {
 
 // Merge returns child laid over parent. The rules, tested in TestMerge:
 //   - scalars (name, description, version, arch, kernel.recipe, boot.hostname, boot.level,
-//     boot.timeout, boot.serial, initramfs.compression, root.placement, root.tmpfs): the child's value when set, else the parent's;
+//     boot.timeout, boot.serial, initramfs.compression, root.placement, root.tmpfs, assistant.endpoint,
+//     assistant.model, assistant.api_key_file): the child's value when set, else the parent's;
 //   - lists (recipes, overlays, outputs, kernel.config, kernel.modules, boot.cmdline): the parent's
 //     entries then the child's, each once, in first-seen order; then the child's `remove:` entries are
 //     taken out;
@@ -164,6 +202,9 @@ func Merge(parent, child Edition) Edition {
 	out.Initramfs.Compression = pick(child.Initramfs.Compression, parent.Initramfs.Compression)
 	out.Root.Placement = pick(child.Root.Placement, parent.Root.Placement)
 	out.Root.Tmpfs = pick(child.Root.Tmpfs, parent.Root.Tmpfs)
+	out.Assistant.Endpoint = pick(child.Assistant.Endpoint, parent.Assistant.Endpoint)
+	out.Assistant.Model = pick(child.Assistant.Model, parent.Assistant.Model)
+	out.Assistant.APIKeyFile = pick(child.Assistant.APIKeyFile, parent.Assistant.APIKeyFile)
 	if out.Boot.Level == nil {
 		out.Boot.Level = parent.Boot.Level
 	}

@@ -15,12 +15,13 @@ func ip(i int) *int         { return &i }
 func TestMerge(t *testing.T) {
 	parent := Edition{
 		Name: "base", Abstract: true, Description: "base", Version: "1.0", Arch: "amd64",
-		Kernel:   Kernel{Recipe: "kernel", Config: []string{"base"}, Modules: []string{"ahci", "e1000"}},
-		Recipes:  []string{"init", "u-root"},
-		Overlays: []string{"base"},
-		Boot:     Boot{Hostname: "genai", Level: fp(0.7), Timeout: ip(2), Cmdline: []string{"quiet"}},
-		Outputs:  []string{"iso"},
-		Root:     Root{Placement: "image", Tmpfs: "50%"},
+		Kernel:    Kernel{Recipe: "kernel", Config: []string{"base"}, Modules: []string{"ahci", "e1000"}},
+		Recipes:   []string{"init", "u-root"},
+		Overlays:  []string{"base"},
+		Boot:      Boot{Hostname: "genai", Level: fp(0.7), Timeout: ip(2), Cmdline: []string{"quiet"}},
+		Outputs:   []string{"iso"},
+		Root:      Root{Placement: "image", Tmpfs: "50%"},
+		Assistant: Assistant{Endpoint: "http://10.0.2.2:11434/v1", Model: "small"},
 	}
 	tests := []struct {
 		name  string
@@ -36,6 +37,11 @@ func TestMerge(t *testing.T) {
 			}
 			if got.Root != (Root{Placement: "image", Tmpfs: "50%"}) {
 				t.Errorf("root not inherited: %+v", got.Root)
+			}
+		}},
+		{"assistant merged field by field", Edition{Name: "s", Assistant: Assistant{Model: "big"}}, func(t *testing.T, got Edition) {
+			if got.Assistant != (Assistant{Endpoint: "http://10.0.2.2:11434/v1", Model: "big"}) {
+				t.Errorf("assistant = %+v", got.Assistant)
 			}
 		}},
 		{"root placement overridden", Edition{Name: "s", Root: Root{Placement: "initramfs"}, Outputs: []string{"kernel-initrd"}}, func(t *testing.T, got Edition) {
@@ -163,6 +169,11 @@ outputs: [iso, floppy]
 			"server", []string{"server.yaml:2: extends: unknown edition \"nope\""}},
 		{"extends loop", map[string]string{"a": "name: a\nextends: b\n", "b": "name: b\nextends: a\n"},
 			"a", []string{"extends chain loops: a -> b -> a"}},
+		{"assistant settings", map[string]string{"base": goodBase, "server": "name: server\nextends: base\nassistant:\n  endpoint: ftp://x/v1\n  model: a b\n  api_key_file: key.txt\n"},
+			"server", []string{"server.yaml:4: assistant.endpoint: \"ftp://x/v1\": want an http:// or https:// URL",
+				"server.yaml:5: assistant.model:", "server.yaml:6: assistant.api_key_file: \"key.txt\": want an absolute path"}},
+		{"assistant model without endpoint", map[string]string{"base": goodBase, "server": "name: server\nextends: base\nassistant:\n  model: m\n"},
+			"server", []string{"assistant.endpoint: missing"}},
 		{"not yaml", map[string]string{"server": "name: [\n"}, "server", []string{"server.yaml:"}},
 	}
 	for _, tt := range tests {

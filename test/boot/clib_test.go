@@ -32,15 +32,22 @@ func TestCLibs(t *testing.T) {
 	needQEMU(t)
 	chat := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
-			Stream bool `json:"stream"`
+			Stream   bool `json:"stream"`
+			Messages []struct {
+				Content string `json:"content"`
+			} `json:"messages"`
 		}
 		json.NewDecoder(r.Body).Decode(&req)
+		pieces := []string{"one, ", "two, ", "three"}
+		if n := len(req.Messages); n > 0 && strings.Contains(req.Messages[n-1].Content, "6 times 7") {
+			pieces = []string{"6 times 7 ", "is 42"}
+		}
 		if !req.Stream {
-			fmt.Fprint(w, `{"choices":[{"message":{"role":"assistant","content":"6 times 7 is 42"}}]}`)
+			fmt.Fprintf(w, `{"choices":[{"message":{"role":"assistant","content":%q}}]}`, strings.Join(pieces, ""))
 			return
 		}
 		w.Header().Set("Content-Type", "text/event-stream")
-		for _, p := range []string{"one, ", "two, ", "three"} {
+		for _, p := range pieces {
 			fmt.Fprintf(w, "data: {\"choices\":[{\"delta\":{\"content\":%q}}]}\n\n", p)
 		}
 		fmt.Fprint(w, "data: [DONE]\n\n")

@@ -100,20 +100,31 @@ func (s *ctlServer) handle(c net.Conn) {
 	}
 }
 
-// chatServer speaks POST /v1/chat/completions, plain and streamed (server-sent events).
+// chatServer speaks POST /v1/chat/completions, plain and streamed (server-sent events): a sum for
+// a question about 6 times 7, a count otherwise.
 func chatServer(t *testing.T) *httptest.Server {
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req chatRequest
-		if r.URL.Path != "/v1/chat/completions" || json.NewDecoder(r.Body).Decode(&req) != nil || req.Model != "test-model" {
+		var req struct {
+			Model    string `json:"model"`
+			Stream   bool   `json:"stream"`
+			Messages []struct {
+				Content string `json:"content"`
+			} `json:"messages"`
+		}
+		if r.URL.Path != "/v1/chat/completions" || json.NewDecoder(r.Body).Decode(&req) != nil || req.Model != "test-model" || len(req.Messages) == 0 {
 			http.Error(w, `{"error":{"message":"bad request"}}`, http.StatusBadRequest)
 			return
 		}
+		pieces := []string{"one, ", "two, ", "three"}
+		if strings.Contains(req.Messages[len(req.Messages)-1].Content, "6 times 7") {
+			pieces = []string{"6 times 7 ", fmt.Sprintf("is 42 (%d messages)", len(req.Messages))}
+		}
 		if !req.Stream {
-			fmt.Fprintf(w, `{"choices":[{"message":{"role":"assistant","content":"6 times 7 is 42 (%d messages)"}}]}`, len(req.Messages))
+			fmt.Fprintf(w, `{"choices":[{"message":{"role":"assistant","content":%q}}]}`, strings.Join(pieces, ""))
 			return
 		}
 		w.Header().Set("Content-Type", "text/event-stream")
-		for _, piece := range []string{"one, ", "two, ", "three"} {
+		for _, piece := range pieces {
 			fmt.Fprintf(w, "data: {\"choices\":[{\"delta\":{\"content\":%q}}]}\n\n", piece)
 			w.(http.Flusher).Flush()
 		}
