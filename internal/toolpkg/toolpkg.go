@@ -50,6 +50,24 @@ stop, logs, the boot timeline, levels, poweroff) and ssh-hostkey (makes an
 SSH host key).`,
 		Applets: []string{"usr/sbin/ssh-hostkey"},
 	},
+	{
+		// The native suite: one binary; the editions link the tools they carry (recipes
+		// genai-tools and genai-tutor build the same program), the package links them all.
+		Recipe:   "genai-tools",
+		Section:  "admin",
+		Synopsis: "GenAI OS's native tools: assistant, debugger, tutor, security dashboard",
+		Long: `genai-tools is one static binary that runs, by the name it runs as:
+
+ genai-assistant: asks a model behind an OpenAI-compatible chat API about the
+  system it runs on, reading the init's state through tool calls;
+ consciousness-debugger: the boot timeline, dependency graph, crash history,
+  why a unit is not running, and live events of consciousness-init;
+ educational-tutor: interactive lessons about GenAI OS, checked against the
+  running system;
+ security-dashboard: the running system's security posture, as text, JSON
+  or HTML.`,
+		Applets: []string{"usr/bin/educational-tutor"},
+	},
 }
 
 const (
