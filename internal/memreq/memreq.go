@@ -43,8 +43,12 @@ const (
 	PageSize = 4096
 	// perEntry: a tmpfs inode (struct shmem_inode_info) and its dentry, rounded up.
 	perEntry = 1024
-	// KernelRuntime and BootUnits are the measured margin (ci/bench memory).
-	KernelRuntime = 40 << 20
+	// KernelRuntime and BootUnits are the measured margin (ci/bench memory). KernelRuntime was
+	// 40 MiB while the server's root was 61.5 MiB (measured 190 MiB, computed 200); the native
+	// suite's 9 MB binary raised the measured minimum by 21 MiB but the parts by 8, so it is 56
+	// MiB now (measured 211, computed 224): the kernel's share grows with the root, which these
+	// constant parts do not model yet.
+	KernelRuntime = 56 << 20
 	BootUnits     = 16 << 20
 	// struct page costs 64 bytes per 4 KiB page of RAM (include/linux/mm_types.h, x86_64).
 	structPageDiv = PageSize / 64
