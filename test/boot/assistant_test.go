@@ -1,8 +1,6 @@
 package boot_test
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -123,28 +121,11 @@ func TestAssistant(t *testing.T) {
 	if err := os.WriteFile(unit, []byte("[Unit]\nDescription=A demo service (boot test)\n\n[Service]\nType=simple\nExecStart=/bin/sleep 100000\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sshPub, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer, authorized := testKey(t)
 	endpoint := "http://10.0.2.2:" + apiPort + "/v1"
-	res := buildISO(t, "assistant", build.Options{SSHKeys: []string{strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))},
+	res := buildISO(t, "assistant", build.Options{SSHKeys: []string{authorized},
 		ExtraOverlays: []string{overlay}, Assistant: edition.Assistant{Endpoint: endpoint, Model: "scripted"}})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	_, port, _ := net.SplitHostPort(addr)
+	addr, port := freePort(t)
 	vm := startVM(t, qemu.Config{Image: res.Image, Firmware: qemu.BIOS, Media: qemu.CD, HostFwd: []string{"tcp:127.0.0.1:" + port + "-:22"}}, 5*time.Minute)
 	if _, err := vm.Find(ready, 3*time.Minute); err != nil {
 		t.Fatalf("%v\n%s", err, vm.Console())

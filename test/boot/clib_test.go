@@ -3,8 +3,6 @@ package boot_test
 import (
 	"bufio"
 	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -61,32 +59,15 @@ func TestCLibs(t *testing.T) {
 	defer chat.Close()
 	_, chatPort, _ := net.SplitHostPort(l.Addr().String())
 
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sshPub, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer, authorized := testKey(t)
 	res := buildISO(t, "developer-clibs", build.Options{Edition: "developer",
-		SSHKeys: []string{strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))}})
+		SSHKeys: []string{authorized}})
 	st, err := os.Stat(res.Image)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("developer ISO: %d bytes", st.Size())
-	fl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := fl.Addr().String()
-	fl.Close()
-	_, port, _ := net.SplitHostPort(addr)
+	addr, port := freePort(t)
 	vm := startVM(t, qemu.Config{Image: res.Image, Firmware: qemu.BIOS, Media: qemu.CD, MemoryMB: 2048,
 		HostFwd: []string{"tcp:127.0.0.1:" + port + "-:22"}}, 10*time.Minute)
 	if _, err := vm.Find(readyLine("developer"), 3*time.Minute); err != nil {

@@ -1,10 +1,7 @@
 package boot_test
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
-	"net"
 	"regexp"
 	"strings"
 	"testing"
@@ -24,26 +21,9 @@ import (
 // tests of the firmware check do not cover (/sys/firmware/efi absent), so there is none.
 func TestDashboard(t *testing.T) {
 	needQEMU(t)
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sshPub, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := buildISO(t, "dashboard", build.Options{SSHKeys: []string{strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))}})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	_, port, _ := net.SplitHostPort(addr)
+	signer, authorized := testKey(t)
+	res := buildISO(t, "dashboard", build.Options{SSHKeys: []string{authorized}})
+	addr, port := freePort(t)
 	vm := startVM(t, qemu.Config{Image: res.Image, Firmware: qemu.SecureBoot, Media: qemu.CD, StateDir: t.TempDir(),
 		HostFwd: []string{"tcp:127.0.0.1:" + port + "-:22"}}, 6*time.Minute)
 	if _, err := vm.WaitFor(regexp.MustCompile(`genai-os: boot firmware=uefi secureboot=on`)); err != nil {

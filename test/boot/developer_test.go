@@ -2,7 +2,6 @@ package boot_test
 
 import (
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
@@ -97,30 +96,13 @@ func TestDeveloper(t *testing.T) {
 	defer srv.Close()
 	_, httpsPort, _ := net.SplitHostPort(srv.Listener.Addr().String())
 
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sshPub, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer, authorized := testKey(t)
 	res := buildISO(t, "developer-ssh", build.Options{Edition: "developer",
-		SSHKeys: []string{strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))}, ExtraOverlays: []string{overlay}})
+		SSHKeys: []string{authorized}, ExtraOverlays: []string{overlay}})
 	if res.Placement != "image" {
 		t.Errorf("placement = %s, want image (root on the medium)", res.Placement)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	_, port, _ := net.SplitHostPort(addr)
+	addr, port := freePort(t)
 	// Go's first build compiles the standard library under TCG: minutes, and memory.
 	vm := startVM(t, qemu.Config{Image: res.Image, Firmware: qemu.BIOS, Media: qemu.CD, MemoryMB: 2048,
 		HostFwd: []string{"tcp:127.0.0.1:" + port + "-:22"}}, 15*time.Minute)

@@ -1,8 +1,6 @@
 package boot_test
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"net"
 	"regexp"
 	"strings"
@@ -42,28 +40,11 @@ func TestSSHPerConnection(t *testing.T) {
 // status, that a password is refused and that every connection sees the same host key.
 func sshLogin(t *testing.T, name string, overlays []string, status []*regexp.Regexp) {
 	needQEMU(t)
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sshPub, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := buildISO(t, name, build.Options{SSHKeys: []string{strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))},
+	signer, authorized := testKey(t)
+	res := buildISO(t, name, build.Options{SSHKeys: []string{authorized},
 		ExtraOverlays: overlays})
 	// A free port on the host for QEMU's forward.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	_, port, _ := net.SplitHostPort(addr)
+	addr, port := freePort(t)
 
 	vm := startVM(t, qemu.Config{Image: res.Image, Firmware: qemu.BIOS, Media: qemu.CD, HostFwd: []string{"tcp:127.0.0.1:" + port + "-:22"}}, 5*time.Minute)
 	if _, err := vm.WaitFor(regexp.MustCompile(`genai-os: network iface=\S+ addr=10\.0\.2\.15/24`)); err != nil {

@@ -1,9 +1,6 @@
 package boot_test
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"net"
 	"regexp"
 	"strings"
 	"testing"
@@ -21,27 +18,10 @@ import (
 // a new SSH session, and the demo unit is no boot unit (services=1/1 at level 0.7).
 func TestTutor(t *testing.T) {
 	needQEMU(t)
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sshPub, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer, authorized := testKey(t)
 	res := buildISO(t, "developer-tutor", build.Options{Edition: "developer",
-		SSHKeys: []string{strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))}})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	_, port, _ := net.SplitHostPort(addr)
+		SSHKeys: []string{authorized}})
+	addr, port := freePort(t)
 	vm := startVM(t, qemu.Config{Image: res.Image, Firmware: qemu.BIOS, Media: qemu.CD, MemoryMB: 1024,
 		HostFwd: []string{"tcp:127.0.0.1:" + port + "-:22"}}, 8*time.Minute)
 	ready, err := vm.Find(readyLine("developer"), 3*time.Minute)
