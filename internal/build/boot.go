@@ -135,7 +135,7 @@ func (s *state) bootStep(ctx context.Context) (map[string]string, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("the edition's recipes provide no %v, which its outputs %v need: a hybrid ISO needs ISOLINUX (recipe isolinux) and shim+GRUB (recipe uefi-loaders)", missing, s.ed.Outputs)
+		return nil, fmt.Errorf("the edition's recipes provide no %v, which its outputs %v need: a hybrid ISO needs ISOLINUX (recipe isolinux) and shim+GRUB (recipe uefi-loaders), a uefi-iso the UKI stub (recipe systemd-stub)", missing, s.ed.Outputs)
 	}
 	if _, ok := need[output.RoleESP]; !ok {
 		return loaders, nil

@@ -18,12 +18,15 @@ package build
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -33,7 +36,9 @@ import (
 	"github.com/genai-os/genai-build/internal/edition"
 	"github.com/genai-os/genai-build/internal/memreq"
 	"github.com/genai-os/genai-build/internal/output"
+	"github.com/genai-os/genai-build/internal/pesign"
 	"github.com/genai-os/genai-build/internal/recipe"
+	"github.com/genai-os/genai-build/internal/sbkeys"
 )
 
 // LockFile is the lock's path in the checkout.
@@ -83,7 +88,10 @@ type Options struct {
 	// Assistant, field by field where set, replaces the edition's assistant: settings (genai-build
 	// iso --assistant-endpoint, --assistant-model, --assistant-key-file); with an endpoint the
 	// image gets /etc/genai/assistant.conf.
-	Assistant  edition.Assistant
+	Assistant edition.Assistant
+	// Keys is the organisation's Secure Boot key set (genai-build keys init); an output that
+	// signs (uefi-iso) needs its db key and certificate. Only they are read.
+	Keys       string
 	SourceDate time.Time // every timestamp in the image
 	Log        *slog.Logger
 	Progress   Progress
@@ -152,6 +160,11 @@ type state struct {
 	// Options.Spool), made on first use; release removes it.
 	spoolDir string
 	release  func()
+
+	// sign signs a PE image with the Secure Boot db key (nil without --keys); signerID is the
+	// SHA-256 of its certificate.
+	sign     func([]byte) ([]byte, error)
+	signerID string
 }
 
 // spool is the build's folder for unpacked file contents, made on first use.
@@ -331,6 +344,9 @@ func (s *state) prepare(ctx context.Context) (inputs []Input, err error) {
 		}
 	}
 	s.ed = ed
+	if err := s.loadSigner(); err != nil {
+		return nil, err
+	}
 	names := append([]string{ed.Kernel.Recipe}, ed.Recipes...)
 	if s.recipes, err = recipe.LoadAll(filepath.Join(s.opts.Root, "recipes"), names); err != nil {
 		return nil, err
@@ -380,6 +396,31 @@ func (s *state) prepare(ctx context.Context) (inputs []Input, err error) {
 		return nil, fmt.Errorf("offline build, but the cache lacks:\n%s\nrun once without --offline to fetch them", joinLines(missing))
 	}
 	return inputs, nil
+}
+
+// loadSigner reads the db key when an output signs (it asks for the UKI stub), before anything is
+// fetched or built: a missing or bad key stops the build at once.
+func (s *state) loadSigner() error {
+	signs := false
+	for _, o := range s.ed.Outputs {
+		if w, ok := output.Lookup(o); ok && slices.Contains(w.Loaders(), output.RoleUKIStub) {
+			signs = true
+		}
+	}
+	if !signs {
+		return nil
+	}
+	if s.opts.Keys == "" {
+		return fmt.Errorf("edition %s: %w", s.ed.Name, output.ErrNoSigner)
+	}
+	db, err := sbkeys.LoadDB(s.opts.Keys)
+	if err != nil {
+		return fmt.Errorf("--keys %s: %w", s.opts.Keys, err)
+	}
+	sum := sha256.Sum256(db.Cert.Raw)
+	s.signerID = hex.EncodeToString(sum[:])
+	s.sign = func(pe []byte) ([]byte, error) { return pesign.Sign(pe, db) }
+	return nil
 }
 
 // checkRecipeDigests refuses a build whose recipes ask the archive for something other than what

@@ -92,17 +92,30 @@ func (s *state) image(ctx context.Context, in imageInputs) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The SBOM goes on the medium too (of the image's content; the image's own digest is only in
+	// the copy beside it).
+	sbomOnMedium, err := SBOM(m)
+	if err != nil {
+		return nil, err
+	}
 	chain := &output.Chain{
-		Base:         imageBase(s.ed),
-		Title:        fmt.Sprintf("GenAI OS %s %s %s (%s)\n", s.ed.Name, s.ed.Version, s.ed.Arch, s.opts.SourceDate.UTC().Format("2006-01-02")),
-		VolumeID:     output.VolumeID(s.ed.Name, s.ed.Version),
-		Kernel:       in.kernel.vmlinuz(),
-		KernelOrigin: "kernel:" + in.kernel.Package.Name + " " + in.kernel.Package.Version,
-		Initrd:       pl.initrd.path,
-		Menu:         menu,
-		Loaders:      in.loaders,
-		Medium:       append(append([]output.File{}, pl.medium...), output.File{Path: "genai/build.json", Data: append(buildJSON, '\n'), Origin: "generated:manifest"}),
-		SourceDate:   s.opts.SourceDate,
+		Base:          imageBase(s.ed),
+		Title:         fmt.Sprintf("GenAI OS %s %s %s (%s)\n", s.ed.Name, s.ed.Version, s.ed.Arch, s.opts.SourceDate.UTC().Format("2006-01-02")),
+		VolumeID:      output.VolumeID(s.ed.Name, s.ed.Version),
+		Kernel:        in.kernel.vmlinuz(),
+		KernelOrigin:  "kernel:" + in.kernel.Package.Name + " " + in.kernel.Package.Version,
+		KernelVersion: in.kernel.Version,
+		Edition:       s.ed.Name,
+		Version:       s.ed.Version,
+		Initrd:        pl.initrd.path,
+		Menu:          menu,
+		Loaders:       in.loaders,
+		Medium: append(append([]output.File{}, pl.medium...),
+			output.File{Path: output.ManifestPath, Data: append(buildJSON, '\n'), Origin: "generated:manifest"},
+			output.File{Path: SBOMPath, Data: sbomOnMedium, Origin: "generated:sbom"}),
+		SourceDate: s.opts.SourceDate,
+		Sign:       s.sign,
+		SignerID:   s.signerID,
 	}
 	var writers []output.Writer
 	var names []string
@@ -237,6 +250,9 @@ func (s *state) image(ctx context.Context, in imageInputs) (*Result, error) {
 	return res, nil
 }
 
+// SBOMPath is where the SBOM sits on the medium.
+const SBOMPath = "genai/sbom.spdx.json"
+
 // mediumRecords lists the files an image holds, for the manifest.
 func mediumRecords(files []output.File, where string) ([]FileRecord, error) {
 	t := fstree.New()
@@ -326,7 +342,7 @@ func lockFile(p string) (unlock func(), err error) {
 }
 
 // imagesRecipe names how the images are written from their chain; change it when that changes.
-const imagesRecipe = "images/1"
+const imagesRecipe = "images/2"
 
 // imageKey identifies everything the output writers read: the chain's fields, and each file by
 // its place in the cache (stage folders are named by their inputs' hashes) or its bytes.
@@ -336,7 +352,7 @@ func (s *state) imageKey(c *output.Chain) (string, error) {
 		return "", err
 	}
 	parts := []string{imagesRecipe, strings.Join(s.ed.Outputs, ","), c.Base, c.Title, c.VolumeID, fmt.Sprint(c.SourceDate.Unix()),
-		s.inCache(c.Kernel), c.KernelOrigin, s.inCache(c.Initrd), string(menu)}
+		s.inCache(c.Kernel), c.KernelOrigin, c.KernelVersion, c.Edition, c.Version, s.inCache(c.Initrd), string(menu), "signer=" + c.SignerID}
 	var roles []string
 	for r := range c.Loaders {
 		roles = append(roles, r)

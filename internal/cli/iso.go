@@ -25,6 +25,7 @@ type isoFlags struct {
 	quiet   bool
 	overlay []string
 	sshKeys []string
+	keys    string
 	// assistant overrides the edition's assistant: settings (/etc/genai/assistant.conf)
 	assistant edition.Assistant
 }
@@ -42,6 +43,11 @@ the edition's Go programs and u-root's busybox are built from source; the initra
 are written reproducibly: SOURCE_DATE_EPOCH (default: the time of the checkout's last commit)
 drives every timestamp. The image is written under a temporary name and renamed when complete.
 
+The enterprise edition's image (output uefi-iso) boots only under UEFI Secure Boot with the
+organisation's own keys: --keys DIR (default $GENAI_BUILD_KEYS) names the key set of
+'genai-build keys init', whose db key signs the unified kernel image. Only db.key and db.crt are
+read; keep the folder offline.
+
 Write it to a USB stick with: dd if=IMAGE of=/dev/sdX bs=4M conv=fsync`,
 		Example: `  genai-build iso --edition server
   SOURCE_DATE_EPOCH=1700000000 genai-build iso --edition server --out /tmp/images
@@ -49,7 +55,8 @@ Write it to a USB stick with: dd if=IMAGE of=/dev/sdX bs=4M conv=fsync`,
   genai-build iso --edition server --cache-remote oci://registry.example:5000/genai-build/cache
   genai-build iso --edition server --ssh-key ~/.ssh/id_ed25519.pub   # root may log in over SSH with this key
   genai-build iso --edition server --overlay ./site   # add site files (keys, services) to the image
-  genai-build iso --edition server --assistant-endpoint http://10.0.2.2:11434/v1 --assistant-model qwen2.5:3b`,
+  genai-build iso --edition server --assistant-endpoint http://10.0.2.2:11434/v1 --assistant-model qwen2.5:3b
+  genai-build iso --edition enterprise --keys /media/offline/genai-keys --ssh-key ~/.ssh/id_ed25519.pub`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := runISO(cmd, env, g, f)
@@ -73,6 +80,7 @@ Write it to a USB stick with: dd if=IMAGE of=/dev/sdX bs=4M conv=fsync`,
 	cmd.Flags().BoolVar(&f.offline, "offline", false, "build from the cache alone; say what is missing")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	cmd.Flags().StringArrayVar(&f.sshKeys, "ssh-key", nil, "an SSH public key file (e.g. ~/.ssh/id_ed25519.pub) whose keys may log in as root (repeatable)")
+	cmd.Flags().StringVar(&f.keys, "keys", "", "the organisation's Secure Boot key `folder` (genai-build keys init) whose db key signs a UKI (default: $"+KeysEnv+")")
 	cmd.Flags().StringArrayVar(&f.overlay, "overlay", nil, "a folder laid over the root tree after the edition's overlays (repeatable)")
 	cmd.Flags().StringVar(&f.assistant.Endpoint, "assistant-endpoint", "", "genai-assistant's OpenAI-compatible `URL` (e.g. http://10.0.2.2:11434/v1), written to /etc/genai/assistant.conf")
 	cmd.Flags().StringVar(&f.assistant.Model, "assistant-model", "", "the `model` genai-assistant asks")
@@ -128,9 +136,16 @@ func runISO(cmd *cobra.Command, env Env, g *globals, f *isoFlags) (*build.Result
 			}
 		}
 	}
-	return build.Run(cmd.Context(), build.Options{SSHKeys: keys, Assistant: f.assistant, Root: root, Edition: f.edition, OutDir: f.outDir, Cache: c, Mirror: m, Security: sec,
+	keysDir := f.keys
+	if keysDir == "" {
+		keysDir = env.Getenv(KeysEnv)
+	}
+	return build.Run(cmd.Context(), build.Options{SSHKeys: keys, Keys: keysDir, Assistant: f.assistant, Root: root, Edition: f.edition, OutDir: f.outDir, Cache: c, Mirror: m, Security: sec,
 		Offline: f.offline, ExtraOverlays: f.overlay, SourceDate: date, Log: g.logger(env), Progress: newProgress(env.Stderr, f.quiet)})
 }
+
+// KeysEnv names the environment variable with the default --keys folder.
+const KeysEnv = "GENAI_BUILD_KEYS"
 
 // sourceDate is SOURCE_DATE_EPOCH, else the time of the checkout's last commit.
 func sourceDate(env Env, root string) (time.Time, error) {

@@ -35,6 +35,9 @@ type Spec struct {
 	BIOS       *BIOSBoot    // nil: no BIOS El Torito entry
 	UEFI       *UEFIBoot    // nil: no UEFI El Torito entry
 	Hybrid     []byte       // isohdpfx.bin; nil: no isohybrid MBR (needs BIOS)
+	// HybridUEFI writes an MBR whose only partition is the ESP (no boot code), so that a
+	// UEFI-only image (no BIOS entry) also boots from a USB stick. Needs UEFI, excludes Hybrid.
+	HybridUEFI bool
 }
 
 // BIOSBoot is the El Torito entry for PC BIOS: no emulation, 4 sectors loaded, boot-info-table.
@@ -112,6 +115,9 @@ func (s *Spec) validate() error {
 	if s.Hybrid != nil && s.BIOS == nil {
 		errs = append(errs, errors.New("an isohybrid MBR needs a BIOS entry (it starts isolinux.bin)"))
 	}
+	if s.HybridUEFI && (s.UEFI == nil || s.Hybrid != nil) {
+		errs = append(errs, errors.New("a UEFI-only hybrid MBR needs a UEFI entry and no isohybrid MBR"))
+	}
 	for _, e := range s.Files.Entries() {
 		if e.Kind == fstree.File && e.Size > 0xFFFFFFFF {
 			errs = append(errs, fmt.Errorf("%s: %d bytes is beyond ISO 9660's single-extent limit", e.Path, e.Size))
@@ -177,7 +183,7 @@ func Write(ctx context.Context, outPath string, spec Spec) (err error) {
 	if err := trim(tmp); err != nil {
 		return fmt.Errorf("iso %s: %w", outPath, err)
 	}
-	if spec.Hybrid != nil {
+	if spec.Hybrid != nil || spec.HybridUEFI {
 		if err := hybrid(tmp, &spec, nodes); err != nil {
 			return fmt.Errorf("iso %s: %w", outPath, err)
 		}
@@ -300,9 +306,12 @@ func trim(f *os.File) error {
 // hybrid writes the isohybrid MBR and pads the image. The disk signature is taken from the
 // SHA-256 of the image, so it differs between images but not between builds.
 func hybrid(f *os.File, spec *Spec, nodes map[string]node) error {
-	loader, ok := nodes[mustClean(spec.BIOS.Image)]
-	if !ok {
-		return fmt.Errorf("BIOS image %s not found in the written image", spec.BIOS.Image)
+	var loader node
+	if spec.BIOS != nil {
+		var ok bool
+		if loader, ok = nodes[mustClean(spec.BIOS.Image)]; !ok {
+			return fmt.Errorf("BIOS image %s not found in the written image", spec.BIOS.Image)
+		}
 	}
 	h := sha256.New()
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -315,7 +324,7 @@ func hybrid(f *os.File, spec *Spec, nodes map[string]node) error {
 	if sig == 0 {
 		sig = 1 // isohybrid.c treats 0 as "none" and picks one at random
 	}
-	opts := isohybrid.Options{MBR: spec.Hybrid, BootLoaderLBA: loader.LBA, DiskSignature: sig}
+	opts := isohybrid.Options{MBR: spec.Hybrid, BootLoaderLBA: loader.LBA, DiskSignature: sig, UEFIOnly: spec.HybridUEFI}
 	if spec.UEFI != nil {
 		esp, ok := nodes[mustClean(spec.UEFI.Image)]
 		if !ok {

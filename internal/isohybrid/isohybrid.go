@@ -46,6 +46,10 @@ type Options struct {
 	ESPStart, ESPSize uint32
 	// DiskSignature is the NT disk signature at byte 440. Derive it from the content, never at random.
 	DiskSignature uint32
+	// UEFIOnly writes an MBR for an image with no BIOS boot: no boot code (MBR and BootLoaderLBA
+	// unused) and one partition, the ESP, which UEFI firmware boots from a USB stick (UEFI 2.10,
+	// 5.2.1 "Legacy Master Boot Record").
+	UEFIOnly bool
 }
 
 // ErrNoSignature means the boot loader at BootLoaderLBA is not an isohybrid-capable isolinux.bin.
@@ -65,6 +69,9 @@ func CheckLoader(b []byte) error {
 // MBR builds the 512-byte hybrid MBR for an image of imageSize bytes (before padding; the whole-image
 // partition covers the image rounded up to a whole cylinder, as isohybrid.c's psize = c*head*sector).
 func MBR(opts Options, imageSize int64) ([]byte, error) {
+	if opts.UEFIOnly {
+		return uefiMBR(opts, imageSize)
+	}
 	if len(opts.MBR) < codeSize {
 		return nil, fmt.Errorf("isohybrid: MBR template is %d bytes, want at least %d (isohdpfx.bin)", len(opts.MBR), codeSize)
 	}
@@ -121,6 +128,31 @@ func MBR(opts Options, imageSize int64) ([]byte, error) {
 	return m, nil
 }
 
+// uefiMBR is MBR for an image without BIOS boot: zero boot code, the disk signature, and the ESP
+// as the only partition entry.
+func uefiMBR(opts Options, imageSize int64) ([]byte, error) {
+	if imageSize <= 0 {
+		return nil, fmt.Errorf("isohybrid: empty image")
+	}
+	if opts.ESPSize == 0 {
+		return nil, fmt.Errorf("isohybrid: a UEFI-only image needs its ESP as a partition")
+	}
+	cyl := (imageSize + CylinderSize - 1) / CylinderSize
+	if int64(opts.ESPStart)+int64(opts.ESPSize) > cyl*CylinderSize/SectorSize {
+		return nil, fmt.Errorf("isohybrid: ESP (%d+%d sectors) lies beyond the image", opts.ESPStart, opts.ESPSize)
+	}
+	m := make([]byte, SectorSize)
+	binary.LittleEndian.PutUint32(m[440:444], opts.DiskSignature)
+	p := m[446:462]
+	p[1], p[2], p[3] = 0xFE, 0xFF, 0xFF
+	p[4] = typeESP
+	p[5], p[6], p[7] = 0xFE, 0xFF, 0xFF
+	binary.LittleEndian.PutUint32(p[8:12], opts.ESPStart)
+	binary.LittleEndian.PutUint32(p[12:16], opts.ESPSize)
+	m[510], m[511] = 0x55, 0xAA
+	return m, nil
+}
+
 // Apply writes the hybrid MBR into the first 512 bytes of f, a finished ISO. It first checks that
 // the block at BootLoaderLBA starts with an isohybrid-capable isolinux.bin. The first partition
 // covers the image rounded up to a whole MiB; call Pad afterwards so that the file matches it.
@@ -129,15 +161,17 @@ func Apply(f io.ReadWriteSeeker, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("isohybrid: %w", err)
 	}
-	if _, err := f.Seek(int64(opts.BootLoaderLBA)*isoBlock, io.SeekStart); err != nil {
-		return fmt.Errorf("isohybrid: %w", err)
-	}
-	head := make([]byte, 0x44)
-	if _, err := io.ReadFull(f, head); err != nil {
-		return fmt.Errorf("isohybrid: reading the boot loader at LBA %d: %w", opts.BootLoaderLBA, err)
-	}
-	if err := CheckLoader(head); err != nil {
-		return err
+	if !opts.UEFIOnly {
+		if _, err := f.Seek(int64(opts.BootLoaderLBA)*isoBlock, io.SeekStart); err != nil {
+			return fmt.Errorf("isohybrid: %w", err)
+		}
+		head := make([]byte, 0x44)
+		if _, err := io.ReadFull(f, head); err != nil {
+			return fmt.Errorf("isohybrid: reading the boot loader at LBA %d: %w", opts.BootLoaderLBA, err)
+		}
+		if err := CheckLoader(head); err != nil {
+			return err
+		}
 	}
 	m, err := MBR(opts, size)
 	if err != nil {

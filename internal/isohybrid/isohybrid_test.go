@@ -149,3 +149,35 @@ func TestApplyAndPad(t *testing.T) {
 		t.Errorf("second Pad = %d, %v", size, err)
 	}
 }
+
+// TestUEFIOnlyMBR: an image without BIOS boot gets no boot code and the ESP as its only partition,
+// which is what UEFI firmware looks for on a USB stick.
+func TestUEFIOnlyMBR(t *testing.T) {
+	opts := isohybrid.Options{UEFIOnly: true, ESPStart: 100, ESPSize: 2048, DiskSignature: 0xdeadbeef}
+	m, err := isohybrid.MBR(opts, 3<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range m[:440] {
+		if b != 0 {
+			t.Fatalf("boot code byte %d = %#x, want none", i, b)
+		}
+	}
+	p := m[446:462]
+	if p[0] != 0 || p[4] != 0xEF || binary.LittleEndian.Uint32(p[8:12]) != 100 || binary.LittleEndian.Uint32(p[12:16]) != 2048 {
+		t.Errorf("first entry = % x, want the ESP at 100 for 2048 sectors, not bootable", p)
+	}
+	for i, b := range m[462:510] {
+		if b != 0 {
+			t.Fatalf("entries 2-4 byte %d = %#x, want empty", i, b)
+		}
+	}
+	if binary.LittleEndian.Uint32(m[440:444]) != 0xdeadbeef || m[510] != 0x55 || m[511] != 0xAA {
+		t.Errorf("signature fields wrong: % x", m[440:512])
+	}
+	for _, bad := range []isohybrid.Options{{UEFIOnly: true}, {UEFIOnly: true, ESPStart: 6000, ESPSize: 2048}} {
+		if _, err := isohybrid.MBR(bad, 3<<20); err == nil {
+			t.Errorf("MBR(%+v) = nil error, want one", bad)
+		}
+	}
+}

@@ -7,6 +7,8 @@
 //	iso            the hybrid ISO: BIOS (ISOLINUX) and UEFI (shim, GRUB) from a CD or a USB stick
 //	kernel-initrd  the kernel and the initramfs written beside each other, for direct boots
 //	               (qemu -kernel -initrd) in tests
+//	uefi-iso       a UEFI-only ISO (CD and USB) whose ESP holds one unified kernel image signed
+//	               with the organisation's own Secure Boot key
 package output
 
 import (
@@ -26,6 +28,7 @@ const (
 	RoleShim     = "shimx64.efi"  // the signed first-stage UEFI loader
 	RoleGRUB     = "grubx64.efi"  // the signed GRUB shim loads
 	RoleESP      = "efi.img"      // the UEFI system partition image (shim and GRUB), built from the two above
+	RoleUKIStub  = "uki-stub"     // systemd's UEFI stub, the front of a unified kernel image
 )
 
 // Chain is one boot chain, independent of how it is written.
@@ -37,8 +40,12 @@ type Chain struct {
 	VolumeID string
 	// Kernel and Initrd are the files of the kernel and the (concatenated) initramfs.
 	Kernel, Initrd string
-	// KernelOrigin names the kernel's package, for the build manifest.
-	KernelOrigin string
+	// KernelOrigin names the kernel's package, for the build manifest; KernelVersion is its
+	// release (uname -r).
+	KernelOrigin  string
+	KernelVersion string
+	// Edition and Version name the image (os-release's VARIANT_ID and VERSION_ID).
+	Edition, Version string
 	// Menu is the boot menu; its first entry's command line is the default.
 	Menu bootmenu.Menu
 	// Loaders are boot-loader files by role (Role*), as the writers' Loaders ask for them.
@@ -46,6 +53,11 @@ type Chain struct {
 	// Medium are files the medium carries besides the boot chain, by path on the medium.
 	Medium     []File
 	SourceDate time.Time
+	// Sign signs a PE image (a unified kernel image) with the organisation's Secure Boot db key;
+	// nil when the build has no keys. SignerID names the key (its certificate's digest), so a
+	// change of key rebuilds the images.
+	Sign     func(pe []byte) ([]byte, error)
+	SignerID string
 }
 
 // File is one file for the medium: from Source (a path) or Data.
@@ -85,6 +97,7 @@ func Temp(dir, name string) string { return dir + "/" + name + ".partial" }
 var registry = map[string]Writer{
 	"iso":           isoWriter{},
 	"kernel-initrd": kernelInitrd{},
+	"uefi-iso":      uefiISO{},
 }
 
 // Lookup returns the writer of a format.
