@@ -67,6 +67,9 @@ type placed struct {
 func (s *state) place(ctx context.Context, k *kernelOut, root *rootTree) (*placed, error) {
 	switch p := s.ed.Root.PlacementOr(); p {
 	case edition.PlacementInitramfs:
+		if s.sign != nil {
+			return nil, fmt.Errorf("%s: a signed UKI output needs root.placement: image (a root in the initramfs carries a shell, which an appended rdinit= would start past every check)", s.ed.Source)
+		}
 		rd, err := s.writeSegments(ctx, k.stage, root.segments(), memreq.RAM)
 		if err != nil {
 			return nil, err
@@ -114,10 +117,29 @@ func (s *state) placeImage(ctx context.Context, k *kernelOut, root *rootTree) (*
 	if err != nil {
 		return nil, err
 	}
-	// u-root's busybox comes along whole: init.debug's rescue shell (/bin/gosh) when no medium
-	// turns up, with the tools to look at why (ls, dmesg, blkid, mount). It is the layers' own
-	// binary, so it costs no build; docs/DESIGN.md weighs a smaller one.
-	early := append([]*segment{s.modulesSegment(ctx, k.stage, "medium-modules", mediumModules), init}, rescue...)
+	if t := s.ed.Root.Tmpfs; t != "" {
+		p.cmdline = append(p.cmdline, "consciousness.live.tmpfs="+t)
+	}
+	early := []*segment{s.modulesSegment(ctx, k.stage, "medium-modules", mediumModules), init}
+	if s.sign == nil {
+		// u-root's busybox comes along whole: init.debug's rescue shell (/bin/gosh) when no medium
+		// turns up, with the tools to look at why (ls, dmesg, blkid, mount). It is the layers' own
+		// binary, so it costs no build; docs/DESIGN.md weighs a smaller one.
+		early = append(early, rescue...)
+	} else {
+		// A signed UKI: the early initramfs holds the init alone, so that a command line extended
+		// past the signature (systemd-stub appends SMBIOS io.systemd.stub.kernel-cmdline-extra even
+		// under Secure Boot) finds nothing else to run as rdinit=, and the command line signed
+		// into the UKI, which the init compares with the one the kernel got.
+		menu, err := s.menu(p.cmdline)
+		if err != nil {
+			return nil, err
+		}
+		if err := live.Add(fstree.Entry{Path: signedCmdlinePath, Kind: fstree.File, Mode: 0o444,
+			Data: []byte(strings.Join(menu.Entries[0].Cmdline, " ") + "\n"), Origin: "generated:signed-cmdline"}); err != nil {
+			return nil, err
+		}
+	}
 	early = append(early, &segment{name: "live", tree: live})
 	if p.initrd, err = s.writeSegments(ctx, k.stage, early, memreq.Medium); err != nil {
 		return nil, err
@@ -131,11 +153,12 @@ func (s *state) placeImage(ctx context.Context, k *kernelOut, root *rootTree) (*
 	p.medium = append(p.medium,
 		output.File{Path: liveBuildID, Data: []byte(p.buildID + "\n"), Origin: "generated:build-id"},
 		output.File{Path: liveLayers, Data: lines(list), Origin: "generated:layers"})
-	if t := s.ed.Root.Tmpfs; t != "" {
-		p.cmdline = append(p.cmdline, "consciousness.live.tmpfs="+t)
-	}
 	return p, nil
 }
+
+// signedCmdlinePath is where an early initramfs inside a signed UKI holds the UKI's command line
+// (initramfs/cmd/consciousness-init compares /proc/cmdline with it).
+const signedCmdlinePath = "etc/consciousness/cmdline.signed"
 
 // buildID is the identity of a root on the medium: the SHA-256 of its layers' digests, each in
 // lower-case hex followed by a newline, lowest layer first.

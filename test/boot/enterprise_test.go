@@ -119,6 +119,28 @@ func TestEnterprise(t *testing.T) {
 	}
 }
 
+// TestEnterpriseCmdlineExtra: systemd-stub appends SMBIOS io.systemd.stub.kernel-cmdline-extra to
+// the signed command line even under Secure Boot; whoever controls the firmware's tables could ask
+// for init.debug's root shell that way. The init compares the command line with the one signed into
+// its initramfs and halts, honouring none of it.
+func TestEnterpriseCmdlineExtra(t *testing.T) {
+	needQEMU(t)
+	res := enterpriseISO(t)
+	_, vars := testOrg.keys(t, "GenAI Test Org")
+	vm := startVM(t, qemu.Config{Image: res.Image, Firmware: qemu.SecureBoot, Vars: vars, Media: qemu.CD,
+		Extra: []string{"-smbios", "type=11,value=io.systemd.stub.kernel-cmdline-extra=init.debug"}}, 8*time.Minute)
+	line, err := vm.WaitFor(regexp.MustCompile(`genai-os: failed reason=cmdline .*`))
+	if err != nil {
+		t.Fatalf("no refusal: %v\n%s", err, vm.Console())
+	}
+	if !strings.Contains(line, `added \"init.debug\"`) {
+		t.Errorf("refusal %q does not name the added word init.debug", line)
+	}
+	if _, err := vm.WaitWithin(regexp.MustCompile(`genai-os: (ready|init.debug)`), 15*time.Second); err == nil {
+		t.Fatalf("the boot went on:\n%s", vm.Console())
+	}
+}
+
 // TestEnterpriseRefused: what the firmware must not boot. A UKI with one byte changed, a UKI signed
 // with another organisation's key, and the genuine image under firmware that trusts only
 // Microsoft's keys: each is refused before Linux starts.

@@ -162,6 +162,9 @@ func (in *initProc) boot() {
 	// Nothing is reported before the root is known to be whole (verdict.go). In stage 2 the root
 	// is the medium's layers, whose sizes stage 1 checked: the root manifest described the early
 	// initramfs, which is gone.
+	if !in.stage2 && !in.checkSignedCmdline() {
+		return
+	}
 	if !in.stage2 {
 		rr := in.checkRoot()
 		if !rr.whole() {
