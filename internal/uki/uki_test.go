@@ -16,11 +16,11 @@ var sourceDate = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 // testSections has lengths that are multiples of nothing in particular.
 func testSections() []uki.Section {
 	return []uki.Section{
-		{".osrel", []byte("ID=genai\nNAME=\"GenAI OS\"\n")},
-		{".cmdline", []byte("console=ttyS0,115200")},
-		{".uname", []byte("6.12.117+deb13-amd64")},
-		{".initrd", bytes.Repeat([]byte{0x5a}, 70001)},
-		{".linux", bytes.Repeat([]byte{0xa5}, 123457)},
+		{Name: ".osrel", Data: []byte("ID=genai\nNAME=\"GenAI OS\"\n")},
+		{Name: ".cmdline", Data: []byte("console=ttyS0,115200")},
+		{Name: ".uname", Data: []byte("6.12.117+deb13-amd64")},
+		{Name: ".initrd", Data: bytes.Repeat([]byte{0x5a}, 70001)},
+		{Name: ".linux", Data: bytes.Repeat([]byte{0xa5}, 123457)},
 	}
 }
 
@@ -122,9 +122,9 @@ func TestAssembleErrors(t *testing.T) {
 		{"linux not last", stub, append(s[1:], s[0]), "must end with .linux"},
 		{"no sections", stub, nil, "must end with .linux"},
 		{"duplicate", stub, append([]uki.Section{s[1]}, s...), ".cmdline twice"},
-		{"stub's own", stub, append([]uki.Section{{".sbat", []byte("x")}}, s...), ".sbat twice"},
-		{"long name", stub, append([]uki.Section{{".toolongname", []byte("x")}}, s...), "1 to 8 bytes"},
-		{"empty", stub, append([]uki.Section{{".splash", nil}}, s...), ".splash is empty"},
+		{"stub's own", stub, append([]uki.Section{{Name: ".sbat", Data: []byte("x")}}, s...), ".sbat twice"},
+		{"long name", stub, append([]uki.Section{{Name: ".toolongname", Data: []byte("x")}}, s...), "1 to 8 bytes"},
+		{"empty", stub, append([]uki.Section{{Name: ".splash", Data: nil}}, s...), ".splash is empty"},
 		{"not PE", []byte("MZ nothing"), s, "stub"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
