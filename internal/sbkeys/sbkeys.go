@@ -60,17 +60,32 @@ func Generate(org string) (*Set, error) {
 		return nil, errors.New("sbkeys: empty organisation name")
 	}
 	var s Set
+	err := s.fill(func(name string) (Pair, error) {
+		p, err := generatePair(org, name)
+		if err != nil {
+			return Pair{}, fmt.Errorf("sbkeys: %s: %w", name, err)
+		}
+		return p, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// fill sets PK, KEK and db, in that order, to what get returns for each name.
+func (s *Set) fill(get func(name string) (Pair, error)) error {
 	for _, k := range []struct {
 		name string
 		p    *Pair
 	}{{NamePK, &s.PK}, {NameKEK, &s.KEK}, {NameDB, &s.DB}} {
-		p, err := generatePair(org, k.name)
+		p, err := get(k.name)
 		if err != nil {
-			return nil, fmt.Errorf("sbkeys: %s: %w", k.name, err)
+			return err
 		}
 		*k.p = p
 	}
-	return &s, nil
+	return nil
 }
 
 func generatePair(org, name string) (Pair, error) {
@@ -255,15 +270,8 @@ func writeFile(path string, data []byte, mode os.FileMode) error {
 // Load reads the key set Write stored in dir.
 func Load(dir string) (*Set, error) {
 	var s Set
-	for _, k := range []struct {
-		name string
-		p    *Pair
-	}{{NamePK, &s.PK}, {NameKEK, &s.KEK}, {NameDB, &s.DB}} {
-		p, err := LoadPair(dir, k.name)
-		if err != nil {
-			return nil, err
-		}
-		*k.p = p
+	if err := s.fill(func(name string) (Pair, error) { return LoadPair(dir, name) }); err != nil {
+		return nil, err
 	}
 	return &s, nil
 }
