@@ -27,6 +27,9 @@ import (
 // ("BdsDxe: failed to load Boot0001 ...: Access Denied").
 var refusedLine = regexp.MustCompile(`Access Denied|Security Violation`)
 
+// secureBootLines are the kernel's words on Secure Boot, logged for the record.
+var secureBootLines = regexp.MustCompile(`(?m)^.*(?:[Ss]ecure ?[Bb]oot|[Ll]ockdown|locked down|X\.509 cert).*$`)
+
 // kernelStarted is the kernel's first line: a refused image never gets there.
 var kernelStarted = regexp.MustCompile(`Linux version`)
 
@@ -137,10 +140,13 @@ func TestUKISecureBoot(t *testing.T) {
 			t.Fatalf("no ready line: %v\n%s", err, m.Console())
 		}
 		t.Logf("%s (after %s)", strings.TrimSpace(line), m.Elapsed().Round(time.Second))
-		for _, want := range []string{"Linux version", "Secure boot enabled"} {
+		for _, want := range []string{"Linux version", "Secure boot enabled", "Loaded X.509 cert 'GenAI Test Org db"} {
 			if !bytes.Contains(m.Console(), []byte(want)) {
 				t.Errorf("no %q on the console", want)
 			}
+		}
+		for _, l := range secureBootLines.FindAll(m.Console(), -1) {
+			t.Logf("console: %s", bytes.TrimSpace(l))
 		}
 	})
 	t.Run("one-byte-changed", func(t *testing.T) {
