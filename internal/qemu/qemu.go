@@ -90,6 +90,10 @@ type Config struct {
 	// Kernel, Initrd and Append boot a kernel directly (QEMU's -kernel), without a medium or a boot
 	// loader: for measuring the kernel and the init alone. Image and Media are then unused.
 	Kernel, Initrd, Append string
+	// Vars is a UEFI variable store used (copied for each boot) instead of the firmware's own
+	// template: with SecureBoot, one with an organisation's keys enrolled (internal/efivars), run
+	// with OVMF's Secure Boot code (OVMF_CODE_4M.secboot.fd) instead of the Microsoft-keys one.
+	Vars string
 	// QMP is the path of a unix socket for QEMU's machine protocol (Machine.QMP: the power
 	// button, keys). Start makes one in the machine's own state folder when this is empty.
 	QMP string
@@ -110,6 +114,18 @@ func (c Config) ovmf() (code, vars string, err error) {
 	}
 	code = filepath.Join(dir, "OVMF_CODE_4M"+suffix)
 	vars = filepath.Join(dir, "OVMF_VARS_4M"+suffix)
+	if c.Vars != "" {
+		if c.Firmware == SecureBoot {
+			// The same code as .ms.fd (a symlink in Debian's ovmf); named for what it is.
+			code = filepath.Join(dir, "OVMF_CODE_4M.secboot.fd")
+		}
+		vars = c.Vars
+	}
+	if c.Vars != "" {
+		if _, err := os.Stat(c.Vars); err != nil {
+			return "", "", fmt.Errorf("UEFI variable store: %w", err)
+		}
+	}
 	for _, p := range []string{code, vars} {
 		if _, err := os.Stat(p); err != nil {
 			return "", "", fmt.Errorf("UEFI firmware %s not found: install OVMF (Debian: apt-get install ovmf)", p)

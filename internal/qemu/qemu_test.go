@@ -13,7 +13,7 @@ import (
 func fakeOVMF(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, n := range []string{"OVMF_CODE_4M.fd", "OVMF_VARS_4M.fd", "OVMF_CODE_4M.ms.fd", "OVMF_VARS_4M.ms.fd"} {
+	for _, n := range []string{"OVMF_CODE_4M.fd", "OVMF_VARS_4M.fd", "OVMF_CODE_4M.ms.fd", "OVMF_VARS_4M.ms.fd", "OVMF_CODE_4M.secboot.fd", "own-vars.fd"} {
 		if err := os.WriteFile(filepath.Join(dir, n), []byte(n), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -56,6 +56,10 @@ func TestArgs(t *testing.T) {
 			cat(base("q35", AccelTCG), pflash(".fd"), cd), "OVMF_VARS_4M.fd"},
 		{"secure boot usb", Config{Image: img, Firmware: SecureBoot, Media: USB, StateDir: state, FirmwareDir: fw}, AccelTCG,
 			cat([]string{"-global", "driver=cfi.pflash01,property=secure,value=on"}, base("q35,smm=on", AccelTCG), pflash(".ms.fd"), usb), "OVMF_VARS_4M.ms.fd"},
+		{"secure boot with own vars", Config{Image: img, Firmware: SecureBoot, Media: USB, StateDir: state, FirmwareDir: fw, Vars: filepath.Join(fw, "own-vars.fd")}, AccelTCG,
+			cat([]string{"-global", "driver=cfi.pflash01,property=secure,value=on"}, base("q35,smm=on", AccelTCG), pflash(".secboot.fd"), usb), "own-vars.fd"},
+		{"uefi with own vars", Config{Image: img, Firmware: UEFI, Media: CD, StateDir: state, FirmwareDir: fw, Vars: filepath.Join(fw, "own-vars.fd")}, AccelTCG,
+			cat(base("q35", AccelTCG), pflash(".fd"), cd), "own-vars.fd"},
 		{"memory, cpus, network and forwards", Config{Image: img, Firmware: BIOS, Media: CD, MemoryMB: 192, CPUs: 1, Net: true,
 			HostFwd: []string{"tcp::2222-:22", "tcp::8080-:80"}, Extra: []string{"-S"}}, AccelTCG,
 			cat([]string{"-nodefaults", "-machine", "q35", "-m", "192", "-smp", "1", "-display", "none", "-serial", "stdio", "-no-reboot",
@@ -99,6 +103,7 @@ func TestArgsErrors(t *testing.T) {
 		{"missing image", Config{Image: filepath.Join(t.TempDir(), "none.iso"), Firmware: BIOS, Media: CD}, "image:"},
 		{"uefi without a state folder", Config{Image: img, Firmware: UEFI, Media: CD, FirmwareDir: fw}, "StateDir is required"},
 		{"no OVMF", Config{Image: img, Firmware: SecureBoot, Media: CD, StateDir: t.TempDir(), FirmwareDir: t.TempDir()}, "install OVMF"},
+		{"missing own vars", Config{Image: img, Firmware: SecureBoot, Media: CD, StateDir: t.TempDir(), FirmwareDir: fw, Vars: filepath.Join(fw, "none.fd")}, "UEFI variable store: stat"},
 		{"unknown media", Config{Image: img, Firmware: BIOS, Media: "floppy"}, `unknown media "floppy"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
