@@ -71,7 +71,7 @@ type Command struct {
 	IgnoreFailure bool     // "-" prefix: a failing exit status counts as success
 	NoEnvExpand   bool     // ":" prefix
 	Argv0         string   // "@" prefix: Argv[0] is the file, Argv0 the name the process sees
-	FullPrivilege bool     // "+" prefix: outside the unit's Sandbox (its cgroup limits still apply)
+	FullPrivilege bool     // "+" prefix: as root, outside User= and the unit's Sandbox (its cgroup limits still apply)
 }
 
 // Unit is one parsed .service file.
@@ -566,9 +566,8 @@ func Normalize(name string) string {
 
 // ParseCommand parses the value of an Exec*= key (systemd.service(5),
 // "Command lines"): optional prefixes "-", "@", ":", "+", "!" ("+" and "!" are
-// accepted; "+" runs the command outside the unit's sandbox, as systemd does, "!" has no effect:
-// every service already runs with the credentials its User= gives), then words with C-style
-// quoting.
+// accepted; "+" runs the command with full privileges, outside User= and the unit's sandbox, as
+// systemd does; "!" has no effect), then words with C-style quoting.
 func ParseCommand(v string) (Command, error) {
 	var c Command
 	at := false
