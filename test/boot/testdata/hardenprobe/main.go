@@ -1,6 +1,6 @@
 // Command hardenprobe is the program of TestHardenedUnits (test/boot/harden_test.go): run by a
 // unit as `hardenprobe NAME`, it tries what a hardened unit must not be able to do and prints one
-// line, "hardenprobe NAME key=value ...", on stdout (the unit's log) and the console:
+// line, "hardenprobe NAME key=value ... end", on stdout (the unit's log) and the console:
 //
 //   - usr: creating a file in /usr (ok, or the errno, EROFS under ProtectSystem=);
 //   - packet: socket(AF_PACKET) (ok, or EAFNOSUPPORT under RestrictAddressFamilies=);
@@ -10,7 +10,7 @@
 //     from git cannot carry a set-user-ID bit;
 //   - tmp_shared: whether /tmp/hardenprobe-plain, written by the unhardened unit, is visible;
 //   - the NoNewPrivs, Seccomp, CapBnd, CapAmb and Uid lines of /proc/self/status, the cgroup's
-//     memory.max and pids.max, the entries of /dev and the file system of /root.
+//     memory.max and pids.max, the entries of /dev, the file system and mode of /root.
 //
 // Run as `hardenprobe euid` it prints its effective user ID.
 package main
@@ -87,7 +87,10 @@ func main() {
 	if err := unix.Statfs("/root", &sfs); err == nil {
 		add("root_fs", fmt.Sprintf("%#x", sfs.Type))
 	}
-	line := "hardenprobe " + name + " " + strings.Join(out, " ") + "\n"
+	if fi, err := os.Stat("/root"); err == nil {
+		add("root_mode", fmt.Sprintf("%03o", fi.Mode().Perm()))
+	}
+	line := "hardenprobe " + name + " " + strings.Join(out, " ") + " end\n"
 	fmt.Print(line)
 	if c, err := os.OpenFile("/dev/console", os.O_WRONLY, 0); err == nil {
 		io.WriteString(c, line)
@@ -113,7 +116,7 @@ func setuidEUID(name string) string {
 	if err := os.Chown(p, 0, 0); err != nil {
 		return res(err)
 	}
-	if err := os.Chmod(p, 0o4755); err != nil {
+	if err := os.Chmod(p, 0o755|os.ModeSetuid); err != nil { // 04755
 		return res(err)
 	}
 	cmd := exec.Command(p, "euid")
