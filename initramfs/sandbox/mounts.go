@@ -8,9 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
+	"github.com/genai-os/genai-build/initramfs/power"
 	"golang.org/x/sys/unix"
 )
 
@@ -187,32 +187,13 @@ func mountInfo() ([]mountPoint, error) {
 		if len(fs) < 6 {
 			continue
 		}
-		m := mountPoint{point: unescape(fs[4])}
+		m := mountPoint{point: power.Unescape(fs[4])}
 		for _, o := range strings.Split(fs[5], ",") {
 			m.flags |= mountFlags[o]
 		}
 		out = append(out, m)
 	}
 	return out, sc.Err()
-}
-
-// unescape undoes mountinfo's \ooo escapes.
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // privateDev mounts a /dev holding only the pseudo devices (null, zero, full, random, urandom,

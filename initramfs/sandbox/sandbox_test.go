@@ -265,7 +265,4 @@ func TestGovern(t *testing.T) {
 			t.Errorf("govern(%s) = %v, want %v", p, got, want)
 		}
 	}
-	if unescape(`/a\040b`) != "/a b" || unescape(`/a\\`) != `/a\\` {
-		t.Errorf("unescape: %q", unescape(`/a\040b`))
-	}
 }
