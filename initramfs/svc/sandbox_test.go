@@ -51,9 +51,14 @@ func TestSandboxedUnit(t *testing.T) {
 		}
 	}
 
-	m = newManager(t, map[string]string{"hard.service": "[Service]\nType=oneshot\nNoNewPrivileges=yes\nExecStart=/bin/true\n"}, nil, Config{})
+	// Without the helper: the unit without sandbox keys does not need it.
+	m = newManager(t, map[string]string{"hard.service": "[Service]\nType=oneshot\nNoNewPrivileges=yes\nExecStart=/bin/true\n",
+		"soft.service": "[Service]\nType=oneshot\nUser=nobody\nExecStart=/bin/true\n"}, nil, Config{})
 	m.StartBoot()
 	if st, _ := m.Status("hard.service"); st[0].State != Failed || !strings.Contains(st[0].Result, "sandbox helper") {
 		t.Errorf("without the helper: %+v", st[0])
+	}
+	if st, _ := m.Status("soft.service"); st[0].State != Exited {
+		t.Errorf("a unit without sandbox keys, without the helper: %+v", st[0])
 	}
 }
