@@ -145,7 +145,7 @@ func UnmountAll() error {
 	for sc.Scan() {
 		fs := strings.Fields(sc.Text())
 		if len(fs) >= 2 {
-			targets = append(targets, unescape(fs[1]))
+			targets = append(targets, Unescape(fs[1]))
 		}
 	}
 	f.Close()
@@ -165,8 +165,8 @@ func UnmountAll() error {
 	return errors.Join(errs...)
 }
 
-// unescape undoes the octal escapes of /proc/self/mounts (\040 for a space).
-func unescape(s string) string {
+// Unescape undoes the octal escapes of /proc/self/mounts and mountinfo (\040 for a space).
+func Unescape(s string) string {
 	if !strings.Contains(s, `\`) {
 		return s
 	}

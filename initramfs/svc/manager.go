@@ -69,6 +69,9 @@ type Config struct {
 	// SocketExec runs as SocketExecName PATH ARGV0 ARGS... (see ExecListen): it starts the
 	// services of Accept=no sockets. "" refuses such sockets.
 	SocketExec string
+	// SandboxExec runs as sandbox.ExecName SPEC PATH ARGV0 ARGS... (see sandbox.Exec): it starts
+	// the commands of units with sandbox keys (unit.Sandbox.Active). "" refuses such units.
+	SandboxExec string
 	// Fault, when set, is called by a unit's supervisor goroutine as it begins, with the unit's
 	// name: a test makes it panic to show that a supervisor's panic is contained. Nil in
 	// production (see the init's faultinject build tag).
@@ -93,6 +96,9 @@ type Manager struct {
 	pumps sync.WaitGroup
 	// events goes to the subscribers of Subscribe.
 	events hub
+	// The memory and pids controllers, enabled for the services' cgroups at the first limit.
+	controllersOnce sync.Once
+	controllersErr  error
 }
 
 // goSafe runs f in a goroutine whose panic is logged with its stack and ends only that goroutine.

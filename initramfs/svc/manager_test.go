@@ -20,6 +20,7 @@ import (
 
 	"github.com/genai-os/genai-build/initramfs/bootconf"
 	"github.com/genai-os/genai-build/initramfs/reaper"
+	"github.com/genai-os/genai-build/initramfs/sandbox"
 	"github.com/genai-os/genai-build/initramfs/unit"
 )
 
@@ -28,6 +29,10 @@ import (
 func TestMain(m *testing.M) {
 	if filepath.Base(os.Args[0]) == SocketExecName { // as the init's applet does
 		fmt.Fprintln(os.Stderr, ExecListen(os.Args[1:]))
+		os.Exit(127)
+	}
+	if filepath.Base(os.Args[0]) == sandbox.ExecName { // as the init's applet does
+		fmt.Fprintln(os.Stderr, sandbox.Exec(os.Args[1:]))
 		os.Exit(127)
 	}
 	if mode := os.Getenv("SVC_HELPER"); mode != "" {

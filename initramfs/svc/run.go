@@ -13,6 +13,7 @@ import (
 
 	"github.com/genai-os/genai-build/initramfs/guard"
 	"github.com/genai-os/genai-build/initramfs/reaper"
+	"github.com/genai-os/genai-build/initramfs/sandbox"
 	"github.com/genai-os/genai-build/initramfs/unit"
 	"golang.org/x/sys/unix"
 )
@@ -443,6 +444,33 @@ func (m *Manager) spawnWith(s *service, c unit.Command, env []string, cred *sysc
 		argv = append([]string{SocketExecName, path}, argv...)
 		path = m.cfg.SocketExec
 	}
+	dir := s.u.WorkingDirectory
+	if dir == "" {
+		dir = "/"
+	}
+	sysAttr := &syscall.SysProcAttr{Setpgid: true, Credential: cred}
+	if c.FullPrivilege { // "+": as root, outside User= and the sandbox (systemd.service(5))
+		sysAttr.Credential = nil
+	}
+	if sb := s.u.Sandbox; sb.Active() && !c.FullPrivilege {
+		// Through the helper, which switches to the user itself once it has done what needs root.
+		if m.cfg.SandboxExec == "" {
+			return 0, nil, errors.New("the unit has sandbox keys and the manager no sandbox helper")
+		}
+		spec := sandbox.Spec{Sandbox: sb, Dir: dir}
+		if cred != nil {
+			spec.Cred = &sandbox.Cred{Uid: cred.Uid, Gid: cred.Gid, Groups: cred.Groups}
+			sysAttr.Credential = nil
+		}
+		for _, d := range s.u.RuntimeDirectory {
+			spec.Writable = append(spec.Writable, filepath.Join("/run", d))
+		}
+		args, err := sandbox.Args(spec, path, argv)
+		if err != nil {
+			return 0, nil, err
+		}
+		path, argv = m.cfg.SandboxExec, append([]string{sandbox.ExecName}, args...)
+	}
 	null, err := os.Open(os.DevNull)
 	if err != nil {
 		return 0, nil, err
@@ -453,10 +481,6 @@ func (m *Manager) spawnWith(s *service, c unit.Command, env []string, cred *sysc
 		return 0, nil, err
 	}
 	defer pw.Close()
-	dir := s.u.WorkingDirectory
-	if dir == "" {
-		dir = "/"
-	}
 	fd := func(k unit.Stdio) uintptr {
 		switch {
 		case k == unit.StdSocket && conn != nil:
@@ -471,10 +495,21 @@ func (m *Manager) spawnWith(s *service, c unit.Command, env []string, cred *sysc
 		Dir:   dir,
 		Env:   env,
 		Files: append([]uintptr{fd(in), fd(out), fd(errOut)}, uintptrs(listen)...),
-		Sys:   &syscall.SysProcAttr{Setpgid: true, Credential: cred},
+		Sys:   sysAttr,
+	}
+	limited := s.u.MemoryMax != nil || s.u.TasksMax != nil
+	if limited && s.cg == "" {
+		pr.Close()
+		return 0, nil, errors.New("MemoryMax= and TasksMax= need a cgroup2 hierarchy, and there is none")
 	}
 	if s.cg != "" {
 		if err := os.MkdirAll(s.cg, 0o755); err == nil {
+			if limited {
+				if err := m.writeLimits(s); err != nil {
+					pr.Close()
+					return 0, nil, err
+				}
+			}
 			if fd, err := unix.Open(s.cg, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
 				defer unix.Close(fd)
 				attr.Sys.UseCgroupFD, attr.Sys.CgroupFD = true, fd
@@ -482,7 +517,7 @@ func (m *Manager) spawnWith(s *service, c unit.Command, env []string, cred *sysc
 		}
 	}
 	pid, exit, err := m.cfg.Spawner.Start(path, argv, attr)
-	if err != nil && attr.Sys.UseCgroupFD {
+	if err != nil && attr.Sys.UseCgroupFD && !limited {
 		// CLONE_INTO_CGROUP needs Linux 5.7 and cgroup2: fall back to the process group.
 		m.log.Debug("starting without a cgroup", "service", s.u.Name, "err", err)
 		attr.Sys.UseCgroupFD = false

@@ -71,6 +71,7 @@ type Command struct {
 	IgnoreFailure bool     // "-" prefix: a failing exit status counts as success
 	NoEnvExpand   bool     // ":" prefix
 	Argv0         string   // "@" prefix: Argv[0] is the file, Argv0 the name the process sees
+	FullPrivilege bool     // "+" prefix: as root, outside User= and the unit's Sandbox (its cgroup limits still apply)
 }
 
 // Unit is one parsed .service file.
@@ -103,6 +104,11 @@ type Unit struct {
 	RuntimeDirectory []string
 	Environment      []string // KEY=value, in order
 	EnvironmentFile  []string // "-" prefix: optional
+
+	// Sandbox is what the processes may do (NoNewPrivileges=, ProtectSystem=, ...: see Sandbox);
+	// MemoryMax= and TasksMax= limit the service's cgroup (nil: no limit set).
+	Sandbox             Sandbox
+	MemoryMax, TasksMax *Limit
 
 	ConsciousnessLevel bootconf.Level // starts only when the level is at least this
 	AIIntegration      bool           // gets the assistant endpoint in its environment
@@ -508,6 +514,9 @@ func (p *parser) set(section, k, v string, line int) {
 	case "Install.WantedBy":
 		names(&u.WantedBy)
 	default:
+		if section == "Service" && p.setSandbox(k, v, line) {
+			return
+		}
 		if section == "Unit" || section == "Service" || section == "Socket" || section == "Install" {
 			p.warn(line, "unknown key %s= in [%s], skipped", k, section)
 		}
@@ -557,8 +566,8 @@ func Normalize(name string) string {
 
 // ParseCommand parses the value of an Exec*= key (systemd.service(5),
 // "Command lines"): optional prefixes "-", "@", ":", "+", "!" ("+" and "!" are
-// accepted and have no effect: every service already runs with the
-// credentials its User= gives), then words with C-style quoting.
+// accepted; "+" runs the command with full privileges, outside User= and the unit's sandbox, as
+// systemd does; "!" has no effect), then words with C-style quoting.
 func ParseCommand(v string) (Command, error) {
 	var c Command
 	at := false
@@ -570,6 +579,8 @@ func ParseCommand(v string) (Command, error) {
 			at = true
 		case ':':
 			c.NoEnvExpand = true
+		case '+':
+			c.FullPrivilege = true
 		}
 		v = v[1:]
 	}

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"fmt"
+	"math/bits"
 	"os"
 	"sort"
 	"strings"
@@ -84,10 +85,30 @@ func auditCheck(s *System) Finding {
 	return f
 }
 
-// supportedHardening is what the init's unit parser takes of systemd's sandboxing: User= and
-// Group= (initramfs/unit); NoNewPrivileges=, ProtectSystem=, CapabilityBoundingSet= and the like
-// are warned about and ignored.
-const supportedHardening = "the init supports User= and Group= only (no NoNewPrivileges=, ProtectSystem=, CapabilityBoundingSet=)"
+// sandboxKeys lists the sandbox keys a unit sets (initramfs/unit's Sandbox), or says it has none.
+func sandboxKeys(u *unit.Unit) string {
+	sb := u.Sandbox
+	var keys []string
+	flag := func(on bool, k string) {
+		if on {
+			keys = append(keys, k)
+		}
+	}
+	flag(sb.NoNewPrivileges, "NoNewPrivileges=yes")
+	flag(sb.ProtectSystem != "", "ProtectSystem="+sb.ProtectSystem)
+	flag(sb.ProtectHome != "", "ProtectHome="+sb.ProtectHome)
+	flag(sb.PrivateTmp, "PrivateTmp=yes")
+	flag(sb.PrivateDevices, "PrivateDevices=yes")
+	flag(sb.HasBound, fmt.Sprintf("CapabilityBoundingSet=(%d capabilities)", bits.OnesCount64(sb.Bound)))
+	flag(sb.Ambient != 0, fmt.Sprintf("AmbientCapabilities=(%d)", bits.OnesCount64(sb.Ambient)))
+	flag(sb.Families != nil, "RestrictAddressFamilies="+sb.Families.String())
+	flag(u.MemoryMax != nil, "MemoryMax=")
+	flag(u.TasksMax != nil, "TasksMax=")
+	if len(keys) == 0 {
+		return "no sandbox keys (NoNewPrivileges=, ProtectSystem=, CapabilityBoundingSet=, ...)"
+	}
+	return "sandbox: " + strings.Join(keys, " ")
+}
 
 // hardeningChecks flags services that run (or, with no state from the init, would run) as root.
 func hardeningChecks(s *System) []Finding {
@@ -115,11 +136,15 @@ func hardeningChecks(s *System) []Finding {
 		if known {
 			f.Data["state"] = string(st)
 		}
-		f.Details = []string{u.Path + "; " + supportedHardening}
-		if u.User == "" || u.User == "root" || u.User == "0" {
+		f.Details = []string{u.Path + "; " + sandboxKeys(u)}
+		switch {
+		case (u.User == "" || u.User == "root" || u.User == "0") && u.Sandbox.HasBound:
+			f.Data["user"] = "root"
+			f.Status, f.Reason = Warn, fmt.Sprintf("runs as root (no User=), with %d capabilities (CapabilityBoundingSet=)", bits.OnesCount64(u.Sandbox.Bound))
+		case u.User == "" || u.User == "root" || u.User == "0":
 			f.Data["user"] = "root"
 			f.Status, f.Reason = Warn, "runs as root with every capability (no User=)"
-		} else {
+		default:
 			f.Status, f.Reason = Pass, "runs as "+u.User
 		}
 		out = append(out, f)

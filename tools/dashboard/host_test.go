@@ -50,10 +50,16 @@ func TestHardeningChecks(t *testing.T) {
 		"etc/consciousness/services/sshd.service":   "[Service]\nExecStart=/usr/sbin/sshd -D\n",
 		"etc/consciousness/services/web.service":    "[Service]\nExecStart=/usr/bin/web\nUser=www-data\nNoNewPrivileges=yes\n",
 		"etc/consciousness/services/backup.service": "[Service]\nType=oneshot\nExecStart=/usr/bin/backup\n",
+		"etc/consciousness/services/net.service":    "[Service]\nExecStart=/usr/bin/net\nCapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW\nRestrictAddressFamilies=AF_NETLINK\n",
 	}
 	// No state from the init: every service is judged.
 	fs := hardeningChecks(fixture(t, files))
-	if len(fs) != 3 || only(t, fs, "sshd.service").Status != Warn || only(t, fs, "web.service").Status != Pass ||
+	if n := only(t, fs, "net.service"); n.Status != Warn || n.Reason != "runs as root (no User=), with 2 capabilities (CapabilityBoundingSet=)" ||
+		!strings.HasSuffix(n.Details[0], "; sandbox: CapabilityBoundingSet=(2 capabilities) RestrictAddressFamilies=AF_NETLINK") ||
+		!strings.HasSuffix(only(t, fs, "web.service").Details[0], "; sandbox: NoNewPrivileges=yes") {
+		t.Errorf("sandbox keys: %+v", fs)
+	}
+	if len(fs) != 4 || only(t, fs, "sshd.service").Status != Warn || only(t, fs, "web.service").Status != Pass ||
 		only(t, fs, "backup.service").Data["user"] != "root" {
 		t.Errorf("without the init: %+v", fs)
 	}
@@ -61,7 +67,7 @@ func TestHardeningChecks(t *testing.T) {
 	fs = hardeningChecks(fixture(t, files, svc.Status{Name: "sshd.service", State: svc.Running, PID: 9},
 		svc.Status{Name: "backup.service", State: svc.Exited}, svc.Status{Name: "web.service", State: svc.Running, PID: 10}))
 	if len(fs) != 3 || only(t, fs, "sshd.service").Reason != "runs as root with every capability (no User=)" ||
-		only(t, fs, "web.service").Reason != "runs as www-data" || only(t, fs, "idle units").Reason != "1 services are not running now" {
+		only(t, fs, "web.service").Reason != "runs as www-data" || only(t, fs, "idle units").Reason != "2 services are not running now" {
 		t.Errorf("with the init: %+v", fs)
 	}
 }

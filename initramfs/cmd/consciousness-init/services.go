@@ -65,8 +65,8 @@ func (in *initProc) startServices(system <-chan struct{}) svc.Report {
 		log.Warn("services: own executable unknown, Accept=no sockets will fail", "err", err)
 	}
 	m, msgs, err := svc.New(svc.Config{
-		SocketExec: self,
-		Units:      units, Level: in.conf.Level, Spawner: in.reaper, Clock: sinceBoot,
+		SocketExec: self, SandboxExec: self,
+		Units: units, Level: in.conf.Level, Spawner: in.reaper, Clock: sinceBoot,
 		Root: in.root, RunDir: in.path(runDir), LogDir: in.path(logDir), CgroupDir: cg,
 		Env:   []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/", "LANG=C.UTF-8"},
 		AIEnv: aiEnv,
