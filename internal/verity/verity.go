@@ -7,8 +7,8 @@
 // "DMVerity"). Format version 1, SHA-256, digest = SHA-256(salt ‖ block). The tree is written by
 // github.com/containerd/go-dmverity, whose output CI compares against veritysetup's.
 //
-// The kernel never reads the superblock: the init trusts only the parameters Append returns,
-// which the builder bakes into the initramfs (live.conf).
+// The kernel never reads the superblock: the init trusts only the parameters Append returns
+// (dm.VerityParams), which the builder bakes into the initramfs (live.conf).
 package verity
 
 import (
@@ -18,15 +18,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
 
 	dmverity "github.com/containerd/go-dmverity/pkg/verity"
+
+	"github.com/genai-os/genai-build/initramfs/dm"
 )
 
-// BlockSize is the data and hash block size: the page size, which the kernel requires a data
-// block not to exceed (verity.rst, <data_block_size>).
-const BlockSize = 4096
+// BlockSize is the data and hash block size, the init's (dm.VerityBlockSize).
+const BlockSize = dm.VerityBlockSize
 
 // Labels of the deterministic salt and UUID: SHA-256(label ‖ hex content digest).
 const (
@@ -34,64 +33,23 @@ const (
 	uuidLabel = "genai-build verity uuid v1\n"
 )
 
-// Params are what the kernel's verity target needs besides the device: the table's
-// <num_data_blocks> <hash_start_block> <digest> <salt> (verity.rst), with 4096-byte blocks and
-// sha256.
-type Params struct {
-	RootHash       []byte
-	Salt           []byte
-	DataBlocks     uint64 // data blocks, each BlockSize bytes, from the file's start
-	HashStartBlock uint64 // where the tree's root level starts, in BlockSize blocks from the file's start
-	UUID           [16]byte
-}
-
-// String is the parameters as live.conf carries them: "<root-hash-hex> <salt-hex> <data-blocks>
-// <hash-start-block>".
-func (p Params) String() string {
-	return fmt.Sprintf("%x %x %d %d", p.RootHash, p.Salt, p.DataBlocks, p.HashStartBlock)
-}
-
-// ParseParams reads String's form back.
-func ParseParams(s string) (Params, error) {
-	f := strings.Fields(s)
-	if len(f) != 4 {
-		return Params{}, fmt.Errorf("%q: want \"<root-hash> <salt> <data-blocks> <hash-start-block>\"", s)
-	}
-	var p Params
-	var err error
-	if p.RootHash, err = hex.DecodeString(f[0]); err != nil || len(p.RootHash) != sha256.Size {
-		return Params{}, fmt.Errorf("root hash %q: want %d hex bytes (SHA-256)", f[0], sha256.Size)
-	}
-	// cryptsetup allows up to 256 bytes of salt (VERITY_MAX_SALT_SIZE); the kernel takes "-" for none.
-	if p.Salt, err = hex.DecodeString(f[1]); err != nil || len(p.Salt) == 0 || len(p.Salt) > 256 {
-		return Params{}, fmt.Errorf("salt %q: want 1 to 256 hex bytes", f[1])
-	}
-	if p.DataBlocks, err = strconv.ParseUint(f[2], 10, 64); err != nil || p.DataBlocks == 0 {
-		return Params{}, fmt.Errorf("data blocks %q: want a positive count", f[2])
-	}
-	if p.HashStartBlock, err = strconv.ParseUint(f[3], 10, 64); err != nil || p.HashStartBlock <= p.DataBlocks {
-		return Params{}, fmt.Errorf("hash start block %q: want a block after the %d data blocks", f[3], p.DataBlocks)
-	}
-	return p, nil
-}
-
 // Append pads the file at path with zeros to a whole number of blocks and appends the superblock
 // and hash tree. The salt and UUID derive from the file's content (its SHA-256 before padding), so
 // the same content gives the same bytes.
-func Append(path string) (Params, error) {
+func Append(path string) (dm.VerityParams, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		return Params{}, err
+		return dm.VerityParams{}, err
 	}
 	h := sha256.New()
 	size, err := io.Copy(h, f)
 	if err != nil {
 		f.Close()
-		return Params{}, fmt.Errorf("%s: %w", path, err)
+		return dm.VerityParams{}, fmt.Errorf("%s: %w", path, err)
 	}
 	if size == 0 {
 		f.Close()
-		return Params{}, fmt.Errorf("%s: empty: a verity device needs at least one data block", path)
+		return dm.VerityParams{}, fmt.Errorf("%s: empty: a verity device needs at least one data block", path)
 	}
 	digest := hex.EncodeToString(h.Sum(nil))
 	padded := (size + BlockSize - 1) / BlockSize * BlockSize
@@ -100,7 +58,7 @@ func Append(path string) (Params, error) {
 		err = cerr
 	}
 	if err != nil {
-		return Params{}, fmt.Errorf("%s: padding: %w", path, err)
+		return dm.VerityParams{}, fmt.Errorf("%s: padding: %w", path, err)
 	}
 	salt := sha256.Sum256([]byte(saltLabel + digest))
 	u := sha256.Sum256([]byte(uuidLabel + digest))
@@ -115,9 +73,9 @@ func Append(path string) (Params, error) {
 // Format writes the superblock and tree for the first dataBlocks blocks of path right after them,
 // with the given salt and UUID, and returns the parameters. Append is the builder's entry point;
 // Format is what it shares with the golden test.
-func Format(path string, dataBlocks uint64, salt []byte, uuid [16]byte) (Params, error) {
+func Format(path string, dataBlocks uint64, salt []byte, uuid [16]byte) (dm.VerityParams, error) {
 	if len(salt) > 256 {
-		return Params{}, errors.New("salt longer than 256 bytes")
+		return dm.VerityParams{}, errors.New("salt longer than 256 bytes")
 	}
 	hashOffset := dataBlocks * BlockSize
 	p := dmverity.DefaultParams() // sha256, format version 1
@@ -128,10 +86,10 @@ func Format(path string, dataBlocks uint64, salt []byte, uuid [16]byte) (Params,
 	p.UUID = uuid
 	root, err := dmverity.Create(&p, path, path)
 	if err != nil {
-		return Params{}, fmt.Errorf("%s: verity hash tree: %w", path, err)
+		return dm.VerityParams{}, fmt.Errorf("%s: verity hash tree: %w", path, err)
 	}
 	// The 512-byte superblock (cryptsetup lib/verity/verity.c, struct verity_sb) takes a whole
 	// hash block: the tree starts one block after it.
-	return Params{RootHash: root, Salt: salt, DataBlocks: dataBlocks,
-		HashStartBlock: (hashOffset + BlockSize) / BlockSize, UUID: uuid}, nil
+	return dm.VerityParams{RootHash: root, Salt: salt, DataBlocks: dataBlocks,
+		HashStartBlock: (hashOffset + BlockSize) / BlockSize}, nil
 }
