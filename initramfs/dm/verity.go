@@ -16,6 +16,10 @@ import (
 // data block must not exceed: Documentation/admin-guide/device-mapper/verity.rst).
 const VerityBlockSize = 4096
 
+// VerityTreeFormat names the tree layout the builder appends and the init's table reads: change
+// it when either changes.
+const VerityTreeFormat = "verity-v1-sha256-4096-superblock"
+
 // SectorSize is the unit of a device-mapper table's start and length.
 const SectorSize = 512
 
