@@ -188,7 +188,8 @@ func TestVerity(t *testing.T) {
 			t.Parallel()
 			m, _, run := verityBoot(t, tampered, verityEdition)
 			checkVerityLine(t, m, verityLine)
-			if out := run("cat /" + canaryPath + " > /dev/null"); !strings.Contains(strings.ToLower(out), "input/output error") {
+			// u-root's md5sum reports the read's error as it is (u-root's cat hides it).
+			if out := run("md5sum /" + canaryPath); !strings.Contains(out, "read /"+canaryPath+": input/output error") {
 				t.Errorf("reading the tampered canary: want an I/O error, got:\n%s", out)
 			}
 			corrupted := regexp.MustCompile(`device-mapper: verity: (\d+:\d+): data block (\d+) is corrupted`)
