@@ -111,6 +111,10 @@ func verityBoot(t *testing.T, image, edition string) (*qemu.Machine, int, func(s
 	}
 	t.Logf("%s", line)
 	ms, _ := strconv.Atoi(ready.FindStringSubmatch(line)[2])
+	// Stage 1's timings, for what verity costs: the medium found, the root mounted.
+	for _, l := range regexp.MustCompile(`genai-os: live medium .*|root mounted, switching.*|genai-os: verity on .*`).FindAllString(string(m.Console()), -1) {
+		t.Logf("%s", strings.TrimSpace(l))
+	}
 	if err := m.Expect("$ ", 2*time.Minute); err != nil {
 		t.Fatalf("no shell prompt: %v\n%s", err, m.Console())
 	}
