@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -94,8 +95,20 @@ func verityBuild(t *testing.T, edition string) *build.Result {
 			t.Fatal(err)
 		}
 	}
+	// initramfs/dm's tests, to run in the guest: its TestVerityDevice needs root and dm-verity,
+	// which the guest has and this host may not.
+	if _, err := os.Stat(filepath.Join(overlay, dmTestPath)); err != nil {
+		cmd := exec.Command("go", "test", "-c", "-trimpath", "-o", filepath.Join(overlay, dmTestPath), "./initramfs/dm")
+		cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go test -c ./initramfs/dm: %v\n%s", err, out)
+		}
+	}
 	return buildISO(t, edition, build.Options{Edition: edition, EditionsDir: verityEditions.dir, ExtraOverlays: []string{overlay}})
 }
+
+// dmTestPath is initramfs/dm's test binary in the test overlay.
+const dmTestPath = "usr/lib/genai-test/dm.test"
 
 // verityBoot boots image from a CD under BIOS with the debug entry (a root shell on the serial
 // console; extra is added to its kernel command line, as ISOLINUX appends what follows the
@@ -207,6 +220,12 @@ func TestVerity(t *testing.T) {
 			if out := run("shasum -a 256 /" + canaryPath); !strings.Contains(out, hex.EncodeToString(sum[:])) {
 				t.Errorf("the canary's SHA-256 in the guest is not %x:\n%s", sum, out)
 			}
+			// initramfs/dm's device test, as root with dm-verity loaded: it must run, not skip.
+			out := run("/" + dmTestPath + " -test.run TestVerityDevice -test.v")
+			if !strings.Contains(out, "--- PASS: TestVerityDevice") {
+				t.Errorf("initramfs/dm TestVerityDevice in the guest:\n%s", out)
+			}
+			t.Logf("in the guest: %s", regexp.MustCompile(`--- \w+: TestVerityDevice.*`).FindString(out))
 		})
 		t.Run("tampered", func(t *testing.T) {
 			t.Parallel()
