@@ -158,7 +158,8 @@ func verityBoot(t *testing.T, image, edition, extra string) (*qemu.Machine, int,
 // the canary is changed in a copy of the ISO: the system still boots (the canary is not read at
 // boot), reading the canary fails with an I/O error, the kernel log names the very data block
 // the test computed, and another file of the same layer still reads; likewise with the layers
-// copied to RAM (consciousness.live.toram). The baseline boot without
+// copied to RAM (consciousness.live.toram). A changed byte in a layer's SquashFS superblock
+// stops the boot at the mount. The baseline boot without
 // verity gives the cost of verity from kernel start to the ready line.
 func TestVerity(t *testing.T) {
 	needQEMU(t)
@@ -192,11 +193,11 @@ func TestVerity(t *testing.T) {
 		t.Fatal(err)
 	}
 	var layer string
-	var block int64
+	var block, layerStart int64
 	for _, f := range rep.Files {
 		start := int64(f.LBA) * 2048
 		if strings.HasPrefix(f.Path, "live/") && start <= int64(flip) && int64(flip) < start+f.Size {
-			layer, block = f.Path, (int64(flip)-start)/4096
+			layer, block, layerStart = f.Path, (int64(flip)-start)/4096, start
 		}
 	}
 	if layer == "" {
@@ -206,6 +207,14 @@ func TestVerity(t *testing.T) {
 	tampered := filepath.Join(t.TempDir(), "tampered.iso")
 	img[flip] ^= 0x01
 	if err := os.WriteFile(tampered, img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A second copy with the byte back and one byte of the same layer's SquashFS superblock
+	// (bytes_used, offset 40) changed instead: the mount itself reads it.
+	img[flip] ^= 0x01
+	img[layerStart+40] ^= 0x01
+	badSuper := filepath.Join(t.TempDir(), "superblock.iso")
+	if err := os.WriteFile(badSuper, img, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	img = nil
@@ -263,6 +272,24 @@ func TestVerity(t *testing.T) {
 			}
 			if out := run("cat /" + otherPath); !strings.Contains(out, otherText) {
 				t.Errorf("another file of the layer does not read:\n%s", out)
+			}
+		})
+		// A layer that fails verification at mount stops the boot: no fallback to the
+		// unverified layer, no ready line.
+		t.Run("tampered-superblock", func(t *testing.T) {
+			t.Parallel()
+			m := startVM(t, qemu.Config{Image: badSuper, Firmware: qemu.BIOS, Media: qemu.CD}, 10*time.Minute)
+			chooseDebug(t, m)
+			line, err := m.WaitFor(regexp.MustCompile(`genai-os: (failed reason=\S+|ready) .*`))
+			if err != nil {
+				t.Fatalf("neither failed nor ready: %v\n%s", err, m.Console())
+			}
+			t.Logf("%s", line)
+			if !strings.Contains(line, "failed reason=medium") || !strings.Contains(line, "through verity") {
+				t.Errorf("want the boot failed on the medium, through verity: %s", line)
+			}
+			if !regexp.MustCompile(`device-mapper: verity: \d+:\d+: data block 0 is corrupted`).Match(m.Console()) {
+				t.Errorf("the kernel log does not name data block 0:\n%s", m.Console())
 			}
 		})
 		t.Run("without-verity", func(t *testing.T) {
