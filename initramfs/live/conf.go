@@ -7,6 +7,12 @@
 // until one holds /live/build-id equal to live.conf's, loop-mounts the layers read-only under a
 // tmpfs upper directory with overlayfs, and switches into that root (SwitchRoot).
 //
+// With verity (the edition's root.verity), live.conf also carries each layer's dm-verity
+// parameters (verity.<layer>=<root-hash> <salt> <data-blocks> <hash-start-block>) and what a
+// corrupted block does (verity-on-corruption=eio|restart|panic). Each layer file then holds its
+// hash tree after its data, and the init mounts it through a verity device only: the parameters
+// come from the initramfs (inside the signed image), never from the medium or the command line.
+//
 // The medium is found by the build's identity, never by a device name: a hard-coded /dev/sr0 is
 // what LinuxKit's issue #2375 is about, and a stale stick of another build must not boot.
 package live
@@ -15,9 +21,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/genai-os/genai-build/initramfs/dm"
 	"github.com/genai-os/genai-build/initramfs/linescan"
 )
 
@@ -37,6 +46,32 @@ type Conf struct {
 	BuildID string   // lower-case hex SHA-256 (64 characters)
 	Layers  []string // layer names, lowest first
 	Unknown []string // keys this init does not know (ignored; the caller may warn)
+	// Verity holds every layer's verity parameters, or is nil: the layers are not verified.
+	Verity map[string]dm.VerityParams
+	// OnCorruption is what a corrupted block does (dm.CorruptionModes; eio when live.conf has
+	// verity lines and does not say); "" without verity.
+	OnCorruption string
+}
+
+// Verity keys of live.conf.
+const (
+	verityPrefix    = "verity."
+	onCorruptionKey = "verity-on-corruption"
+)
+
+// Format writes c as live.conf (what ParseConf reads back).
+func (c Conf) Format() []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "build-id=%s\nlayers=%s\n", c.BuildID, strings.Join(c.Layers, ","))
+	if c.Verity != nil {
+		for _, l := range c.Layers {
+			if p, ok := c.Verity[l]; ok {
+				fmt.Fprintf(&b, "%s%s=%s\n", verityPrefix, l, p)
+			}
+		}
+		fmt.Fprintf(&b, "%s=%s\n", onCorruptionKey, c.OnCorruption)
+	}
+	return []byte(b.String())
 }
 
 // Short is the build id's first 8 characters, as console lines show it.
@@ -62,18 +97,36 @@ func ParseConf(name string, r io.Reader) (Conf, error) {
 			return fmt.Errorf("%s already set on line %d", k, prev)
 		}
 		seen[k] = n
-		switch k {
-		case "build-id":
+		switch {
+		case k == "build-id":
 			if err := checkID(v); err != nil {
 				return fmt.Errorf("build-id: %w", err)
 			}
 			c.BuildID = v
-		case "layers":
+		case k == "layers":
 			ls, err := parseLayerNames(v)
 			if err != nil {
 				return fmt.Errorf("layers: %w", err)
 			}
 			c.Layers = ls
+		case k == onCorruptionKey:
+			if !slices.Contains(dm.CorruptionModes, v) {
+				return fmt.Errorf("%s: %q: want one of %s", k, v, strings.Join(dm.CorruptionModes, ", "))
+			}
+			c.OnCorruption = v
+		case strings.HasPrefix(k, verityPrefix):
+			layer := strings.TrimPrefix(k, verityPrefix)
+			if err := validName(layer); err != nil {
+				return fmt.Errorf("%s: %w", k, err)
+			}
+			p, err := dm.ParseVerityParams(v)
+			if err != nil {
+				return fmt.Errorf("%s: %w", k, err)
+			}
+			if c.Verity == nil {
+				c.Verity = map[string]dm.VerityParams{}
+			}
+			c.Verity[layer] = p
 		default:
 			c.Unknown = append(c.Unknown, k)
 		}
@@ -85,7 +138,31 @@ func ParseConf(name string, r io.Reader) (Conf, error) {
 	if _, ok := seen["layers"]; !ok {
 		errs = append(errs, fmt.Errorf("%s: no layers", name))
 	}
+	errs = append(errs, c.checkVerity(name)...)
 	return c, errors.Join(errs...)
+}
+
+// checkVerity: with any verity line, every layer has one and every line names a layer. A layer
+// without its line is refused, never mounted unverified.
+func (c *Conf) checkVerity(name string) []error {
+	if c.Verity == nil && c.OnCorruption == "" {
+		return nil
+	}
+	if c.OnCorruption == "" {
+		c.OnCorruption = dm.CorruptionModes[0]
+	}
+	var errs []error
+	for _, l := range c.Layers {
+		if _, ok := c.Verity[l]; !ok {
+			errs = append(errs, fmt.Errorf("%s: layer %s has no %s%s line: with verity every layer is verified, none is mounted without", name, l, verityPrefix, l))
+		}
+	}
+	for _, l := range slices.Sorted(maps.Keys(c.Verity)) {
+		if c.Layers != nil && !slices.Contains(c.Layers, l) {
+			errs = append(errs, fmt.Errorf("%s: %s%s: no such layer in layers", name, verityPrefix, l))
+		}
+	}
+	return errs
 }
 
 // checkID accepts a lower-case hex SHA-256.

@@ -1,6 +1,7 @@
 package live
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -66,9 +67,45 @@ func TestParseLayers(t *testing.T) {
 	}
 }
 
+// verityLine is a layer's verity parameters as live.conf gives them.
+var verityLine = strings.Repeat("c3", 32) + " " + strings.Repeat("d4", 32) + " 256 257"
+
+func TestParseConfVerity(t *testing.T) {
+	in := "build-id=" + idA + "\nlayers=packages,system\nverity.packages=" + verityLine + "\nverity.system=" + verityLine + "\n"
+	c, err := ParseConf("live.conf", strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Verity) != 2 || c.Verity["system"].String() != verityLine || c.OnCorruption != "eio" || len(c.Unknown) != 0 {
+		t.Errorf("got %+v, want both layers' verity and on corruption eio (the default)", c)
+	}
+	if got := string(c.Format()); got != in+"verity-on-corruption=eio\n" {
+		t.Errorf("Format:\n%s", got)
+	}
+	c, err = ParseConf("live.conf", strings.NewReader(in+"verity-on-corruption=restart\n"))
+	if err != nil || c.OnCorruption != "restart" {
+		t.Errorf("on corruption restart: %+v, %v", c, err)
+	}
+	base := "build-id=" + idA + "\nlayers=packages,system\n"
+	for in, want := range map[string]string{
+		base + "verity.packages=" + verityLine:                                       "layer system has no verity.system line",
+		base + "verity-on-corruption=eio":                                            "layer packages has no verity.packages line",
+		in + "verity.other=" + verityLine:                                            "verity.other: no such layer",
+		in + "verity-on-corruption=ignore":                                           `verity-on-corruption: "ignore": want one of eio, restart, panic`,
+		base + "verity.packages=" + verityLine + "\nverity.system=" + verityLine[2:]: "verity.system: root hash",
+		in + "verity.Bad=" + verityLine:                                              `layer name "Bad"`,
+	} {
+		_, err := ParseConf("live.conf", strings.NewReader(in))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseConf(%q) = %v, want an error with %q", in, err, want)
+		}
+	}
+}
+
 // FuzzParseConf: no input panics, and what parses writes back to the same Conf.
 func FuzzParseConf(f *testing.F) {
 	f.Add("build-id=" + idA + "\nlayers=packages,programs,system\n")
+	f.Add("build-id=" + idA + "\nlayers=a,b\nverity.a=" + verityLine + "\nverity.b=" + verityLine + "\nverity-on-corruption=panic\n")
 	f.Add("# c\nbuild-id = " + idB + "\nlayers=a\nx=y\n")
 	f.Add("layers=,\n=\n")
 	f.Fuzz(func(t *testing.T, in string) {
@@ -76,8 +113,9 @@ func FuzzParseConf(f *testing.F) {
 		if err != nil {
 			return
 		}
-		again, err := ParseConf("f", strings.NewReader(fmt.Sprintf("build-id=%s\nlayers=%s\n", c.BuildID, strings.Join(c.Layers, ","))))
-		if err != nil || again.BuildID != c.BuildID || !slices.Equal(again.Layers, c.Layers) {
+		again, err := ParseConf("f", bytes.NewReader(c.Format()))
+		if err != nil || again.BuildID != c.BuildID || !slices.Equal(again.Layers, c.Layers) ||
+			!bytes.Equal(again.Format(), c.Format()) || again.OnCorruption != c.OnCorruption {
 			t.Fatalf("%+v does not round-trip: %+v, %v", c, again, err)
 		}
 	})

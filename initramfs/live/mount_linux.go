@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/genai-os/genai-build/initramfs/dm"
 )
 
 // MountProbe returns the ProbeFunc of a real boot: mount each device read-only (devDir/<name>,
@@ -79,6 +81,9 @@ func judgeMounted(c Conf, dir string) ([]Layer, error) {
 type Root struct {
 	Dir   string // the overlay's mount point
 	Loops []string
+	// Verity are the verity devices the layers are mounted from (/dev/dm-N), one per layer, or
+	// none when live.conf has no verity.
+	Verity []string
 	// CopyMs is how long toram's copy took (0 without toram).
 	CopyMs int64
 }
@@ -93,7 +98,11 @@ type RootOptions struct {
 
 // MountRoot loop-mounts each layer of c read-only (lowest first) under o.Run/layer/<name>, and
 // mounts overlayfs on o.Dir: the layers as lower directories (the highest first, as overlayfs
-// wants them), upper and work directories on a tmpfs of their own at o.Run/cow.
+// wants them), upper and work directories on a tmpfs of their own at o.Run/cow. When c has
+// verity, each layer is mounted from a read-only dm-verity device over its loop device, with
+// live.conf's parameters; a layer that fails to set up is an error, never mounted without.
+// With o.ToRAM the copies in RAM go through verity the same way: a block corrupted on the medium
+// is copied as it is and fails when read.
 func MountRoot(c Conf, m Medium, o RootOptions) (Root, error) {
 	r := Root{Dir: o.Dir}
 	src := filepath.Join(m.Dir, LayerDir)
@@ -111,11 +120,22 @@ func MountRoot(c Conf, m Medium, o RootOptions) (Root, error) {
 	var lower []string
 	for _, name := range c.Layers {
 		dir := filepath.Join(o.Run, "layer", name)
-		loop, err := mountLayer(filepath.Join(src, name+LayerSuffix), dir)
+		var v *verityLayer
+		if c.Verity != nil {
+			p, ok := c.Verity[name]
+			if !ok { // ParseConf refuses this; never mount a layer unverified
+				return r, fmt.Errorf("layer %s: no verity parameters", name)
+			}
+			v = &verityLayer{name: name, params: p, onCorruption: c.OnCorruption}
+		}
+		loop, err := mountLayer(filepath.Join(src, name+LayerSuffix), dir, v)
 		if err != nil {
 			return r, fmt.Errorf("layer %s: %w", name, err)
 		}
 		r.Loops = append(r.Loops, loop)
+		if v != nil {
+			r.Verity = append(r.Verity, v.node)
+		}
 		lower = append([]string{dir}, lower...)
 	}
 	cow := filepath.Join(o.Run, "cow")
@@ -194,9 +214,18 @@ func copyFile(src, dst string) error {
 	return out.Close()
 }
 
-// mountLayer attaches file to a free loop device, read-only, and mounts it as squashfs on dir.
-// The loop device clears itself (LO_FLAGS_AUTOCLEAR) when the mount goes.
-func mountLayer(file, dir string) (string, error) {
+// verityLayer is a layer to mount through dm-verity; mountLayer sets node.
+type verityLayer struct {
+	name         string
+	params       dm.VerityParams
+	onCorruption string
+	node         string
+}
+
+// mountLayer attaches file to a free loop device, read-only, and mounts it as squashfs on dir,
+// through a verity device over the loop device when v is set. The loop device clears itself
+// (LO_FLAGS_AUTOCLEAR) when the mount (or the verity device) goes.
+func mountLayer(file, dir string, v *verityLayer) (string, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return "", err
@@ -208,10 +237,42 @@ func mountLayer(file, dir string) (string, error) {
 	}
 	// The mount holds the loop device from here; closing our descriptor then lets autoclear work.
 	defer lf.Close()
-	if err := mountDir(loop, dir, "squashfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
+	src := loop
+	if v != nil {
+		if src, err = verityDevice(lf, v); err != nil {
+			return loop, err
+		}
+		v.node = src
+	}
+	if err := mountDir(src, dir, "squashfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
+		if v != nil {
+			return loop, fmt.Errorf("%w (through verity: the layer failed verification, or is no squashfs)", err)
+		}
 		return loop, err
 	}
 	return loop, nil
+}
+
+// verityDevice makes the read-only verity device "live-<layer>" over the loop device lf and
+// returns its node.
+func verityDevice(lf *os.File, v *verityLayer) (string, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(lf.Fd()), &st); err != nil {
+		return "", err
+	}
+	t, err := dm.VerityTarget(fmt.Sprintf("%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev)), v.params, v.onCorruption)
+	if err != nil {
+		return "", err
+	}
+	dev, err := dm.Create("live-"+v.name, "GENAI-VERITY-"+v.name, []dm.Target{t}, true)
+	if err != nil {
+		return "", fmt.Errorf("verity: %w", err)
+	}
+	node := dm.Node(dev)
+	if err := dm.WaitNode(node, 5*time.Second); err != nil {
+		return "", fmt.Errorf("verity: %s: %w", node, err)
+	}
+	return node, nil
 }
 
 // attachLoop binds backing to a free loop device, read-only with autoclear, and returns the

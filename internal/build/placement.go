@@ -8,8 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 
+	"github.com/genai-os/genai-build/initramfs/dm"
+	"github.com/genai-os/genai-build/initramfs/live"
 	"github.com/genai-os/genai-build/internal/cache"
 	"github.com/genai-os/genai-build/internal/edition"
 	"github.com/genai-os/genai-build/internal/fstree"
@@ -17,10 +18,14 @@ import (
 	"github.com/genai-os/genai-build/internal/output"
 	"github.com/genai-os/genai-build/internal/recipe"
 	"github.com/genai-os/genai-build/internal/squashfs"
+	"github.com/genai-os/genai-build/internal/verity"
 )
 
 // layerRecipe names how a layer image is written; change it when that changes.
 const layerRecipe = "squashfs-layer/1"
+
+// layerVerityFile holds a layer's verity parameters in its stage folder (dm.VerityParams.String).
+const layerVerityFile = "verity.txt"
 
 // Paths of a root on the medium (placement image), as the init reads them (docs/DESIGN.md, "A root
 // on the medium"): the layers and their list on the medium, the build's identity in both places.
@@ -43,12 +48,19 @@ var mediumModules = []string{
 	"loop", "squashfs", "overlay",
 }
 
+// verityModules join mediumModules when the edition has verity: the init sets up the layers'
+// dm-verity devices itself (Debian's kernel has device-mapper as modules, so no dm-mod.create=);
+// dm-bufio and reed_solomon come as their dependencies.
+var verityModules = []string{"dm-mod", "dm-verity"}
+
 // Layer is one SquashFS layer of a root on the medium.
 type Layer struct {
 	Name   string
 	Path   string // the image, in the cache
-	Size   int64
-	SHA256 string
+	Size   int64  // the whole file: data, and with verity the padding and hash tree
+	SHA256 string // the whole file's
+	// Verity is the layer's dm-verity parameters (edition root.verity), nil without.
+	Verity *dm.VerityParams
 }
 
 // placed is the root in its place: the initramfs to boot, and what the medium carries beside it.
@@ -120,7 +132,11 @@ func (s *state) placeImage(ctx context.Context, k *kernelOut, root *rootTree) (*
 	if t := s.ed.Root.Tmpfs; t != "" {
 		p.cmdline = append(p.cmdline, "consciousness.live.tmpfs="+t)
 	}
-	early := []*segment{s.modulesSegment(ctx, k.stage, "medium-modules", mediumModules), init}
+	mods := mediumModules
+	if s.ed.Root.VerityOn() {
+		mods = append(append([]string{}, mediumModules...), verityModules...)
+	}
+	early := []*segment{s.modulesSegment(ctx, k.stage, "medium-modules", mods), init}
 	if s.sign == nil {
 		// u-root's busybox comes along whole: init.debug's rescue shell (/bin/gosh) when no medium
 		// turns up, with the tools to look at why (ls, dmesg, blkid, mount). It is the layers' own
@@ -199,12 +215,23 @@ func (s *state) liveTree(layers []Layer, id string) (*fstree.Tree, error) {
 			return nil, err
 		}
 	}
-	var names []string
+	c := live.Conf{BuildID: id}
 	for _, l := range layers {
-		names = append(names, l.Name)
+		c.Layers = append(c.Layers, l.Name)
+		if l.Verity != nil {
+			if c.Verity == nil {
+				c.Verity = map[string]dm.VerityParams{}
+			}
+			c.Verity[l.Name] = *l.Verity
+		}
 	}
-	conf := "build-id=" + id + "\nlayers=" + strings.Join(names, ",") + "\n"
-	if err := t.Add(fstree.Entry{Path: liveConfPath, Kind: fstree.File, Mode: 0o644, Data: []byte(conf), Origin: gen}); err != nil {
+	if c.Verity != nil {
+		c.OnCorruption = s.ed.Root.OnCorruption
+		if c.OnCorruption == "" {
+			c.OnCorruption = dm.CorruptionModes[0]
+		}
+	}
+	if err := t.Add(fstree.Entry{Path: liveConfPath, Kind: fstree.File, Mode: 0o644, Data: c.Format(), Origin: gen}); err != nil {
 		return nil, err
 	}
 	sys := s.systemFiles()
@@ -219,7 +246,11 @@ func (s *state) liveTree(layers []Layer, id string) (*fstree.Tree, error) {
 // layer writes (or reuses) one layer: the segments' trees, later ones over earlier ones, as a
 // SquashFS image, cached by the segments' content keys. It returns the layer and its files.
 func (s *state) layer(ctx context.Context, name string, segs []*segment) (Layer, []FileRecord, error) {
+	verityOn := s.ed.Root.VerityOn()
 	parts := []string{layerRecipe, name, strconv.FormatInt(s.opts.SourceDate.Unix(), 10)}
+	if verityOn { // only then, so that the layers without verity keep their keys
+		parts = append(parts, "verity", dm.VerityTreeFormat)
+	}
 	for _, seg := range segs {
 		key, err := segmentKey(seg)
 		if err != nil {
@@ -229,7 +260,11 @@ func (s *state) layer(ctx context.Context, name string, segs []*segment) (Layer,
 	}
 	key := cache.Key(parts...)
 	where := "layer:" + name
-	dir, _, err := s.stage("squashfs-layer", key, "layer:"+name, "writing layer "+name+" (squashfs, zstd)", func(dir string) error {
+	what := "writing layer " + name + " (squashfs, zstd)"
+	if verityOn {
+		what = "writing layer " + name + " (squashfs, zstd, dm-verity tree)"
+	}
+	dir, _, err := s.stage("squashfs-layer", key, "layer:"+name, what, func(dir string) error {
 		t := fstree.New()
 		for _, seg := range segs {
 			if err := ctx.Err(); err != nil {
@@ -254,6 +289,15 @@ func (s *state) layer(ctx context.Context, name string, segs []*segment) (Layer,
 		if err := f.Close(); err != nil {
 			return err
 		}
+		if verityOn {
+			p, err := verity.Append(f.Name())
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(dir, layerVerityFile), []byte(p.String()+"\n"), 0o644); err != nil {
+				return err
+			}
+		}
 		return writeRecords(filepath.Join(dir, "files.json"), t, where)
 	})
 	if err != nil {
@@ -267,6 +311,17 @@ func (s *state) layer(ctx context.Context, name string, segs []*segment) (Layer,
 	l.Size = fi.Size()
 	if l.SHA256, err = s.opts.Cache.RecordedSHA256(l.Path); err != nil {
 		return Layer{}, nil, err
+	}
+	if verityOn {
+		b, err := os.ReadFile(filepath.Join(dir, layerVerityFile))
+		if err != nil {
+			return Layer{}, nil, err
+		}
+		p, err := dm.ParseVerityParams(string(b))
+		if err != nil {
+			return Layer{}, nil, fmt.Errorf("%s: %w", filepath.Join(dir, layerVerityFile), err)
+		}
+		l.Verity = &p
 	}
 	recs, err := readRecords(filepath.Join(dir, "files.json"))
 	if err != nil {

@@ -146,7 +146,16 @@ type Root struct {
 	// Tmpfs is the size of the tmpfs over the layers (placement image), as tmpfs's size= takes
 	// it ("50%", "512m"); empty: the init's default.
 	Tmpfs string `yaml:"tmpfs"`
+	// Verity puts a dm-verity hash tree after each layer (placement image) and its root hash in
+	// the initramfs's live.conf; the init mounts the layers only through it. Unset: off.
+	Verity *bool `yaml:"verity"`
+	// OnCorruption is what reading a corrupted block does with verity: eio (the default: the
+	// read fails and the kernel log names the block), restart or panic.
+	OnCorruption string `yaml:"on_corruption"`
 }
+
+// VerityOn says whether the layers get verity.
+func (r Root) VerityOn() bool { return r.Verity != nil && *r.Verity }
 
 // PlacementOr is the placement, initramfs when unset.
 func (r Root) PlacementOr() string {
@@ -184,7 +193,8 @@ func (b Boot) TimeoutOr(def int) int {
 
 // Merge returns child laid over parent. The rules, tested in TestMerge:
 //   - scalars (name, description, version, arch, kernel.recipe, boot.hostname, boot.level,
-//     boot.timeout, boot.serial, initramfs.compression, root.placement, root.tmpfs, assistant.endpoint,
+//     boot.timeout, boot.serial, initramfs.compression, root.placement, root.tmpfs, root.verity,
+//     root.on_corruption, assistant.endpoint,
 //     assistant.model, assistant.api_key_file): the child's value when set, else the parent's;
 //   - lists (recipes, overlays, outputs, kernel.config, kernel.modules, boot.cmdline): the parent's
 //     entries then the child's, each once, in first-seen order; then the child's `remove:` entries are
@@ -202,6 +212,10 @@ func Merge(parent, child Edition) Edition {
 	out.Initramfs.Compression = pick(child.Initramfs.Compression, parent.Initramfs.Compression)
 	out.Root.Placement = pick(child.Root.Placement, parent.Root.Placement)
 	out.Root.Tmpfs = pick(child.Root.Tmpfs, parent.Root.Tmpfs)
+	out.Root.OnCorruption = pick(child.Root.OnCorruption, parent.Root.OnCorruption)
+	if out.Root.Verity == nil {
+		out.Root.Verity = parent.Root.Verity
+	}
 	out.Assistant.Endpoint = pick(child.Assistant.Endpoint, parent.Assistant.Endpoint)
 	out.Assistant.Model = pick(child.Assistant.Model, parent.Assistant.Model)
 	out.Assistant.APIKeyFile = pick(child.Assistant.APIKeyFile, parent.Assistant.APIKeyFile)

@@ -11,6 +11,7 @@ import (
 
 func fp(f float64) *float64 { return &f }
 func ip(i int) *int         { return &i }
+func bp(b bool) *bool       { return &b }
 
 func TestMerge(t *testing.T) {
 	parent := Edition{
@@ -37,6 +38,18 @@ func TestMerge(t *testing.T) {
 			}
 			if got.Root != (Root{Placement: "image", Tmpfs: "50%"}) {
 				t.Errorf("root not inherited: %+v", got.Root)
+			}
+		}},
+		{"root verity inherited, and turned off by a child", Edition{Name: "s"}, func(t *testing.T, got Edition) {
+			p := Merge(parent, Edition{Name: "v", Root: Root{Verity: bp(true), OnCorruption: "panic"}})
+			if c := Merge(p, Edition{Name: "c"}); !c.Root.VerityOn() || c.Root.OnCorruption != "panic" {
+				t.Errorf("verity not inherited: %+v", c.Root)
+			}
+			if c := Merge(p, Edition{Name: "c", Root: Root{Verity: bp(false)}}); c.Root.VerityOn() {
+				t.Errorf("verity: false did not override: %+v", c.Root)
+			}
+			if got.Root.VerityOn() {
+				t.Errorf("verity on without being asked: %+v", got.Root)
 			}
 		}},
 		{"assistant merged field by field", Edition{Name: "s", Assistant: Assistant{Model: "big"}}, func(t *testing.T, got Edition) {
@@ -157,6 +170,13 @@ outputs: [iso, floppy]
 		{"root placement and tmpfs", map[string]string{"base": goodBase, "server": "name: server\nextends: base\nroot:\n  placement: disk\n  tmpfs: lots\n"},
 			"server", []string{"server.yaml:4: root.placement: \"disk\": use initramfs or image",
 				"server.yaml:5: root.tmpfs: only a root on the medium"}},
+		{"verity needs placement image", map[string]string{"base": goodBase, "server": "name: server\nextends: base\nroot:\n  verity: true\n  on_corruption: restart\n"},
+			"server", []string{"server.yaml:4: root.verity: only a root on the medium",
+				"server.yaml:5: root.on_corruption: only with root.verity: true and placement: image"}},
+		{"on_corruption needs verity", map[string]string{"base": goodBase, "server": "name: server\nextends: base\nroot:\n  placement: image\n  on_corruption: eio\n"},
+			"server", []string{"server.yaml:5: root.on_corruption: only with root.verity: true"}},
+		{"on_corruption values", map[string]string{"base": goodBase, "server": "name: server\nextends: base\nroot:\n  placement: image\n  verity: true\n  on_corruption: ignore\n"},
+			"server", []string{"server.yaml:6: root.on_corruption: \"ignore\": use one of eio, restart, panic"}},
 		{"tmpfs size", map[string]string{"base": goodBase, "server": "name: server\nextends: base\nroot:\n  placement: image\n  tmpfs: 50 %\n"},
 			"server", []string{"server.yaml:5: root.tmpfs: \"50 %\": a size as tmpfs takes it"}},
 		{"outputs are the registry's", map[string]string{"base": goodBase, "server": "name: server\nextends: base\noutputs: [uki]\n"},

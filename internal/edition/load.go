@@ -5,10 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/genai-os/genai-build/initramfs/dm"
 	"github.com/genai-os/genai-build/internal/output"
 	"github.com/genai-os/genai-build/internal/strictyaml"
 )
@@ -255,6 +257,16 @@ func validate(e *Edition, chain []*file, root string) Problems {
 			add("root.tmpfs", "only a root on the medium (placement: image) has a tmpfs over it")
 		} else if !regexp.MustCompile(`^[1-9][0-9]*(%|[kmg])?$`).MatchString(t) {
 			add("root.tmpfs", fmt.Sprintf("%q: a size as tmpfs takes it (50%%, 512m, 2g)", t))
+		}
+	}
+	if e.Root.VerityOn() && e.Root.PlacementOr() != PlacementImage {
+		add("root.verity", "only a root on the medium (placement: image) has layers to verify")
+	}
+	if c := e.Root.OnCorruption; c != "" {
+		if !e.Root.VerityOn() || e.Root.PlacementOr() != PlacementImage {
+			add("root.on_corruption", "only with root.verity: true and placement: image")
+		} else if !slices.Contains(dm.CorruptionModes, c) {
+			add("root.on_corruption", fmt.Sprintf("%q: use one of %s", c, strings.Join(dm.CorruptionModes, ", ")))
 		}
 	}
 	if l := e.Boot.Level; l != nil && (*l < 0 || *l > 1) {

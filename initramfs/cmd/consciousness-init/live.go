@@ -32,8 +32,12 @@ const (
 // device (drivers/block/loop.c, MODULE_ALIAS("devname:loop-control")).
 var liveModules = []string{"fs-iso9660", "fs-vfat", "fs-squashfs", "fs-overlay", "devname:loop-control"}
 
-// liveRequired must be loaded before the layers are mounted, by module name.
-var liveRequired = []string{"loop", "squashfs", "overlay"}
+// liveRequired must be loaded before the layers are mounted, by module name; verityRequired too
+// when live.conf has verity (their dependencies dm-bufio and reed_solomon come with them).
+var (
+	liveRequired   = []string{"loop", "squashfs", "overlay"}
+	verityRequired = []string{"dm_mod", "dm_verity"}
+)
 
 // isLive says whether this init is stage 1: live.conf is there and no earlier init handed over.
 func (in *initProc) isLive() bool {
@@ -93,12 +97,21 @@ func (in *initProc) liveRoot(rr rootReport) {
 	fmt.Fprintf(os.Stdout, "genai-os: live medium dev=%s build=%s layers=%d ms=%d boot_ms=%d fs=%s\n",
 		m.Device.Name, live.Short(c.BuildID), len(c.Layers), in.initMillis(found), found/1e6, m.FSType)
 
-	in.loadRequired()
+	if c.Verity != nil {
+		in.loadRequired(append(liveRequired, verityRequired...))
+	} else {
+		in.loadRequired(liveRequired)
+	}
 	opts := live.RootOptions{Run: in.path(liveRunDir), Dir: in.path(newRootDir), Tmpfs: in.cmdline.LiveTmpfs, ToRAM: in.cmdline.LiveToRAM}
 	root, err := live.MountRoot(c, m, opts)
 	if err != nil {
 		in.failMedium(rr, c, m.Device.Name, err.Error())
 		return
+	}
+	if c.Verity != nil {
+		// Every layer is mounted through its verity device (MountRoot refuses anything else).
+		fmt.Fprintf(os.Stdout, "genai-os: verity on layers=%d on_corruption=%s\n", len(root.Verity), c.OnCorruption)
+		log.Info("layers verified", "devices", strings.Join(root.Verity, " "))
 	}
 	if in.cmdline.LiveToRAM {
 		log.Info("layers copied to RAM, medium unmounted", "ms", root.CopyMs)
@@ -124,13 +137,13 @@ func (in *initProc) liveRoot(rr rootReport) {
 
 // loadRequired makes sure the layers' modules are loaded: the scan may have found the medium
 // before the loader's first round reached them, and was then stopped.
-func (in *initProc) loadRequired() {
+func (in *initProc) loadRequired(names []string) {
 	mods, deps, ok := in.moduleFiles()
 	if !ok {
 		return
 	}
 	want := map[string]bool{}
-	for _, n := range liveRequired {
+	for _, n := range names {
 		want[n] = true
 	}
 	byName := map[string]string{}
