@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/genai-os/genai-build/initramfs/dm"
 	"github.com/genai-os/genai-build/initramfs/live"
