@@ -1,0 +1,93 @@
+// Package auditd is genai-auditd, GenAI OS's audit daemon: it registers with the kernel as the
+// audit daemon, enables audit, loads rules written in auditctl's syntax, and appends every record
+// to /var/log/audit/audit.log in auditd's text format, where ausearch and the security tools read
+// them. Built on github.com/elastic/go-libaudit/v2.
+package auditd
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/elastic/go-libaudit/v2/rule"
+	"github.com/elastic/go-libaudit/v2/rule/flags"
+)
+
+// Rules is a parsed rules file (auditctl's syntax, one command per line, as audit.rules(7)).
+type Rules struct {
+	Rules   []rule.WireFormat // -a, -w rules, in order
+	Text    []string          // the lines they came from
+	Backlog uint32            // -b N (0: leave the kernel's)
+	// Enabled is -e: 1 on (the default), 2 on and locked until reboot (immutable).
+	Enabled int
+	// Failure is -f: 0 silent, 1 printk (the default), 2 panic.
+	Failure int
+}
+
+// ParseRules reads a rules file; name is used in errors (name:line: problem). Every problem is
+// reported. -D (delete all rules) is accepted: the daemon always starts from no rules.
+func ParseRules(name string, r io.Reader) (Rules, error) {
+	rs := Rules{Enabled: 1, Failure: 1}
+	var errs []error
+	sc := bufio.NewScanner(r)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		bad := func(err error) { errs = append(errs, fmt.Errorf("%s:%d: %w", name, n, err)) }
+		f := strings.Fields(line)
+		num := func(lo, hi int) (int, bool) {
+			if len(f) != 2 {
+				bad(fmt.Errorf("%q: want %s N", line, f[0]))
+				return 0, false
+			}
+			v, err := strconv.Atoi(f[1])
+			if err != nil || v < lo || v > hi {
+				bad(fmt.Errorf("%q: want %s with a number from %d to %d", line, f[0], lo, hi))
+				return 0, false
+			}
+			return v, true
+		}
+		switch f[0] {
+		case "-D":
+			if len(f) != 1 {
+				bad(fmt.Errorf("%q: -D takes no arguments here", line))
+			}
+		case "-b":
+			if v, ok := num(1, 1<<20); ok {
+				rs.Backlog = uint32(v)
+			}
+		case "-e":
+			if v, ok := num(0, 2); ok {
+				rs.Enabled = v
+			}
+		case "-f":
+			if v, ok := num(0, 2); ok {
+				rs.Failure = v
+			}
+		default:
+			ru, err := flags.Parse(line)
+			if err != nil {
+				bad(err)
+				continue
+			}
+			wf, err := rule.Build(ru)
+			if err != nil {
+				bad(err)
+				continue
+			}
+			rs.Rules = append(rs.Rules, wf)
+			rs.Text = append(rs.Text, line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", name, err))
+	}
+	return rs, errors.Join(errs...)
+}
