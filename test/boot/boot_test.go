@@ -323,9 +323,15 @@ var liveEditions struct {
 }
 
 // writeLiveEditions makes <tmp>/editions with copies of the checkout's editions and the live
-// variant; the edition loader checks recipes, overlays and kernel fragments in the folder above
-// it, so the checkout's other top-level entries are linked there.
+// variant.
 func writeLiveEditions() (string, error) {
+	return writeEditions(map[string]string{liveEdition: liveEditionYAML})
+}
+
+// writeEditions makes <tmp>/editions with copies of the checkout's editions and the given test
+// editions (name -> YAML); the edition loader checks recipes, overlays and kernel fragments in the
+// folder above it, so the checkout's other top-level entries are linked there.
+func writeEditions(extra map[string]string) (string, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return "", err
@@ -363,7 +369,12 @@ func writeLiveEditions() (string, error) {
 			return "", err
 		}
 	}
-	return dir, os.WriteFile(filepath.Join(dir, liveEdition+".yaml"), []byte(liveEditionYAML), 0o644)
+	for name, yaml := range extra {
+		if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(yaml), 0o644); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
 }
 
 // checkLiveMedium checks that stage 1 found the medium of this very ISO (the build id of its
