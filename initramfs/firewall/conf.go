@@ -4,13 +4,14 @@
 package firewall
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/genai-os/genai-build/initramfs/linescan"
 )
 
 // Config is /etc/consciousness/firewall.conf.
@@ -59,30 +60,17 @@ func comparePorts(a, b Port) int {
 // reported (errors.Join). The caller must not apply a Config returned with an error.
 func Parse(name string, r io.Reader) (Config, error) {
 	var c Config
-	var errs []error
 	seenEnabled := false
-	sc := bufio.NewScanner(r)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		bad := func(format string, a ...any) {
-			errs = append(errs, fmt.Errorf("%s:%d: %s", name, n, fmt.Sprintf(format, a...)))
-		}
+	errs := linescan.Each(name, r, func(_ int, line string) error {
 		k, v, ok := strings.Cut(line, "=")
 		if !ok {
-			bad("%q: want key = value", line)
-			continue
+			return fmt.Errorf("%q: want key = value", line)
 		}
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		switch k {
 		case "enabled":
 			if seenEnabled {
-				bad("enabled given twice")
-				continue
+				return errors.New("enabled given twice")
 			}
 			seenEnabled = true
 			switch v {
@@ -90,26 +78,22 @@ func Parse(name string, r io.Reader) (Config, error) {
 				c.Enabled = true
 			case "no":
 			default:
-				bad("enabled = %q: want yes or no", v)
+				return fmt.Errorf("enabled = %q: want yes or no", v)
 			}
 		case "allow":
 			p, err := ParsePort(v)
 			if err != nil {
-				bad("allow = %v", err)
-				continue
+				return fmt.Errorf("allow = %w", err)
 			}
 			if slices.Contains(c.Allow, p) {
-				bad("allow = %s given twice", p)
-				continue
+				return fmt.Errorf("allow = %s given twice", p)
 			}
 			c.Allow = append(c.Allow, p)
 		default:
-			bad("unknown key %q (enabled, allow)", k)
+			return fmt.Errorf("unknown key %q (enabled, allow)", k)
 		}
-	}
-	if err := sc.Err(); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", name, err))
-	}
+		return nil
+	})
 	if !seenEnabled && len(errs) == 0 {
 		errs = append(errs, fmt.Errorf("%s: no enabled = yes|no line", name))
 	}

@@ -5,7 +5,6 @@
 package auditd
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/elastic/go-libaudit/v2/rule"
 	"github.com/elastic/go-libaudit/v2/rule/flags"
+	"github.com/genai-os/genai-build/initramfs/linescan"
 )
 
 // Rules is a parsed rules file (auditctl's syntax, one command per line, as audit.rules(7)).
@@ -31,63 +31,45 @@ type Rules struct {
 // reported. -D (delete all rules) is accepted: the daemon always starts from no rules.
 func ParseRules(name string, r io.Reader) (Rules, error) {
 	rs := Rules{Enabled: 1, Failure: 1}
-	var errs []error
-	sc := bufio.NewScanner(r)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		bad := func(err error) { errs = append(errs, fmt.Errorf("%s:%d: %w", name, n, err)) }
+	errs := linescan.Each(name, r, func(_ int, line string) error {
 		f := strings.Fields(line)
-		num := func(lo, hi int) (int, bool) {
+		num := func(lo, hi int) (int, error) {
 			if len(f) != 2 {
-				bad(fmt.Errorf("%q: want %s N", line, f[0]))
-				return 0, false
+				return 0, fmt.Errorf("%q: want %s N", line, f[0])
 			}
 			v, err := strconv.Atoi(f[1])
 			if err != nil || v < lo || v > hi {
-				bad(fmt.Errorf("%q: want %s with a number from %d to %d", line, f[0], lo, hi))
-				return 0, false
+				return 0, fmt.Errorf("%q: want %s with a number from %d to %d", line, f[0], lo, hi)
 			}
-			return v, true
+			return v, nil
 		}
+		var err error
 		switch f[0] {
 		case "-D":
 			if len(f) != 1 {
-				bad(fmt.Errorf("%q: -D takes no arguments here", line))
+				return fmt.Errorf("%q: -D takes no arguments here", line)
 			}
 		case "-b":
-			if v, ok := num(1, 1<<20); ok {
-				rs.Backlog = uint32(v)
-			}
+			var v int
+			v, err = num(1, 1<<20)
+			rs.Backlog = uint32(v)
 		case "-e":
-			if v, ok := num(0, 2); ok {
-				rs.Enabled = v
-			}
+			rs.Enabled, err = num(0, 2)
 		case "-f":
-			if v, ok := num(0, 2); ok {
-				rs.Failure = v
-			}
+			rs.Failure, err = num(0, 2)
 		default:
 			ru, err := flags.Parse(line)
 			if err != nil {
-				bad(err)
-				continue
+				return err
 			}
 			wf, err := rule.Build(ru)
 			if err != nil {
-				bad(err)
-				continue
+				return err
 			}
 			rs.Rules = append(rs.Rules, wf)
 			rs.Text = append(rs.Text, line)
 		}
-	}
-	if err := sc.Err(); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", name, err))
-	}
+		return err
+	})
 	return rs, errors.Join(errs...)
 }
