@@ -17,12 +17,14 @@ import (
 // TableName is the one inet table the init owns.
 const TableName = "genai"
 
-// Modules are the kernel modules the ruleset needs, by name, beside their dependencies (which the
-// builder resolves from .modinfo: nfnetlink, libcrc32c, nf_conntrack, nf_defrag_ipv4,
-// nf_defrag_ipv6). Debian's kernel has NF_TABLES=m and no modprobe for the kernel to call, so the
-// init loads them before it applies the ruleset. meta, payload, cmp, bitwise, immediate and counter
-// are built into nf_tables.ko; ct is nft_ct.ko.
-var Modules = []string{"nf_tables", "nft_ct"}
+// Modules are the kernel modules the ruleset needs, by name, in the order they must load, beside
+// their dependencies (which the builder resolves from .modinfo depends=: nfnetlink, libcrc32c,
+// nf_conntrack, nf_defrag_ipv4, nf_defrag_ipv6). Debian's kernel has NF_TABLES=m and no modprobe
+// for the kernel to call, so the init loads them before it applies the ruleset. crc32c_generic is
+// libcrc32c's "softdep=pre: crc32c" (its init asks the crypto API for crc32c, which would
+// request_module it): without it libcrc32c fails with ENOENT. meta, payload, cmp, bitwise,
+// immediate and counter are built into nf_tables.ko; ct is nft_ct.ko.
+var Modules = []string{"crc32c_generic", "nf_tables", "nft_ct"}
 
 // IANA protocol numbers (meta l4proto) and ICMP types (RFC 792, RFC 4443, RFC 4861).
 const (

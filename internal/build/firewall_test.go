@@ -48,7 +48,7 @@ func TestFirewallConf(t *testing.T) {
 	if got := read(tr); !slices.Equal(got.Allow, want.Allow) || !got.Enabled {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
-	if mods := s.kernelModules(); !slices.Contains(mods, "nf_tables") || !slices.Contains(mods, "nft_ct") {
+	if mods := s.kernelModules(); !slices.Contains(mods, "nf_tables") || !slices.Contains(mods, "nft_ct") || !slices.Contains(mods, "crc32c_generic") {
 		t.Errorf("firewall on, modules %v", mods)
 	}
 

@@ -77,47 +77,49 @@ func applyFirewall(c firewall.Config, procSys string) error {
 }
 
 // firewallModules loads the ruleset's modules and their dependencies from the module list, now
-// (the rest of the list loads in the background after the units have started).
+// (the rest of the list loads in the background after the units have started): each of
+// firewall.Modules in turn, with its dependencies, so that a soft dependency listed first is in
+// the kernel before the module that needs it.
 func (in *initProc) firewallModules() error {
 	mods, deps, ok := in.moduleFiles()
 	if !ok {
 		return nil // no list: a kernel with nf_tables built in (applying says if not)
 	}
-	want := map[string]bool{}
-	var add func(m string)
-	add = func(m string) {
-		if !want[m] {
-			want[m] = true
-			for _, d := range deps[m] {
-				add(d)
+	done := map[string]bool{}
+	for _, name := range firewall.Modules {
+		want := map[string]bool{}
+		var add func(m string)
+		add = func(m string) {
+			if !want[m] && !done[m] {
+				want[m] = true
+				for _, d := range deps[m] {
+					add(d)
+				}
 			}
 		}
-	}
-	found := map[string]bool{}
-	for _, m := range mods {
-		if n := modload.ModuleName(m); slices.Contains(firewall.Modules, n) {
-			found[n] = true
-			add(m)
+		i := slices.IndexFunc(mods, func(m string) bool { return modload.ModuleName(m) == name })
+		if i < 0 {
+			return fmt.Errorf("module %s is not in /%s", name, modulesPath)
+		}
+		add(mods[i])
+		var load []string
+		for _, m := range mods {
+			if want[m] {
+				load = append(load, m)
+				done[m] = true
+			}
+		}
+		var errs []error
+		for _, r := range modload.Load(context.Background(), load, deps, 2*runtime.NumCPU(), modload.Finit) {
+			if r.Err != nil {
+				errs = append(errs, r.Err)
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return err
 		}
 	}
-	for _, n := range firewall.Modules {
-		if !found[n] {
-			return fmt.Errorf("module %s is not in /%s", n, modulesPath)
-		}
-	}
-	var load []string
-	for _, m := range mods {
-		if want[m] {
-			load = append(load, m)
-		}
-	}
-	var errs []error
-	for _, r := range modload.Load(context.Background(), load, deps, 2*runtime.NumCPU(), modload.Finit) {
-		if r.Err != nil {
-			errs = append(errs, r.Err)
-		}
-	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // securityLine prints `genai-os: security secureboot=on|off lockdown=<mode>`.
