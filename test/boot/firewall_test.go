@@ -168,7 +168,10 @@ func TestFirewall(t *testing.T) {
 			time.Sleep(time.Second)
 		}
 		for _, re := range []string{
-			`(?m)^type=USER_LOGIN msg=audit\([0-9]+\.[0-9]+:[0-9]+\): .*exe="/usr/sbin/sshd".*addr=10\.0\.2\.2.*res=success`,
+			// OpenSSH 9.8 and later write it from the session process, sshd-session.
+			`(?m)^type=USER_LOGIN msg=audit\([0-9]+\.[0-9]+:[0-9]+\): .*exe="/usr/(sbin/sshd|lib/openssh/sshd-session)".*addr=10\.0\.2\.2.*res=success`,
+			// audit=1: the kernel audited the init's ruleset before the daemon ran
+			`(?m)^type=NETFILTER_CFG msg=audit\([0-9.:]+\): table=genai:[0-9]+ family=1 .*op=nft_register_chain`,
 			`(?m)^type=SERVICE_START msg=audit\([0-9.:]+\): .*unit=sshd comm="consciousness-init" .*res=success`,
 			`(?m)^type=SERVICE_START msg=audit\([0-9.:]+\): .*unit=ssh-host-keys .*res=success`,
 		} {
@@ -176,7 +179,13 @@ func TestFirewall(t *testing.T) {
 				t.Errorf("audit.log has no record matching %s", re)
 			}
 		}
-		t.Logf("audit.log (%d lines), first 20:\n%s", strings.Count(log, "\n"), strings.Join(first(strings.Split(log, "\n"), 20), "\n"))
+		var logins []string
+		for _, l := range strings.Split(log, "\n") {
+			if strings.Contains(l, "LOGIN") || strings.Contains(l, "SERVICE_") {
+				logins = append(logins, l)
+			}
+		}
+		t.Logf("audit.log: %d lines; the login and service records:\n%s", strings.Count(log, "\n"), strings.Join(logins, "\n"))
 		if ls := run("ls -l /var/log/audit/audit.log", false); !strings.HasPrefix(strings.TrimSpace(ls), "-rw-------") {
 			t.Errorf("audit.log mode: %s", ls)
 		}
@@ -198,5 +207,35 @@ func TestFirewall(t *testing.T) {
 	})
 }
 
-func first(l []string, n int) []string { return l[:min(n, len(l))] }
+// TestFirewallFailsClosed boots the firewall edition with a module list that lacks the firewall's
+// modules (an overlay replaces it): the init cannot set the firewall up, so it says why, starts
+// no unit and halts; SSH never answers.
+func TestFirewallFailsClosed(t *testing.T) {
+	needQEMU(t)
+	firewallEditions.once.Do(func() {
+		firewallEditions.dir, firewallEditions.err = writeEditions(map[string]string{firewallEdition: firewallYAML, firewallOffEdition: firewallOffYAML})
+	})
+	if firewallEditions.err != nil {
+		t.Fatal(firewallEditions.err)
+	}
+	res := buildISO(t, firewallEdition+"-broken", build.Options{Edition: firewallEdition, EditionsDir: firewallEditions.dir,
+		ExtraOverlays: []string{"testdata/firewall", "testdata/firewall-broken"}})
+	sshAddr, sshPort := freePort(t)
+	vm := startVM(t, qemu.Config{Image: res.Image, Firmware: qemu.BIOS, Media: qemu.CD,
+		HostFwd: []string{"tcp:127.0.0.1:" + sshPort + "-:22"}}, 6*time.Minute)
+	line, err := vm.WaitFor(regexp.MustCompile(`genai-os: (ready|failed) [^\n]*`))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, vm.Console())
+	}
+	if !strings.Contains(line, `failed reason=firewall edition=server-firewall detail="module crc32c_generic is not in /etc/consciousness/modules"`) {
+		t.Fatalf("verdict %q, want failed reason=firewall", line)
+	}
+	if _, err := vm.WaitWithin(regexp.MustCompile(`genai-os: halted`), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if got := readBanner(sshAddr, 10*time.Second); got != "" {
+		t.Errorf("SSH answered a system whose firewall failed: %q", got)
+	}
+}
+
 
