@@ -237,5 +237,3 @@ func TestFirewallFailsClosed(t *testing.T) {
 		t.Errorf("SSH answered a system whose firewall failed: %q", got)
 	}
 }
-
-
