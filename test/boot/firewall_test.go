@@ -99,9 +99,11 @@ func TestFirewall(t *testing.T) {
 		webAddr, webPort := freePort(t)
 		vm := startVM(t, qemu.Config{Image: res.Image, Firmware: qemu.BIOS, Media: qemu.CD,
 			HostFwd: []string{"tcp:127.0.0.1:" + sshPort + "-:22", "tcp:127.0.0.1:" + webPort + "-:8080"}}, 6*time.Minute)
-		if _, err := vm.WaitFor(readyLine(edition)); err != nil {
+		line, err := vm.WaitFor(readyLine(edition))
+		if err != nil {
 			t.Fatalf("%v\n%s", err, vm.Console())
 		}
+		t.Log(line)
 		if _, err := vm.WaitFor(regexp.MustCompile(`genai-os: network iface=\S+ addr=10\.0\.2\.15/24`)); err != nil {
 			t.Fatal(err)
 		}
