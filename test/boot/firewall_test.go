@@ -46,15 +46,21 @@ var firewallEditions struct {
 	err  error
 }
 
-// firewallISO builds one of the firewall editions with the banner overlay and a root key.
-func firewallISO(t *testing.T, edition, authorized string) *build.Result {
+// firewallEditionsDir is the folder with the checkout's editions and the firewall's, written once.
+func firewallEditionsDir(t *testing.T) string {
+	t.Helper()
 	firewallEditions.once.Do(func() {
 		firewallEditions.dir, firewallEditions.err = writeEditions(map[string]string{firewallEdition: firewallYAML, firewallOffEdition: firewallOffYAML})
 	})
 	if firewallEditions.err != nil {
 		t.Fatal(firewallEditions.err)
 	}
-	return buildISO(t, edition, build.Options{Edition: edition, EditionsDir: firewallEditions.dir,
+	return firewallEditions.dir
+}
+
+// firewallISO builds one of the firewall editions with the banner overlay and a root key.
+func firewallISO(t *testing.T, edition, authorized string) *build.Result {
+	return buildISO(t, edition, build.Options{Edition: edition, EditionsDir: firewallEditionsDir(t),
 		SSHKeys: []string{authorized}, ExtraOverlays: []string{"testdata/firewall"}})
 }
 
@@ -214,13 +220,7 @@ func TestFirewall(t *testing.T) {
 // no unit and halts; SSH never answers.
 func TestFirewallFailsClosed(t *testing.T) {
 	needQEMU(t)
-	firewallEditions.once.Do(func() {
-		firewallEditions.dir, firewallEditions.err = writeEditions(map[string]string{firewallEdition: firewallYAML, firewallOffEdition: firewallOffYAML})
-	})
-	if firewallEditions.err != nil {
-		t.Fatal(firewallEditions.err)
-	}
-	res := buildISO(t, firewallEdition+"-broken", build.Options{Edition: firewallEdition, EditionsDir: firewallEditions.dir,
+	res := buildISO(t, firewallEdition+"-broken", build.Options{Edition: firewallEdition, EditionsDir: firewallEditionsDir(t),
 		ExtraOverlays: []string{"testdata/firewall", "testdata/firewall-broken"}})
 	sshAddr, sshPort := freePort(t)
 	vm := startVM(t, qemu.Config{Image: res.Image, Firmware: qemu.BIOS, Media: qemu.CD,
