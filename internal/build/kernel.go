@@ -10,9 +10,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/genai-os/genai-build/initramfs/firewall"
 	"github.com/genai-os/genai-build/internal/cache"
 	"github.com/genai-os/genai-build/internal/debian"
 	"github.com/genai-os/genai-build/internal/fstree"
@@ -330,7 +332,21 @@ func (s *state) kernelStep(ctx context.Context) (*kernelOut, error) {
 	if err := s.checkKconfig(k); err != nil {
 		return nil, err
 	}
-	return &kernelOut{stage: k, modules: s.modulesSegment(ctx, k, "kernel-modules", s.ed.Kernel.Modules)}, nil
+	return &kernelOut{stage: k, modules: s.modulesSegment(ctx, k, "kernel-modules", s.kernelModules())}, nil
+}
+
+// kernelModules are the edition's modules, and those the firewall's ruleset needs when it is on
+// (the init loads these before any unit starts; the kernel has no modprobe to ask).
+func (s *state) kernelModules() []string {
+	mods := slices.Clone(s.ed.Kernel.Modules)
+	if s.ed.Firewall.On() {
+		for _, m := range firewall.Modules {
+			if !slices.Contains(mods, m) {
+				mods = append(mods, m)
+			}
+		}
+	}
+	return mods
 }
 
 // modulesSegment is a segment of the named modules and their dependencies, with the load list the

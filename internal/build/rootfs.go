@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"net"
 	"os"
 	"path"
 	"path/filepath"
@@ -19,7 +20,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/genai-os/genai-build/initramfs/firewall"
 	"github.com/genai-os/genai-build/initramfs/rootcheck"
+	"github.com/genai-os/genai-build/initramfs/unit"
 	"github.com/genai-os/genai-build/internal/cache"
 	"github.com/genai-os/genai-build/internal/debconfigure"
 	"github.com/genai-os/genai-build/internal/fstree"
@@ -535,7 +538,71 @@ func (s *state) systemTree(sysusers [][]byte, hasShell bool) (*fstree.Tree, erro
 			return nil, fmt.Errorf("extra overlay %s: %w", o, err)
 		}
 	}
+	if err := s.addFirewallConf(t); err != nil {
+		return nil, err
+	}
 	return t, nil
+}
+
+// firewallConfPath is the file the init applies the firewall from (initramfs/firewall).
+const firewallConfPath = "etc/consciousness/firewall.conf"
+
+// addFirewallConf writes firewall.conf from the edition's firewall: its ports, and the TCP ports
+// of every socket unit in the tree (a socket the image declares is a port it means to serve).
+// Overlays' files are in t by now; an overlay's own firewall.conf is refused.
+func (s *state) addFirewallConf(t *fstree.Tree) error {
+	fw := s.ed.Firewall
+	c := firewall.Config{Enabled: fw.On()}
+	if c.Enabled {
+		for _, p := range fw.AllowTCP {
+			c.Allow = append(c.Allow, firewall.Port{Proto: "tcp", Num: uint16(p)})
+		}
+		for _, p := range fw.AllowUDP {
+			c.Allow = append(c.Allow, firewall.Port{Proto: "udp", Num: uint16(p)})
+		}
+		ports, err := socketPorts(t)
+		if err != nil {
+			return err
+		}
+		c.Allow = append(c.Allow, ports...)
+	}
+	if e, ok := t.Get(firewallConfPath); ok {
+		return fmt.Errorf("/%s: written from the edition's firewall: section, not by %s", firewallConfPath, e.Origin)
+	}
+	return t.Add(fstree.Entry{Path: firewallConfPath, Kind: fstree.File, Mode: 0o644, Origin: "generated:edition",
+		Data: firewall.Format(c, "Written by genai-build from editions/"+s.ed.Name+".yaml (firewall:) and the socket units' ListenStream= ports.")})
+}
+
+// socketPorts are the TCP ports the tree's socket units listen on (ListenStream=; unix sockets
+// are not ports).
+func socketPorts(t *fstree.Tree) ([]firewall.Port, error) {
+	var ports []firewall.Port
+	for _, e := range t.Entries() {
+		dir, name := path.Split(e.Path)
+		if dir != "etc/consciousness/services/" || !strings.HasSuffix(name, ".socket") || e.Kind != fstree.File {
+			continue
+		}
+		data, err := e.ReadAll()
+		if err != nil {
+			return nil, fmt.Errorf("/%s: %w", e.Path, err)
+		}
+		u, _, err := unit.Parse(name, "/"+e.Path, bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("firewall: %w", err)
+		}
+		for _, l := range u.ListenStream {
+			if l.Network != "tcp" {
+				continue
+			}
+			_, port, err := net.SplitHostPort(l.Address)
+			n, perr := strconv.ParseUint(port, 10, 16)
+			if err != nil || perr != nil || n == 0 {
+				return nil, fmt.Errorf("/%s: ListenStream=%s: no port for the firewall", e.Path, l.Address)
+			}
+			ports = append(ports, firewall.Port{Proto: "tcp", Num: uint16(n)})
+		}
+	}
+	return ports, nil
 }
 
 // localCAs makes the CA bundle and its links again, in the system tree, when an overlay adds a

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -40,6 +41,8 @@ type Edition struct {
 	Users []User `yaml:"users"`
 	// Assistant is genai-assistant's endpoint, written to /etc/genai/assistant.conf.
 	Assistant Assistant `yaml:"assistant"`
+	// Firewall is the deny-by-default inbound firewall the init applies before any unit starts.
+	Firewall Firewall `yaml:"firewall"`
 
 	// Remove takes entries away from what the parent chain added.
 	Remove Removals `yaml:"remove"`
@@ -126,6 +129,57 @@ func (a Assistant) Check() [][2]string {
 	return ps
 }
 
+// Firewall is the edition's inbound firewall (/etc/consciousness/firewall.conf). With Enabled,
+// inbound traffic is dropped but for the listed ports, the ListenStream= ports of the image's
+// socket units, loopback, replies and ICMP's essentials; forwarding is off.
+type Firewall struct {
+	Enabled  *bool `yaml:"enabled"`
+	AllowTCP []int `yaml:"allow_tcp"`
+	AllowUDP []int `yaml:"allow_udp"`
+}
+
+// On reports whether the firewall is enabled.
+func (f Firewall) On() bool { return f.Enabled != nil && *f.Enabled }
+
+// mergeFirewall: enabled is the child's when set; the port lists are the parent's then the
+// child's, each port once.
+func mergeFirewall(parent, child Firewall) Firewall {
+	out := child
+	if out.Enabled == nil {
+		out.Enabled = parent.Enabled
+	}
+	ports := func(p, c []int) []int {
+		var out []int
+		for _, n := range append(append([]int{}, p...), c...) {
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	out.AllowTCP, out.AllowUDP = ports(parent.AllowTCP, child.AllowTCP), ports(parent.AllowUDP, child.AllowUDP)
+	return out
+}
+
+// Check returns what is wrong with the firewall's settings, as (field, message) pairs.
+func (f Firewall) Check() [][2]string {
+	var ps [][2]string
+	for _, l := range []struct {
+		field string
+		ports []int
+	}{{"firewall.allow_tcp", f.AllowTCP}, {"firewall.allow_udp", f.AllowUDP}} {
+		for _, p := range l.ports {
+			if p < 1 || p > 65535 {
+				ps = append(ps, [2]string{l.field, fmt.Sprintf("%d is not a port (1-65535)", p)})
+			}
+		}
+		if len(l.ports) > 0 && !f.On() {
+			ps = append(ps, [2]string{l.field, "ports are allowed only by an enabled firewall (firewall.enabled: true)"})
+		}
+	}
+	return ps
+}
+
 // Initramfs says how the initramfs is written.
 type Initramfs struct {
 	Compression string `yaml:"compression"` // zstd, gzip, xz, none
@@ -200,6 +254,7 @@ func (b Boot) TimeoutOr(def int) int {
 //     entries then the child's, each once, in first-seen order; then the child's `remove:` entries are
 //     taken out;
 //   - users: the parent's, a child's user of the same name replacing the parent's, then the child's;
+//   - firewall: enabled as a scalar, allow_tcp and allow_udp as lists (without remove:);
 //   - abstract and remove are never inherited; extends is the child's.
 func Merge(parent, child Edition) Edition {
 	out := child
@@ -232,6 +287,7 @@ func Merge(parent, child Edition) Edition {
 		out.Debian.KeepMan = parent.Debian.KeepMan
 	}
 	out.Users = mergeUsers(parent.Users, child.Users)
+	out.Firewall = mergeFirewall(parent.Firewall, child.Firewall)
 	r := child.Remove
 	out.Recipes = union(parent.Recipes, child.Recipes, r.Recipes)
 	out.Overlays = union(parent.Overlays, child.Overlays, r.Overlays)

@@ -196,6 +196,9 @@ func (in *initProc) boot() {
 	// socket listens on every address). The ready line does not wait for them, unless a boot unit
 	// waits for network-online.target: then the hardware and the network come first.
 	in.modulesDone = make(chan struct{})
+	if !in.startFirewall() {
+		return
+	}
 	rep := in.startServices(system)
 	in.mark("services started")
 	if err := power.CtrlAltDelSignals(); err != nil {
@@ -205,6 +208,7 @@ func (in *initProc) boot() {
 		log.Warn("firmware", "err", err)
 	} else {
 		fmt.Fprintf(os.Stdout, "genai-os: boot firmware=%s secureboot=%s\n", fw.Name(), fw.SecureBoot)
+		in.securityLine(fw.SecureBoot)
 	}
 	in.startHardware()
 	in.goSafe("power button", in.powerButton)

@@ -81,6 +81,7 @@ func (in *initProc) startServices(system <-chan struct{}) svc.Report {
 		return svc.Report{}
 	}
 	in.mgr = m // before startHardware: the network reports network-online.target to it
+	in.auditUnits(m)
 	for _, u := range units {
 		if slices.Contains(u.Wants, networkOnline) || slices.Contains(u.Requires, networkOnline) {
 			// A unit waits for the network: if it starts at boot, the boot waits for the NIC's
