@@ -18,7 +18,7 @@ const VerityBlockSize = 4096
 
 // VerityTreeFormat names the tree layout the builder appends and the init's table reads: change
 // it when either changes.
-const VerityTreeFormat = "verity-v1-sha256-4096-superblock"
+const VerityTreeFormat = "verity-v1-sha256-4096-superblock-whole-blocks"
 
 // SectorSize is the unit of a device-mapper table's start and length.
 const SectorSize = 512

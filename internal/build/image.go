@@ -92,12 +92,7 @@ func (s *state) image(ctx context.Context, in imageInputs) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The SBOM goes on the medium too (of the image's content; the image's own digest is only in
-	// the copy beside it).
-	sbomOnMedium, err := SBOM(m)
-	if err != nil {
-		return nil, err
-	}
+
 	chain := &output.Chain{
 		Base:          imageBase(s.ed),
 		Title:         fmt.Sprintf("GenAI OS %s %s %s (%s)\n", s.ed.Name, s.ed.Version, s.ed.Arch, s.opts.SourceDate.UTC().Format("2006-01-02")),
@@ -111,8 +106,7 @@ func (s *state) image(ctx context.Context, in imageInputs) (*Result, error) {
 		Menu:          menu,
 		Loaders:       in.loaders,
 		Medium: append(append([]output.File{}, pl.medium...),
-			output.File{Path: output.ManifestPath, Data: append(buildJSON, '\n'), Origin: "generated:manifest"},
-			output.File{Path: SBOMPath, Data: sbomOnMedium, Origin: "generated:sbom"}),
+			output.File{Path: output.ManifestPath, Data: append(buildJSON, '\n'), Origin: "generated:manifest"}),
 		SourceDate: s.opts.SourceDate,
 		Sign:       s.sign,
 		SignerID:   s.signerID,
@@ -130,6 +124,15 @@ func (s *state) image(ctx context.Context, in imageInputs) (*Result, error) {
 	if len(names) == 0 {
 		return nil, fmt.Errorf("%s: no output format", s.ed.Source)
 	}
+	// The SBOM goes on the medium too: of the image's content, without the image's own digest
+	// (only the copy beside the image has it).
+	onMedium := *m
+	onMedium.Image = &ImageRecord{Name: names[0]}
+	sbom, err := SBOM(&onMedium)
+	if err != nil {
+		return nil, err
+	}
+	chain.Medium = append(chain.Medium, output.File{Path: SBOMPath, Data: sbom, Origin: "generated:sbom"})
 	if err := os.MkdirAll(s.opts.OutDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -222,8 +225,7 @@ func (s *state) image(ctx context.Context, in imageInputs) (*Result, error) {
 	if err := writeAtomic(primary+".manifest.json", append(mj, '\n')); err != nil {
 		return nil, err
 	}
-	sbom, err := SBOM(m)
-	if err != nil {
+	if sbom, err = SBOM(m); err != nil {
 		return nil, err
 	}
 	if err := writeAtomic(primary+".spdx.json", sbom); err != nil {

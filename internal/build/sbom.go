@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -68,15 +69,23 @@ func SBOM(m *Manifest) ([]byte, error) {
 		return nil, fmt.Errorf("sbom: the manifest has no image")
 	}
 	created := time.Unix(m.SourceDateEpoch, 0).UTC().Format(time.RFC3339)
+	// The copy on the medium cannot know the image's digest: its namespace names the build's
+	// source date instead.
+	id := m.Image.SHA256
+	if id == "" {
+		id = "medium-" + strconv.FormatInt(m.SourceDateEpoch, 10)
+	}
 	doc := spdxDoc{
 		SPDXVersion: "SPDX-2.3", DataLicense: "CC0-1.0", SPDXID: "SPDXRef-DOCUMENT", Name: m.Image.Name,
-		DocumentNamespace: "https://spdx.genai-os.invalid/" + m.Image.Name + "-" + m.Image.SHA256,
+		DocumentNamespace: "https://spdx.genai-os.invalid/" + m.Image.Name + "-" + id,
 		CreationInfo:      spdxCreation{Created: created, Creators: []string{"Tool: genai-build"}},
 	}
 	image := spdxPackage{Name: m.Image.Name, SPDXID: "SPDXRef-Image", VersionInfo: m.Version, DownloadLocation: "NOASSERTION",
 		LicenseConcluded: "NOASSERTION", LicenseDeclared: "NOASSERTION", CopyrightText: "NOASSERTION",
-		Checksums: []spdxChecksum{{"SHA256", m.Image.SHA256}},
-		Comment:   fmt.Sprintf("GenAI OS %s edition %s (%s), kernel %s", m.Edition, m.Version, m.Arch, m.Kernel)}
+		Comment: fmt.Sprintf("GenAI OS %s edition %s (%s), kernel %s", m.Edition, m.Version, m.Arch, m.Kernel)}
+	if m.Image.SHA256 != "" {
+		image.Checksums = []spdxChecksum{{"SHA256", m.Image.SHA256}}
+	}
 	doc.Packages = append(doc.Packages, image)
 	doc.Relationships = append(doc.Relationships, spdxRelationship{"SPDXRef-DOCUMENT", "DESCRIBES", "SPDXRef-Image"})
 	seen := map[string]bool{}

@@ -16,7 +16,7 @@ import (
 )
 
 func newBoot(env Env, g *globals) *cobra.Command {
-	var edName, firmware, media, accel string
+	var edName, firmware, media, accel, vars string
 	var memory int
 	var net bool
 	var fwd []string
@@ -28,10 +28,14 @@ secureboot (OVMF with Microsoft's keys enrolled and Secure Boot on), from --medi
 CD-ROM) or usb (a USB stick, as written by dd). The serial console is this terminal; quit with
 Ctrl-A X. Without IMAGE, the edition's image in images/ is booted (build it first with
 genai-build iso). Needs qemu-system-x86_64, and OVMF for UEFI (Debian: qemu-system-x86 ovmf).
-KVM is used when it works, TCG otherwise (--accel).`,
+KVM is used when it works, TCG otherwise (--accel). --vars boots with a UEFI variable store of
+your own, such as the one 'genai-build keys init' writes with your keys enrolled (for the
+enterprise edition: --firmware secureboot --vars KEYS/OVMF_VARS_4M.enrolled.fd); it is copied,
+never changed.`,
 		Example: `  genai-build boot --edition server
   genai-build boot images/genai-os-server-0.1.0-amd64.iso --firmware secureboot --media usb
-  genai-build boot --firmware uefi --net --hostfwd tcp::2222-:22`,
+  genai-build boot --firmware uefi --net --hostfwd tcp::2222-:22
+  genai-build boot --edition enterprise --firmware secureboot --vars ~/genai-keys/OVMF_VARS_4M.enrolled.fd`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fw, err := qemu.ParseFirmware(firmware)
@@ -63,13 +67,14 @@ KVM is used when it works, TCG otherwise (--accel).`,
 				return err
 			}
 			fmt.Fprintf(env.Stderr, "booting %s (firmware %s, media %s); quit with Ctrl-A X\n", img, fw, md)
-			return qemu.Interactive(cmd.Context(), qemu.Config{Image: img, Firmware: fw, Media: md, MemoryMB: memory, Net: net, HostFwd: fwd},
+			return qemu.Interactive(cmd.Context(), qemu.Config{Image: img, Firmware: fw, Media: md, MemoryMB: memory, Net: net, HostFwd: fwd, Vars: vars},
 				qemu.Accel(accel), env.Stdin, env.Stdout, env.Stderr)
 		},
 	}
 	cmd.Flags().StringVarP(&edName, "edition", "e", "server", "edition whose image to boot, when no IMAGE is given")
 	cmd.Flags().StringVar(&firmware, "firmware", "bios", "bios, uefi or secureboot")
 	cmd.Flags().StringVar(&media, "media", "cd", "cd or usb")
+	cmd.Flags().StringVar(&vars, "vars", "", "a UEFI variable store `file` to boot with (copied), e.g. genai-build keys init's OVMF_VARS_4M.enrolled.fd")
 	cmd.Flags().StringVar(&accel, "accel", "auto", "auto (KVM when usable), kvm or tcg")
 	cmd.Flags().IntVar(&memory, "memory", 1024, "guest memory in MiB (refused below the image's minimum, which inspect shows)")
 	cmd.Flags().BoolVar(&net, "net", false, "attach a virtio NIC on QEMU's user network")

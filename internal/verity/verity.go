@@ -67,7 +67,31 @@ func Append(path string) (dm.VerityParams, error) {
 	// RFC 9562 §5.8: version 8 (custom), variant 10.
 	uuid[6] = uuid[6]&0x0f | 0x80
 	uuid[8] = uuid[8]&0x3f | 0x80
-	return Format(path, uint64(padded/BlockSize), salt[:], uuid)
+	p, err := Format(path, uint64(padded/BlockSize), salt[:], uuid)
+	if err != nil {
+		return p, err
+	}
+	// The kernel counts the hash device in whole blocks and wants every block up to the end of the
+	// tree (drivers/md/dm-verity-target.c: "Hash device is too small"): a one-block layer has no
+	// tree levels, only the 512-byte superblock after its data, which must fill its block.
+	if err := padTo(path, BlockSize); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// padTo extends path with zeros to a whole number of blocks.
+func padTo(path string, block int64) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if r := fi.Size() % block; r != 0 {
+		if err := os.Truncate(path, fi.Size()+block-r); err != nil {
+			return fmt.Errorf("%s: padding the tree: %w", path, err)
+		}
+	}
+	return nil
 }
 
 // Format writes the superblock and tree for the first dataBlocks blocks of path right after them,

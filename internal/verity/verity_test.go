@@ -96,3 +96,26 @@ func TestAppendEmpty(t *testing.T) {
 		t.Error("an empty file: want an error")
 	}
 }
+
+// TestAppendWholeBlocks: the kernel refuses a hash device that ends inside a block ("Hash device is
+// too small", E2BIG): a one-block layer, whose tree is only the superblock, is padded too. The
+// enterprise edition's system layer is such a layer.
+func TestAppendWholeBlocks(t *testing.T) {
+	for _, size := range []int{100, 4096, 5000, 3 * 4096} {
+		p := filepath.Join(t.TempDir(), "layer")
+		if err := os.WriteFile(p, bytes.Repeat([]byte{7}, size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		vp, err := Append(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size()%BlockSize != 0 || fi.Size() < int64(vp.HashStartBlock)*BlockSize {
+			t.Errorf("%d-byte layer: file is %d bytes with the tree at block %d, want whole blocks past it", size, fi.Size(), vp.HashStartBlock)
+		}
+	}
+}
