@@ -70,20 +70,23 @@ var enterpriseSSH struct {
 }
 
 // enterpriseISO is the enterprise edition as `genai-build iso --edition enterprise --keys DIR
-// --ssh-key KEY --overlay test/boot/testdata/enterprise` builds it, signed with the test
-// organisation's db key.
+// --ssh-key KEY --overlay test/boot/testdata/firewall` builds it, signed with the test
+// organisation's db key. The overlay adds a service on tcp/8080 that no unit declares to the
+// firewall.
 func enterpriseISO(t *testing.T) *build.Result {
 	t.Helper()
 	enterpriseSSH.once.Do(func() { enterpriseSSH.signer, enterpriseSSH.authorized = testKey(t) })
 	dir, _ := testOrg.keys(t, "GenAI Test Org")
 	return buildISO(t, "enterprise", build.Options{Edition: "enterprise", Keys: dir, SSHKeys: []string{enterpriseSSH.authorized},
-		ExtraOverlays: []string{filepath.Join(root, "test/boot/testdata/enterprise")}})
+		ExtraOverlays: []string{filepath.Join(root, "test/boot/testdata/firewall")}})
 }
 
 // TestEnterprise boots the enterprise ISO under OVMF with the organisation's keys enrolled and
 // Secure Boot on, from a CD and from a USB stick, and checks what the init reports: Secure Boot on,
 // the kernel in integrity lockdown, every layer of the root read through dm-verity, the firewall
-// up, and then the whole system ready.
+// up, and then the whole system ready. From the CD it then logs in over SSH: the login is in the
+// audit log, the service on tcp/8080 is not reachable while SSH is, and the hardened sshd's
+// session cannot write the system.
 func TestEnterprise(t *testing.T) {
 	needQEMU(t)
 	res := enterpriseISO(t)
@@ -91,7 +94,15 @@ func TestEnterprise(t *testing.T) {
 	for _, media := range []qemu.Media{qemu.CD, qemu.USB} {
 		t.Run(string(media), func(t *testing.T) {
 			t.Parallel()
-			vm := startVM(t, qemu.Config{Image: res.Image, Firmware: qemu.SecureBoot, Vars: vars, Media: media}, 8*time.Minute)
+			cfg := qemu.Config{Image: res.Image, Firmware: qemu.SecureBoot, Vars: vars, Media: media}
+			var sshAddr, bannerAddr string
+			if media == qemu.CD {
+				var sshPort, bannerPort string
+				sshAddr, sshPort = freePort(t)
+				bannerAddr, bannerPort = freePort(t)
+				cfg.HostFwd = []string{"tcp:127.0.0.1:" + sshPort + "-:22", "tcp:127.0.0.1:" + bannerPort + "-:8080"}
+			}
+			vm := startVM(t, cfg, 8*time.Minute)
 			line, err := vm.WaitFor(readyLine("enterprise"))
 			if err != nil {
 				t.Fatalf("no ready line: %v\n%s", err, vm.Console())
@@ -99,6 +110,8 @@ func TestEnterprise(t *testing.T) {
 			t.Log(line)
 			console := string(vm.Console())
 			for _, want := range []*regexp.Regexp{
+				regexp.MustCompile(`EFI stub: UEFI Secure Boot is enabled`),
+				regexp.MustCompile(`integrity: Loaded X.509 cert 'GenAI Test Org db`),
 				regexp.MustCompile(`genai-os: security secureboot=on lockdown=integrity`),
 				regexp.MustCompile(`genai-os: verity on layers=` + strconv.Itoa(len(res.Layers)) + ` on_corruption=eio`),
 				regexp.MustCompile(`genai-os: firewall on input=drop allow=tcp/22\b`),
@@ -107,7 +120,71 @@ func TestEnterprise(t *testing.T) {
 					t.Errorf("console lacks %s:\n%s", want, console)
 				}
 			}
+			if media == qemu.CD {
+				enterpriseSession(t, vm, sshAddr, bannerAddr)
+			}
 		})
+	}
+}
+
+// enterpriseSession logs in over SSH with a terminal (sshd writes its login record for sessions
+// with one) and checks the audit log, the firewall and the hardened sshd.
+func enterpriseSession(t *testing.T, vm *qemu.Machine, sshAddr, bannerAddr string) {
+	t.Helper()
+	if _, err := vm.WaitWithin(regexp.MustCompile(`genai-os: network iface=\S+ addr=10\.0\.2\.15/24`), time.Minute); err != nil {
+		t.Fatalf("no network: %v", err)
+	}
+	cfg := &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.PublicKeys(enterpriseSSH.signer)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 30 * time.Second}
+	client, err := ssh.Dial("tcp", sshAddr, cfg)
+	if err != nil {
+		t.Fatalf("ssh: %v\n%s", err, vm.Console())
+	}
+	defer client.Close()
+	run := func(cmd string, pty bool) (string, error) {
+		s, err := client.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if pty {
+			if err := s.RequestPty("xterm", 24, 80, ssh.TerminalModes{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out, err := s.CombinedOutput(cmd)
+		return string(out), err
+	}
+	if out, err := run("true", true); err != nil {
+		t.Fatalf("a session with a terminal: %v\n%s", err, out)
+	}
+	// The login, as sshd wrote it through the kernel's audit interface.
+	login := regexp.MustCompile(`(?m)^type=USER_LOGIN msg=audit\([0-9.]+:[0-9]+\): .*exe="/usr/(sbin/sshd|lib/openssh/sshd-session)".*addr=10\.0\.2\.2.*res=success`)
+	var log string
+	for range 20 { // the daemon writes what the kernel hands it, a moment after the login
+		if log, err = run("cat /var/log/audit/audit.log", false); err == nil && login.MatchString(log) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if !login.MatchString(log) {
+		t.Errorf("audit.log has no successful SSH login record (%v):\n%s", err, log)
+	}
+	if !strings.Contains(log, "type=SERVICE_START") || !strings.Contains(log, "unit=sshd") {
+		t.Errorf("audit.log has no unit start of sshd:\n%s", log)
+	}
+	// The hardened sshd (ProtectSystem=strict): its sessions cannot write /usr or /etc.
+	for _, p := range []string{"/usr/genai-test", "/etc/genai-test"} {
+		if out, err := run("touch "+p, false); err == nil || !strings.Contains(out, "read-only file system") {
+			t.Errorf("touch %s from an SSH session: %v %q, want a read-only file system", p, err, out)
+		}
+	}
+	// The service on 8080 runs, and the firewall keeps it from the network.
+	if out, err := run("consciousness-manager status banner.service", false); err != nil || !strings.Contains(out, "running") {
+		t.Fatalf("banner.service is not running (%v):\n%s", err, out)
+	}
+	if got := readBanner(bannerAddr, 5*time.Second); strings.Contains(got, "HELLO-8080") {
+		t.Errorf("tcp/8080 answered %q through the firewall", got)
 	}
 }
 
@@ -161,7 +238,7 @@ func TestEnterpriseRefused(t *testing.T) {
 	// The same edition signed by another organisation's db key.
 	otherDir, _ := otherOrg.keys(t, "Other Org")
 	other := buildISO(t, "enterprise-other-key", build.Options{Edition: "enterprise", Keys: otherDir, SSHKeys: []string{enterpriseSSH.authorized},
-		ExtraOverlays: []string{filepath.Join(root, "test/boot/testdata/enterprise")}})
+		ExtraOverlays: []string{filepath.Join(root, "test/boot/testdata/firewall")}})
 
 	for _, c := range []struct {
 		name  string
