@@ -62,6 +62,14 @@ func (o *orgKeys) keys(t *testing.T, org string) (dir, vars string) {
 	return o.dir, o.vars
 }
 
+// OVMF refuses an image Secure Boot does not allow with EFI_ACCESS_DENIED or
+// EFI_SECURITY_VIOLATION; BdsDxe prints the status on the console
+// ("BdsDxe: failed to load Boot0001 ...: Access Denied").
+var refusedLine = regexp.MustCompile(`Access Denied|Security Violation`)
+
+// kernelStarted is the kernel's first line: a refused image never gets there.
+var kernelStarted = regexp.MustCompile(`Linux version`)
+
 // enterpriseSSH is the key the enterprise test image lets root log in with.
 var enterpriseSSH struct {
 	once       sync.Once

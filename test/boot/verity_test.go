@@ -254,6 +254,13 @@ func TestVerity(t *testing.T) {
 			if sm[2] != strconv.FormatInt(block, 10) {
 				t.Errorf("the kernel names data block %s of %s, the test flipped a byte of block %d", sm[2], sm[1], block)
 			}
+			// The init names the layer, the device and the block too, on the console.
+			name := strings.TrimSuffix(filepath.Base(layer), ".squashfs")
+			initLine := regexp.MustCompile(`genai-os: verity error layer=` + regexp.QuoteMeta(name) + ` dev=` + regexp.QuoteMeta(sm[1]) +
+				` block=` + strconv.FormatInt(block, 10) + ` detail=`)
+			if _, err := m.Find(initLine, 15*time.Second); err != nil {
+				t.Errorf("the init did not report the corrupted block (%s): %v\n%s", initLine, err, m.Console())
+			}
 			if out := run("cat /" + otherPath); !strings.Contains(out, otherText) {
 				t.Errorf("another file of the layer does not read:\n%s", out)
 			}

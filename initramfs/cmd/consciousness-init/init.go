@@ -158,6 +158,9 @@ func (in *initProc) boot() {
 		log.Debug("reaped orphan", "pid", e.Pid, "status", describe(e.Status))
 	})
 	in.goSafe("reaper", in.keepReaping)
+	if in.stage2 {
+		in.goSafe("verity errors", in.watchVerity)
+	}
 
 	// Nothing is reported before the root is known to be whole (verdict.go). In stage 2 the root
 	// is the medium's layers, whose sizes stage 1 checked: the root manifest described the early
