@@ -50,6 +50,7 @@ lint-ci:
 # go test -json events go to $(BOOT_JSON), which `genai-build release --tested` reads.
 BOOT_RUN_server    = ^TestBootMatrix$$/^server-(iso|kernel-initrd)-
 BOOT_RUN_developer = ^(TestBootMatrix|TestDeveloper)$$/^developer-
+BOOT_RUN_enterprise = ^TestEnterprise
 BOOT_JSON ?= test-results/boot-$(EDITION).json
 boot-test:
 	@test -n '$(BOOT_RUN_$(EDITION))' || { echo "boot-test: no boot tests for EDITION=$(EDITION) (editions with some: $(patsubst BOOT_RUN_%,%,$(filter BOOT_RUN_%,$(.VARIABLES))))"; exit 2; }
@@ -60,6 +61,7 @@ boot-test:
 bench:
 	$(GO) run ./ci/bench -edition $(EDITION)
 	$(GO) run ./ci/bench -edition developer -images-only
+	$(GO) run ./ci/bench -edition enterprise -images-only
 
 # The least memory the edition's image boots with, measured by bisection, against the build's figure.
 bench-memory: iso

@@ -398,16 +398,21 @@ func (s *state) prepare(ctx context.Context) (inputs []Input, err error) {
 	return inputs, nil
 }
 
+// Signs says whether one of an edition's outputs is signed with the organisation's Secure Boot
+// db key (it asks for the UKI stub): its build needs Options.Keys.
+func Signs(ed *edition.Edition) bool {
+	for _, o := range ed.Outputs {
+		if w, ok := output.Lookup(o); ok && slices.Contains(w.Loaders(), output.RoleUKIStub) {
+			return true
+		}
+	}
+	return false
+}
+
 // loadSigner reads the db key when an output signs (it asks for the UKI stub), before anything is
 // fetched or built: a missing or bad key stops the build at once.
 func (s *state) loadSigner() error {
-	signs := false
-	for _, o := range s.ed.Outputs {
-		if w, ok := output.Lookup(o); ok && slices.Contains(w.Loaders(), output.RoleUKIStub) {
-			signs = true
-		}
-	}
-	if !signs {
+	if !Signs(s.ed) {
 		return nil
 	}
 	if s.opts.Keys == "" {

@@ -20,6 +20,7 @@ import (
 
 type releaseFlags struct {
 	editions []string
+	keys     string
 	key      string
 	out      string
 	images   string
@@ -42,7 +43,8 @@ func newRelease(env Env, g *globals) *cobra.Command {
 		Short: "Build, boot-check, checksum and sign every edition into a release folder",
 		Long: `Cut a release, locally exactly as CI does:
 
- 1. build every edition (--editions, default: every edition in editions/ that is not abstract),
+ 1. build every edition (--editions, default: every edition in editions/ that is not abstract, and
+    of those the organisation signs, such as enterprise, only with --keys),
     as genai-build iso does, into --images;
  2. check that every image boots: boot each in QEMU in every mode its output promises (an ISO on
     BIOS, UEFI and UEFI with Secure Boot, from a CD and a USB stick; kernel-initrd directly) and
@@ -68,7 +70,8 @@ leaves none; an existing <out>/<version> is kept unless --force.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringSliceVarP(&f.editions, "editions", "e", nil, "editions to release, comma-separated (default: every edition that is not abstract)")
+	fl.StringSliceVarP(&f.editions, "editions", "e", nil, "editions to release, comma-separated (default: every edition that is not abstract; those signed with the organisation's Secure Boot keys only with --keys)")
+	fl.StringVar(&f.keys, "keys", "", "the organisation's Secure Boot key `folder` (genai-build keys init), for the editions it signs (enterprise) (default: $"+KeysEnv+")")
 	fl.StringVar(&f.key, "key", "", "armored private release key (default: $"+sign.KeyEnv+"); genai-build release-key makes one")
 	fl.StringVarP(&f.out, "out", "o", "", "releases folder; the release goes to <out>/<version> (default: release/ in the checkout)")
 	fl.StringVar(&f.images, "images", "", "where the builds write the images (default: images/ in the checkout)")
@@ -107,7 +110,11 @@ func runRelease(cmd *cobra.Command, env Env, g *globals, f *releaseFlags) error 
 	if err != nil {
 		return err
 	}
-	eds, err := releaseEditions(root, f.editions)
+	keysDir := f.keys
+	if keysDir == "" {
+		keysDir = env.Getenv(KeysEnv)
+	}
+	eds, err := releaseEditions(root, f.editions, keysDir != "")
 	if err != nil {
 		return err
 	}
@@ -176,7 +183,7 @@ func runRelease(cmd *cobra.Command, env Env, g *globals, f *releaseFlags) error 
 	}
 	for _, e := range eds {
 		fmt.Fprintf(env.Stderr, "release %s: building %s\n", version, e.ed.Name)
-		e.res, err = build.Run(cmd.Context(), build.Options{Root: root, Edition: e.ed.Name, OutDir: f.images, Cache: c, Mirror: m, Security: sec,
+		e.res, err = build.Run(cmd.Context(), build.Options{Root: root, Edition: e.ed.Name, Keys: keysDir, OutDir: f.images, Cache: c, Mirror: m, Security: sec,
 			Offline: f.offline, SourceDate: date, Log: g.logger(env), Progress: newProgress(env.Stderr, f.quiet)})
 		if err != nil {
 			return fmt.Errorf("edition %s: %w", e.ed.Name, err)
@@ -223,8 +230,9 @@ func runRelease(cmd *cobra.Command, env Env, g *globals, f *releaseFlags) error 
 	return nil
 }
 
-// releaseEditions loads the named editions, or every edition that is not abstract.
-func releaseEditions(root string, names []string) ([]*releaseEdition, error) {
+// releaseEditions loads the named editions, or every edition that is not abstract; without the
+// organisation's keys the default leaves out the editions whose images it signs (enterprise).
+func releaseEditions(root string, names []string, haveKeys bool) ([]*releaseEdition, error) {
 	set := edition.Set{Dir: filepath.Join(root, "editions")}
 	all := len(names) == 0
 	if all {
@@ -249,6 +257,12 @@ func releaseEditions(root string, names []string) ([]*releaseEdition, error) {
 				continue
 			}
 			return nil, fmt.Errorf("edition %s is abstract (a parent of others); it has no image to release", n)
+		}
+		if build.Signs(ed) && !haveKeys {
+			if all {
+				continue
+			}
+			return nil, fmt.Errorf("edition %s is signed with the organisation's Secure Boot keys: pass --keys DIR (or $%s)", n, KeysEnv)
 		}
 		eds = append(eds, &releaseEdition{ed: ed})
 	}

@@ -2,6 +2,8 @@ package output
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,13 +11,13 @@ import (
 )
 
 func TestRegistry(t *testing.T) {
-	if got := strings.Join(Names(), " "); got != "iso kernel-initrd" {
+	if got := strings.Join(Names(), " "); got != "iso kernel-initrd uefi-iso" {
 		t.Errorf("Names() = %q", got)
 	}
 	if _, ok := Lookup("uki"); ok {
 		t.Error("Lookup(uki) found a writer")
 	}
-	if err := (&UnknownError{Name: "uki"}).Error(); !strings.Contains(err, "known: [iso kernel-initrd]") {
+	if err := (&UnknownError{Name: "uki"}).Error(); !strings.Contains(err, "known: [iso kernel-initrd uefi-iso]") {
 		t.Errorf("UnknownError = %q", err)
 	}
 }
@@ -62,4 +64,31 @@ func TestKernelInitrd(t *testing.T) {
 			t.Errorf("file %d: %+v holds %q (%v), want %+v", i, got[i], b, err, want)
 		}
 	}
+}
+
+// TestOSRelease: the UKI's .osrel names the image and carries the digest of the build manifest on
+// the medium, so that the signature over the UKI covers the manifest.
+func TestOSRelease(t *testing.T) {
+	manifest := []byte(`{"edition":"enterprise"}` + "\n")
+	c := &Chain{Title: "GenAI OS enterprise 0.1.0 amd64 (2025-11-24)\n", Edition: "enterprise", Version: "0.1.0",
+		Medium: []File{{Path: "live/build-id", Data: []byte("x\n")}, {Path: ManifestPath, Data: manifest}}}
+	got := string(c.OSRelease())
+	for _, want := range []string{
+		"ID=genai-os\n", "VARIANT_ID=enterprise\n", "IMAGE_ID=genai-os-enterprise\n", "VERSION_ID=0.1.0\n",
+		`PRETTY_NAME="GenAI OS enterprise 0.1.0 amd64 (2025-11-24)"` + "\n",
+		// sha256sum of the manifest's bytes
+		"GENAI_BUILD_MANIFEST_SHA256=" + sha256Hex(manifest) + "\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf(".osrel lacks %q:\n%s", want, got)
+		}
+	}
+	if _, err := UKI(&Chain{}); err != ErrNoSigner {
+		t.Errorf("UKI without a signer: %v, want ErrNoSigner", err)
+	}
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }
