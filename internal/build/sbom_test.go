@@ -134,3 +134,29 @@ func TestSPDXValidatorRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestSBOMOnMediumValidSPDX: the copy the medium carries cannot know the image's digest; it is
+// valid SPDX all the same, with no checksum on the image and every input's intact.
+func TestSBOMOnMediumValidSPDX(t *testing.T) {
+	m := sbomManifest()
+	m.Image = &ImageRecord{Name: m.Image.Name}
+	data, err := SBOM(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := validSPDX(t, data)
+	if len(doc.Packages) != 4 {
+		t.Fatalf("%d packages, want the image and 3 inputs", len(doc.Packages))
+	}
+	for _, p := range doc.Packages {
+		if p.PackageSPDXIdentifier == "Image" && len(p.PackageChecksums) != 0 {
+			t.Errorf("the image has checksums %+v on the medium, where its digest cannot be known", p.PackageChecksums)
+		}
+		if p.PackageSPDXIdentifier != "Image" && len(p.PackageChecksums) != 1 {
+			t.Errorf("%s: checksums %+v", p.PackageName, p.PackageChecksums)
+		}
+	}
+	if !strings.Contains(doc.DocumentNamespace, "-medium-") {
+		t.Errorf("namespace %q does not say it is the medium's copy", doc.DocumentNamespace)
+	}
+}
