@@ -41,19 +41,9 @@ func (w isoWriter) Write(ctx context.Context, c *Chain, dir string) ([]Written, 
 		{Path: "isolinux/isolinux.cfg", Data: bootmenu.ISOLINUX(c.Menu), Origin: "generated:boot-menu"},
 	}
 	files = append(files, c.Medium...)
-	t := fstree.New()
-	for _, f := range files {
-		e := fstree.Entry{Path: f.Path, Kind: fstree.File, Mode: 0o444, Source: f.Source, Data: f.Data, Origin: f.Origin}
-		if f.Source != "" {
-			fi, err := os.Stat(f.Source)
-			if err != nil {
-				return nil, err
-			}
-			e.Size = fi.Size()
-		}
-		if err := t.Add(e); err != nil {
-			return nil, err
-		}
+	t, err := isoTree(files)
+	if err != nil {
+		return nil, err
 	}
 	mbr, err := os.ReadFile(c.Loaders[RoleMBR])
 	if err != nil {
@@ -73,6 +63,25 @@ func (w isoWriter) Write(ctx context.Context, c *Chain, dir string) ([]Written, 
 		return nil, err
 	}
 	return []Written{{Name: name, Format: "iso", Path: tmp, Files: files}}, nil
+}
+
+// isoTree is the ISO 9660 side: each file read-only, from its bytes or its source file.
+func isoTree(files []File) (*fstree.Tree, error) {
+	t := fstree.New()
+	for _, f := range files {
+		e := fstree.Entry{Path: f.Path, Kind: fstree.File, Mode: 0o444, Source: f.Source, Data: f.Data, Origin: f.Origin, Size: int64(len(f.Data))}
+		if f.Source != "" {
+			fi, err := os.Stat(f.Source)
+			if err != nil {
+				return nil, err
+			}
+			e.Size = fi.Size()
+		}
+		if err := t.Add(e); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
 }
 
 // VolumeID is an ISO 9660 label from an edition's name and version: upper case, '_' for what

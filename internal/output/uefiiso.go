@@ -116,19 +116,9 @@ func (w uefiISO) Write(ctx context.Context, c *Chain, dir string) ([]Written, er
 		{Path: "boot/efi.img", Data: img, Origin: "generated:esp (signed unified kernel image: systemd-stub, kernel, initramfs, command line)"},
 	}
 	files = append(files, c.Medium...)
-	t := fstree.New()
-	for _, f := range files {
-		e := fstree.Entry{Path: f.Path, Kind: fstree.File, Mode: 0o444, Source: f.Source, Data: f.Data, Origin: f.Origin, Size: int64(len(f.Data))}
-		if f.Source != "" {
-			fi, err := os.Stat(f.Source)
-			if err != nil {
-				return nil, err
-			}
-			e.Size = fi.Size()
-		}
-		if err := t.Add(e); err != nil {
-			return nil, err
-		}
+	t, err := isoTree(files)
+	if err != nil {
+		return nil, err
 	}
 	name := w.Names(c.Base)[0]
 	spec := iso.Spec{
