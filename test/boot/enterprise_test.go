@@ -2,6 +2,9 @@ package boot_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/genai-os/genai-build/internal/build"
 	"github.com/genai-os/genai-build/internal/efivars"
+	"github.com/genai-os/genai-build/internal/iso"
 	"github.com/genai-os/genai-build/internal/qemu"
 	"github.com/genai-os/genai-build/internal/sbkeys"
 )
@@ -99,6 +103,34 @@ func TestEnterprise(t *testing.T) {
 	needQEMU(t)
 	res := enterpriseISO(t)
 	_, vars := testOrg.keys(t, "GenAI Test Org")
+	// The medium carries the SBOM and the build manifest, and the signed UKI the manifest's digest.
+	t.Run("medium", func(t *testing.T) {
+		manifest, err := iso.ReadFile(res.Image, "genai/build.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sbom, err := iso.ReadFile(res.Image, "genai/sbom.spdx.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			SPDXVersion string `json:"spdxVersion"`
+			Packages    []struct {
+				Name string `json:"name"`
+			} `json:"packages"`
+		}
+		if err := json.Unmarshal(sbom, &doc); err != nil || doc.SPDXVersion != "SPDX-2.3" || len(doc.Packages) < 10 {
+			t.Errorf("the medium's SBOM: %v, version %q, %d packages", err, doc.SPDXVersion, len(doc.Packages))
+		}
+		img, err := os.ReadFile(res.Image)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(manifest)
+		if want := "GENAI_BUILD_MANIFEST_SHA256=" + hex.EncodeToString(sum[:]) + "\n"; !bytes.Contains(img, []byte(want)) {
+			t.Errorf("the UKI's .osrel lacks %q", want)
+		}
+	})
 	for _, media := range []qemu.Media{qemu.CD, qemu.USB} {
 		t.Run(string(media), func(t *testing.T) {
 			t.Parallel()
