@@ -181,12 +181,16 @@ func run(edition string, boots int, skipCold, imagesOnly bool, squashfsDir strin
 	for _, f := range m.Files {
 		sizes[f.Path] = f.Size
 	}
-	rows = append(rows,
-		row{"ISO size", mb(fi.Size()), filepath.Base(image)},
-		row{"kernel (vmlinuz)", mb(sizes["/boot/vmlinuz"]), "Debian's signed kernel"},
-		row{"initramfs", mb(sizes["/boot/initrd.img"]), "zstd segments"},
-		row{"UEFI system partition image", mb(sizes["/boot/efi.img"]), "shim + GRUB"},
-	)
+	rows = append(rows, row{"ISO size", mb(fi.Size()), filepath.Base(image)})
+	if signed {
+		rows = append(rows, row{"UEFI system partition image", mb(sizes["/boot/efi.img"]), "the signed UKI: systemd-stub, kernel, early initramfs, command line"})
+	} else {
+		rows = append(rows,
+			row{"kernel (vmlinuz)", mb(sizes["/boot/vmlinuz"]), "Debian's signed kernel"},
+			row{"initramfs", mb(sizes["/boot/initrd.img"]), "zstd segments"},
+			row{"UEFI system partition image", mb(sizes["/boot/efi.img"]), "shim + GRUB"},
+		)
+	}
 	for _, l := range m.Layers {
 		rows = append(rows, row{"root layer " + l.Name, mb(l.Size), "SquashFS on the medium (/live/" + l.Name + ".squashfs)"})
 	}
@@ -340,7 +344,12 @@ func runSquashfs(edition, dir string) error {
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
-func mb(n int64) string           { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
+func mb(n int64) string {
+	if n < 100e3 {
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+}
 
 func median(ds []time.Duration) time.Duration {
 	if len(ds) == 0 {
