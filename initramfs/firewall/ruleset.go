@@ -165,3 +165,39 @@ func ForwardingOff(procSys string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// InputChain is one base chain on the input hook, as the kernel holds it.
+type InputChain struct {
+	Table  string // family and name, e.g. "inet genai"
+	Chain  string
+	Policy string // "drop" or "accept"
+	Rules  int
+}
+
+// Inputs lists the kernel's base chains on the input hook in conn's network namespace, whoever
+// made them: what filters inbound traffic now (security-dashboard reads it).
+func Inputs(conn *nftables.Conn) ([]InputChain, error) {
+	chains, err := conn.ListChains()
+	if err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
+	families := map[nftables.TableFamily]string{nftables.TableFamilyINet: "inet", nftables.TableFamilyIPv4: "ip",
+		nftables.TableFamilyIPv6: "ip6", nftables.TableFamilyBridge: "bridge", nftables.TableFamilyARP: "arp", nftables.TableFamilyNetdev: "netdev"}
+	var out []InputChain
+	for _, ch := range chains {
+		if ch.Hooknum == nil || *ch.Hooknum != *nftables.ChainHookInput || ch.Table == nil {
+			continue
+		}
+		ic := InputChain{Table: families[ch.Table.Family] + " " + ch.Table.Name, Chain: ch.Name, Policy: "accept"}
+		if ch.Policy != nil && *ch.Policy == nftables.ChainPolicyDrop {
+			ic.Policy = "drop"
+		}
+		rules, err := conn.GetRules(ch.Table, ch)
+		if err != nil {
+			return nil, fmt.Errorf("nftables: rules of %s %s: %w", ic.Table, ch.Name, err)
+		}
+		ic.Rules = len(rules)
+		out = append(out, ic)
+	}
+	return out, nil
+}

@@ -98,6 +98,15 @@ func TestApplyReadBack(t *testing.T) {
 			t.Errorf("%d input rules, want 14", len(rules))
 			return
 		}
+		// What security-dashboard reads: the input hook's base chains, whoever made them.
+		ins, err := Inputs(conn)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if len(ins) != 1 || ins[0] != (InputChain{Table: "inet " + TableName, Chain: "input", Policy: "drop", Rules: 14}) {
+			t.Errorf("Inputs = %+v, want the genai table's input chain, policy drop, 14 rules", ins)
+		}
 		ports := map[string]bool{}
 		var accepts, drops int
 		for _, r := range rules {

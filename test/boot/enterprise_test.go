@@ -219,6 +219,21 @@ func enterpriseSession(t *testing.T, vm *qemu.Machine, sshAddr, bannerAddr strin
 			t.Errorf("touch %s from an SSH session: %v %q, want a read-only file system", p, err, out)
 		}
 	}
+	// security-dashboard sees what the edition promises (it exits 1 on any warning: the output counts).
+	dash, _ := run("security-dashboard", false)
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^boot\s+PASS\s+secure-boot\s`),
+		regexp.MustCompile(`(?m)^boot\s+PASS\s+lockdown\s+integrity`),
+		regexp.MustCompile(`(?m)^boot\s+PASS\s+verity-root\s+the root's \d+ layers are read through dm-verity`),
+		// sshd's bounding set has no CAP_NET_ADMIN, which reading nftables needs: its sessions
+		// cannot see the ruleset, and the dashboard says why.
+		regexp.MustCompile(`(?m)^firewall\s+WARN\s+packet filter\s+netfilter loaded \(nf_tables\) but its rules are unreadable here \(this process lacks CAP_NET_ADMIN`),
+		regexp.MustCompile(`(?m)^audit\s+PASS\s+audit\s+genai-auditd runs`),
+	} {
+		if !want.MatchString(dash) {
+			t.Errorf("security-dashboard does not match %s:\n%s", want, dash)
+		}
+	}
 	// The service on 8080 runs, and the firewall keeps it from the network.
 	if out, err := run("consciousness-manager status banner.service", false); err != nil || !strings.Contains(out, "running") {
 		t.Fatalf("banner.service is not running (%v):\n%s", err, out)

@@ -53,7 +53,7 @@ func secureBootCheck(s *System) Finding {
 	f.Data = map[string]string{"secure_boot": state}
 	switch state {
 	case "on":
-		f.Status, f.Reason = Pass, "on, from "+source+": the firmware verified shim, GRUB and the kernel"
+		f.Status, f.Reason = Pass, "on, from "+source+": the firmware verified the boot chain (shim, GRUB and the kernel, or a signed unified kernel image)"
 	case "off":
 		f.Status, f.Reason = Warn, "off, from "+source+": any boot loader and kernel would have run"
 	default:
@@ -128,7 +128,7 @@ func unescapeMount(s string) string {
 // /sys/block/dm-N/dm; veritysetup's devices have a UUID starting CRYPT-VERITY-.
 func verityCheck(s *System) Finding {
 	f := Finding{Section: "boot", Check: "verity-root"}
-	var verity []string
+	var verity, layers []string
 	dms, _ := filepath.Glob(s.path("/sys/block/dm-*"))
 	sort.Strings(dms)
 	for _, d := range dms {
@@ -136,6 +136,10 @@ func verityCheck(s *System) Finding {
 		name, _ := os.ReadFile(filepath.Join(d, "dm/name"))
 		if strings.HasPrefix(string(uuid), "CRYPT-VERITY-") {
 			verity = append(verity, strings.TrimSpace(string(name)))
+		}
+		// The init's own (initramfs/live): one device per layer of a root on the medium.
+		if strings.HasPrefix(string(uuid), "GENAI-VERITY-") {
+			layers = append(layers, strings.TrimSpace(string(name)))
 		}
 	}
 	ms, err := s.mounts()
@@ -157,6 +161,11 @@ func verityCheck(s *System) Finding {
 			f.Status, f.Reason = Pass, "the root is the dm-verity device "+v+": every block is checked against its hash tree"
 			return f
 		}
+	}
+	if root.fstype == "overlay" && len(layers) > 0 {
+		f.Data["verity"] = strings.Join(layers, ",")
+		f.Status, f.Reason = Pass, fmt.Sprintf("the root's %d layers are read through dm-verity (%s): every block is checked against its hash tree, with root hashes from the initramfs", len(layers), strings.Join(layers, ", "))
+		return f
 	}
 	f.Status = Warn
 	switch root.fstype {

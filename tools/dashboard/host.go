@@ -1,12 +1,17 @@
 package dashboard
 
 import (
+	"errors"
 	"fmt"
 	"math/bits"
 	"os"
 	"sort"
 	"strings"
+	"syscall"
 
+	"github.com/google/nftables"
+
+	"github.com/genai-os/genai-build/initramfs/firewall"
 	"github.com/genai-os/genai-build/initramfs/svc"
 	"github.com/genai-os/genai-build/initramfs/unit"
 )
@@ -42,6 +47,31 @@ func firewallCheck(s *System) Finding {
 			return f
 		}
 	}
+	// Without nft (our images have none), the kernel's nftables ruleset over netlink.
+	unreadable := "no nft or iptables-save, or not root"
+	if s.Root == "/" && s.Privileged && s.exists("/sys/module/nf_tables") {
+		if ins, err := firewall.Inputs(&nftables.Conn{}); errors.Is(err, syscall.EPERM) {
+			// nfnetlink wants CAP_NET_ADMIN even to read (net/netfilter/nfnetlink.c)
+			unreadable = "this process lacks CAP_NET_ADMIN, which reading nftables over netlink needs (a hardened service's session, such as sshd's)"
+		} else if err != nil {
+			unreadable = err.Error()
+		} else if len(ins) > 0 {
+			drop, rules := false, 0
+			var desc []string
+			for _, in := range ins {
+				drop = drop || in.Policy == "drop"
+				rules += in.Rules
+				desc = append(desc, fmt.Sprintf("%s %s: policy %s, %d rules", in.Table, in.Chain, in.Policy, in.Rules))
+			}
+			f.Data = map[string]string{"tool": "netlink", "rules": fmt.Sprint(rules)}
+			if drop {
+				f.Status, f.Reason = Pass, "nftables, deny by default: "+strings.Join(desc, "; ")
+			} else {
+				f.Status, f.Reason = Warn, "nftables accepts by default: "+strings.Join(desc, "; ")
+			}
+			return f
+		}
+	}
 	var loaded []string
 	for _, m := range []string{"nf_tables", "ip_tables", "ip6_tables"} {
 		if s.exists("/sys/module/" + m) {
@@ -57,7 +87,7 @@ func firewallCheck(s *System) Finding {
 		f.Status, f.Reason = Warn, "none: no nftables or iptables in the kernel or the image; every listening socket is reachable"
 		return f
 	}
-	f.Status, f.Reason = Warn, "netfilter loaded ("+strings.Join(loaded, ", ")+") but its rules are unreadable here (no nft or iptables-save, or not root)"
+	f.Status, f.Reason = Warn, "netfilter loaded ("+strings.Join(loaded, ", ")+") but its rules are unreadable here ("+unreadable+")"
 	return f
 }
 
@@ -66,17 +96,19 @@ func firewallCheck(s *System) Finding {
 func auditCheck(s *System) Finding {
 	f := Finding{Section: "audit", Check: "audit"}
 	kernel := s.exists("/proc/self/loginuid")
-	daemon := false
+	daemon := ""
 	ents, _ := os.ReadDir(s.path("/proc"))
 	for _, e := range ents {
-		if b, err := s.read("/proc/" + e.Name() + "/comm"); err == nil && strings.TrimSpace(string(b)) == "auditd" {
-			daemon = true
+		if b, err := s.read("/proc/" + e.Name() + "/comm"); err == nil {
+			if c := strings.TrimSpace(string(b)); c == "auditd" || c == "genai-auditd" {
+				daemon = c
+			}
 		}
 	}
-	f.Data = map[string]string{"kernel": fmt.Sprint(kernel), "auditd": fmt.Sprint(daemon)}
+	f.Data = map[string]string{"kernel": fmt.Sprint(kernel), "auditd": fmt.Sprint(daemon != "")}
 	switch {
-	case daemon:
-		f.Status, f.Reason = Pass, "auditd runs: the kernel's audit records are kept"
+	case daemon != "":
+		f.Status, f.Reason = Pass, daemon+" runs: the kernel's audit records are kept"
 	case kernel:
 		f.Status, f.Reason = Warn, "the kernel audits (/proc/self/loginuid), but no auditd runs: logins and privileged calls are not recorded"
 	default:

@@ -34,6 +34,7 @@ func TestFirewallAndAudit(t *testing.T) {
 		{"no audit", map[string]string{"proc/1/comm": "init\n"}, Warn, "no kernel audit support"},
 		{"kernel only", map[string]string{"proc/self/loginuid": "4294967295", "proc/1/comm": "init\n"}, Warn, "no auditd runs"},
 		{"auditd", map[string]string{"proc/self/loginuid": "0", "proc/77/comm": "auditd\n"}, Pass, "auditd runs"},
+		{"genai-auditd", map[string]string{"proc/self/loginuid": "0", "proc/193/comm": "genai-auditd\n"}, Pass, "genai-auditd runs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := auditCheck(fixture(t, tc.files))
