@@ -113,15 +113,9 @@ func MBR(opts Options, imageSize int64) ([]byte, error) {
 	binary.LittleEndian.PutUint32(p1[8:12], 0)
 	binary.LittleEndian.PutUint32(p1[12:16], uint32(cyl*heads*sectorsPerTrk))
 
-	// Partition entry 2 (462): the ESP, CHS fe ff ff ("use LBA") as isohybrid.c writes it.
+	// Partition entry 2 (462): the ESP.
 	if opts.ESPSize > 0 {
-		p2 := m[462:478]
-		p2[0] = 0x00
-		p2[1], p2[2], p2[3] = 0xFE, 0xFF, 0xFF
-		p2[4] = typeESP
-		p2[5], p2[6], p2[7] = 0xFE, 0xFF, 0xFF
-		binary.LittleEndian.PutUint32(p2[8:12], opts.ESPStart)
-		binary.LittleEndian.PutUint32(p2[12:16], opts.ESPSize)
+		espEntry(m[462:478], opts)
 	}
 	// 510: boot signature 0x55 0xAA.
 	m[510], m[511] = 0x55, 0xAA
@@ -143,14 +137,20 @@ func uefiMBR(opts Options, imageSize int64) ([]byte, error) {
 	}
 	m := make([]byte, SectorSize)
 	binary.LittleEndian.PutUint32(m[440:444], opts.DiskSignature)
-	p := m[446:462]
+	espEntry(m[446:462], opts)
+	m[510], m[511] = 0x55, 0xAA
+	return m, nil
+}
+
+// espEntry writes the ESP's 16-byte partition entry, not bootable, CHS fe ff ff ("use LBA") as
+// isohybrid.c writes it.
+func espEntry(p []byte, opts Options) {
+	p[0] = 0x00
 	p[1], p[2], p[3] = 0xFE, 0xFF, 0xFF
 	p[4] = typeESP
 	p[5], p[6], p[7] = 0xFE, 0xFF, 0xFF
 	binary.LittleEndian.PutUint32(p[8:12], opts.ESPStart)
 	binary.LittleEndian.PutUint32(p[12:16], opts.ESPSize)
-	m[510], m[511] = 0x55, 0xAA
-	return m, nil
 }
 
 // Apply writes the hybrid MBR into the first 512 bytes of f, a finished ISO. It first checks that
