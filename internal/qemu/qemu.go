@@ -94,6 +94,10 @@ type Config struct {
 	// template: with SecureBoot, one with an organisation's keys enrolled (internal/efivars), run
 	// with OVMF's Secure Boot code (OVMF_CODE_4M.secboot.fd) instead of the Microsoft-keys one.
 	Vars string
+	// Reboot keeps QEMU running when the guest reboots (a reset, as a PC does), with the same
+	// variable store; by default QEMU exits when the guest reboots (-no-reboot), which ends a boot
+	// test at a panic or a reboot instead of booting again.
+	Reboot bool
 	// QMP is the path of a unix socket for QEMU's machine protocol (Machine.QMP: the power
 	// button, keys). Start makes one in the machine's own state folder when this is empty.
 	QMP string
@@ -158,7 +162,10 @@ func (c Config) Args(accel Accel) ([]string, error) {
 	}
 	// -nodefaults: no empty default CD drive for the firmware to try first (FACTS: QEMU here).
 	args = append(args, "-nodefaults", "-machine", machine, "-m", fmt.Sprint(mem), "-smp", fmt.Sprint(cpus),
-		"-display", "none", "-serial", "stdio", "-no-reboot")
+		"-display", "none", "-serial", "stdio")
+	if !c.Reboot {
+		args = append(args, "-no-reboot")
+	}
 	if accel == AccelKVM {
 		args = append(args, "-accel", "kvm", "-cpu", "host")
 	} else {

@@ -67,6 +67,8 @@ func TestArgs(t *testing.T) {
 				[]string{"-nic", "user,model=virtio-net-pci,hostfwd=tcp::2222-:22,hostfwd=tcp::8080-:80", "-S"}), ""},
 		{"forwards imply a network", Config{Image: img, Firmware: BIOS, Media: CD, HostFwd: []string{"tcp::2222-:22"}}, AccelTCG,
 			cat(base("q35", AccelTCG), cd, []string{"-nic", "user,model=virtio-net-pci,hostfwd=tcp::2222-:22"}), ""},
+		{"reboots reset the machine", Config{Image: img, Firmware: BIOS, Media: CD, Reboot: true}, AccelTCG,
+			cat(slices.DeleteFunc(base("q35", AccelTCG), func(a string) bool { return a == "-no-reboot" }), cd), ""},
 		{"direct kernel boot needs no image", Config{Kernel: "/k", Initrd: "/i", Append: "console=ttyS0 quiet", Firmware: BIOS}, AccelTCG,
 			cat(base("q35", AccelTCG), []string{"-kernel", "/k", "-initrd", "/i", "-append", "console=ttyS0 quiet"}), ""},
 	} {
