@@ -60,7 +60,7 @@ type Entry struct {
 // Table is a disk's GPT as read from one of its two copies.
 type Table struct {
 	SectorSize int64
-	DiskSize   int64 // bytes
+	DiskSize   int64  // bytes
 	header     []byte // one sector, the copy it was read from
 	entries    []byte // the whole entry array
 	// FromBackup is set when the primary copy was invalid and the backup was read.
