@@ -150,6 +150,9 @@ func TestParseCmdline(t *testing.T) {
 		{in: "consciousness.live.tmpfs=big", bad: true},
 		{in: "consciousness.live.tmpfs=1g,mode=777", bad: true},
 		{in: "consciousness.live.toram=no", bad: true},
+		{in: "genai.slot=B panic=10", want: Cmdline{Slot: "B"}},
+		{in: "genai.slot=b", bad: true},
+		{in: "genai.slot=", bad: true},
 	} {
 		got, warns, err := ParseCmdline(tc.in)
 		if (err != nil) != tc.bad {
