@@ -33,7 +33,7 @@ extends: server
 description: Server with its root on the medium, e2fsprogs, ext4 and a watchdog driver
 recipes: [embedded-packages]
 kernel:
-  modules: [ext4, i6300esb]
+  modules: [crc32c_generic, ext4, i6300esb]
 root:
   placement: image
 `
@@ -209,7 +209,7 @@ func TestABInit(t *testing.T) {
 		line(t, m, `genai-os: slot booted=A active=A trial=none left=0 version=`+regexp.QuoteMeta(version))
 		line(t, m, `genai-os: ready `)
 		if out := run("cat /proc/mounts"); !strings.Contains(out, "/dev/vda4 /data ext4 rw") {
-			t.Errorf("/data not mounted read-write:\n%s", out)
+			t.Fatalf("/data not mounted read-write:\n%s\n%s", out, m.Console())
 		}
 		// The update record genai-update would have left: B installed, waiting for its trial.
 		run("mkdir -p /data/genai && echo kept > /data/keep")

@@ -41,10 +41,12 @@ const (
 	mkfsTimeout    = 10 * time.Minute
 )
 
-// Modules by name: ext4 for /data, the watchdog drivers QEMU and PCs have (i6300esb: QEMU's
-// -device i6300esb; iTCO_wdt: the ICH9 TCO timer of q35 and Intel chipsets).
+// Modules by name: ext4 for /data with crc32c_generic, which ext4 asks the crypto API for at
+// mount ("Cannot load crc32c driver" without it; a softdep, not in modinfo's depends=); the
+// watchdog drivers QEMU and PCs have (i6300esb: QEMU's -device i6300esb; iTCO_wdt: the ICH9 TCO
+// timer of q35 and Intel chipsets).
 var (
-	dataModules     = []string{"ext4"}
+	dataModules     = []string{"crc32c_generic", "ext4"}
 	watchdogModules = []string{"i6300esb", "iTCO_wdt"}
 )
 
