@@ -132,7 +132,8 @@ func writeEnv(t *testing.T, img string, off, size int64, e ab.Env) {
 	}
 }
 
-// TestABInit boots a test edition from slot A of a fresh GPT disk (data partition grown and
+// TestABInit refuses the build's medium when it is not in the booted slot's partition, then boots
+// a test edition from slot A of a fresh GPT disk (data partition grown and
 // formatted, the slot line, a file written under /data), then as slot B on trial (/data kept, the
 // watchdog armed, the checks pass: committed, and the boot state on the ESP says so).
 func TestABInit(t *testing.T) {
@@ -197,6 +198,25 @@ func TestABInit(t *testing.T) {
 			t.Fatalf("power off: %v\n%s", err, m.Console())
 		}
 	}
+
+	// The build's medium on a CD, not in a slot: stage 1 finds it and refuses to boot it as slot A.
+	t.Run("medium-not-a-slot", func(t *testing.T) {
+		cfg := qemu.Config{Kernel: files["boot/vmlinuz"], Initrd: files["boot/initrd.img"],
+			Append: strings.Join(append(res.ManifestData.Cmdline, "genai.slot=A", "consciousness.test=poweroff"), " "),
+			Extra:  cdArgs(res.Image)}
+		m := startVM(t, cfg, 6*time.Minute)
+		got, err := m.WaitFor(verdict)
+		if err != nil {
+			t.Fatalf("no verdict: %v\n%s", err, m.Console())
+		}
+		t.Logf("%s", got)
+		if !regexp.MustCompile(`genai-os: failed reason=slot edition=` + abTestEdition + ` build=[0-9a-f]{8} dev=sr0 detail="genai.slot=A, but the medium found is sr0, GPT name \\"\\", not genai-a"`).MatchString(got) {
+			t.Errorf("verdict %q, want failed reason=slot naming sr0", got)
+		}
+		if err := m.Wait(); err != nil {
+			t.Errorf("power-off after the failed line: %v", err)
+		}
+	})
 
 	t.Run("first-boot", func(t *testing.T) {
 		m, run := boot(t, ab.A)
