@@ -106,6 +106,25 @@ func abDisk(t *testing.T, slot []byte, env ab.Env, size int64) (img string, espO
 	return img, espOff, espSize
 }
 
+// isoBootFiles copies an ISO's boot/vmlinuz and boot/initrd.img out, for a direct kernel boot;
+// by path in the ISO.
+func isoBootFiles(t *testing.T, image string) map[string]string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{}
+	for _, p := range []string{"boot/vmlinuz", "boot/initrd.img"} {
+		b, err := iso.ReadFile(image, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[p] = filepath.Join(dir, path.Base(p))
+		if err := os.WriteFile(files[p], b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return files
+}
+
 func readEnv(t *testing.T, img string, off, size int64) ab.Env {
 	t.Helper()
 	st, err := ab.OpenStoreAt(img, off, size)
@@ -145,18 +164,7 @@ func TestABInit(t *testing.T) {
 		t.Fatal(abEditions.err)
 	}
 	res := buildISO(t, abTestEdition, build.Options{Edition: abTestEdition, EditionsDir: abEditions.dir})
-	dir := t.TempDir()
-	files := map[string]string{}
-	for _, p := range []string{"boot/vmlinuz", "boot/initrd.img"} {
-		b, err := iso.ReadFile(res.Image, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[p] = filepath.Join(dir, path.Base(p))
-		if err := os.WriteFile(files[p], b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	files := isoBootFiles(t, res.Image)
 	slot, err := os.ReadFile(res.Image)
 	if err != nil {
 		t.Fatal(err)
@@ -260,6 +268,34 @@ func TestABInit(t *testing.T) {
 		down(t, m, run)
 		if e := readEnv(t, img, espOff, espSize); e != (ab.Env{Active: ab.B, SpareOK: true}) {
 			t.Errorf("boot state after the commit: %+v", e)
+		}
+	})
+
+	if t.Failed() {
+		return
+	}
+	// A trial of A whose try GRUB did not count (left still 3, as if it could not write the ESP):
+	// never committed, rolled back to B, and the init reboots (QEMU runs with -no-reboot: it exits).
+	writeEnv(t, img, espOff, espSize, ab.Env{Active: ab.B, Trial: ab.A, Left: 3, SpareOK: true})
+	t.Run("trial-not-counted", func(t *testing.T) {
+		m, _ := boot(t, ab.A)
+		line(t, m, `genai-os: slot booted=A active=B trial=A left=3 `)
+		got, err := m.WaitFor(regexp.MustCompile(`genai-os: update rolled back slot=A version=\S+ reason=health detail="GRUB did not count this trial boot \(left=3 of 3 tries\)[^"]*"`))
+		if err != nil {
+			t.Fatalf("no roll back: %v\n%s", err, m.Console())
+		}
+		t.Logf("%s", got)
+		if _, err := m.WaitFor(regexp.MustCompile(`file systems synced, rebooting`)); err != nil {
+			t.Fatalf("no clean reboot: %v\n%s", err, m.Console())
+		}
+		if err := m.Wait(); err != nil {
+			t.Errorf("reboot (QEMU's -no-reboot exit): %v", err)
+		}
+		if strings.Contains(string(m.Console()), "update committed") {
+			t.Error("committed a trial GRUB did not count")
+		}
+		if e := readEnv(t, img, espOff, espSize); e != (ab.Env{Active: ab.B}) {
+			t.Errorf("boot state after the roll back: %+v, want active=B, no trial, spare_ok=0", e)
 		}
 	})
 }
