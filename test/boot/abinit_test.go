@@ -259,6 +259,10 @@ func TestABInit(t *testing.T) {
 		if _, err := m.WaitFor(regexp.MustCompile(`genai-os: update committed slot=B version=` + regexp.QuoteMeta(version))); err != nil {
 			t.Fatalf("no commit: %v\n%s", err, m.Console())
 		}
+		// Disarmed by the magic close after the commit (the watchdog core's sysfs state).
+		if out := run("cat /sys/class/watchdog/watchdog0/state"); !strings.Contains(out, "inactive") {
+			t.Errorf("watchdog after the commit:\n%s", out)
+		}
 		if out := run("cat /data/keep"); !strings.Contains(out, "kept") {
 			t.Errorf("/data/keep lost:\n%s", out)
 		}
