@@ -235,7 +235,9 @@ func TestABInit(t *testing.T) {
 			t.Errorf("data size %d, want %d", n, want)
 		}
 		line(t, m, `genai-os: slot booted=A active=A trial=none left=0 version=`+regexp.QuoteMeta(version))
-		line(t, m, `genai-os: ready `)
+		// First boot's cost: from the switch to stage 2 to its ready line (grow, mke2fs, mount).
+		line(t, m, `root mounted, switching [^\r\n]*`)
+		line(t, m, `genai-os: ready [^\r\n]*`)
 		if out := run("cat /proc/mounts"); !strings.Contains(out, "/dev/vda4 /data ext4 rw") {
 			t.Fatalf("/data not mounted read-write:\n%s\n%s", out, m.Console())
 		}
@@ -256,6 +258,8 @@ func TestABInit(t *testing.T) {
 		line(t, m, `genai-os: data dev=vda4 size=[0-9]+ grown=no formatted=no`)
 		line(t, m, `genai-os: slot booted=B active=A trial=B left=2 version=`+regexp.QuoteMeta(version))
 		line(t, m, `genai-os: watchdog armed dev=/dev/watchdog timeout_s=60`)
+		line(t, m, `root mounted, switching [^\r\n]*`)
+		line(t, m, `genai-os: ready [^\r\n]*`)
 		if _, err := m.WaitFor(regexp.MustCompile(`genai-os: update committed slot=B version=` + regexp.QuoteMeta(version))); err != nil {
 			t.Fatalf("no commit: %v\n%s", err, m.Console())
 		}
