@@ -158,7 +158,7 @@ func (in *initProc) abPrepare() *abSystem {
 		fmt.Fprintf(os.Stdout, "genai-os: slot booted=%s active=unknown trial=unknown left=0 version=%s\n", s.booted, s.version)
 		return s
 	}
-	out := abboot.Decide(abboot.Input{Env: s.env, Booted: s.booted, Version: s.version, State: s.state, Now: time.Now()})
+	out := abboot.Decide(abboot.Input{Env: s.env, Booted: s.booted, Version: s.version, State: s.state, Tries: in.conf.UpdateTries, Now: time.Now()})
 	in.apply(s, out)
 	if out.Trial {
 		s.trial = true
@@ -278,7 +278,7 @@ func (in *initProc) abAfterReady(s *abSystem, ok, total int, reason, detail stri
 	in.goSafe("A/B health checks", func() {
 		c := in.healthChecks(ok, total, reason, detail)
 		in.log.Info("health checks", "ok", c.OK, "detail", c.Detail)
-		out := abboot.Decide(abboot.Input{Env: s.env, Booted: s.booted, Version: s.version, State: s.state, Now: time.Now(), Checks: &c})
+		out := abboot.Decide(abboot.Input{Env: s.env, Booted: s.booted, Version: s.version, State: s.state, Tries: in.conf.UpdateTries, Now: time.Now(), Checks: &c})
 		if s.dog != nil && s.trial {
 			if out.Reboot {
 				s.dog.Abandon() // armed until the reboot: a shutdown that hangs is ended too
