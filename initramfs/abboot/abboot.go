@@ -89,23 +89,11 @@ func atBoot(in Input) Output {
 	case booted == e.Active && e.Trial == other:
 		// GRUB booted the committed slot while the other was still on trial with tries left:
 		// the trial's kernel or initrd did not load and GRUB's fallback entry ran.
-		ver := pendingVersion(pending, other)
-		env := ab.Env{Active: booted}
-		out.Env = &env
-		out.State = rolledBack(in, other, ver, ReasonFallback)
-		out.Lines = append(out.Lines, rolledBackLine(other, ver, ReasonFallback,
-			fmt.Sprintf("GRUB fell back to slot %s: slot %s did not boot", booted, other)))
+		wentBack(&out, in, ReasonFallback, true, fmt.Sprintf("GRUB fell back to slot %s: slot %s did not boot", booted, other))
 	case booted == e.Active && e.Trial == "" && pending != nil && pending.Slot == other:
 		// The update was installed and set on trial, and GRUB has ended the trial: its tries
 		// ran out (each trial boot failed before committing: health, panic or watchdog).
-		ver := pendingVersion(pending, other)
-		if e.SpareOK || e.Left != 0 {
-			env := ab.Env{Active: booted}
-			out.Env = &env
-		}
-		out.State = rolledBack(in, other, ver, ReasonTries)
-		out.Lines = append(out.Lines, rolledBackLine(other, ver, ReasonTries,
-			fmt.Sprintf("slot %s did not commit in its tries; back on slot %s", other, booted)))
+		wentBack(&out, in, ReasonTries, e.SpareOK || e.Left != 0, fmt.Sprintf("slot %s did not commit in its tries; back on slot %s", other, booted))
 	case booted == e.Active && e.Trial == "" && pending != nil && pending.Slot == booted:
 		// The commit wrote the boot state and was cut before the record: finish the record.
 		st := ab.State{Last: &ab.Result{Slot: booted, Version: pendingVersion(pending, booted), Outcome: ab.Committed, Time: in.Now}}
@@ -155,6 +143,18 @@ func afterChecks(in Input) Output {
 	out.State = rolledBack(in, booted, ver, ReasonHealth)
 	out.Lines = []string{rolledBackLine(booted, ver, ReasonHealth, detail)}
 	return out
+}
+
+// wentBack reports, on the committed slot, that the other slot's trial ended without a commit:
+// the record and the line, and (when clearEnv) a boot state with no trial and no spare.
+func wentBack(out *Output, in Input, reason string, clearEnv bool, detail string) {
+	other := in.Booted.Other()
+	ver := pendingVersion(in.State.Pending, other)
+	if clearEnv {
+		out.Env = &ab.Env{Active: in.Booted}
+	}
+	out.State = rolledBack(in, other, ver, reason)
+	out.Lines = append(out.Lines, rolledBackLine(other, ver, reason, detail))
 }
 
 // rolledBack is the record after a roll back of slot s: no attempt pending, the last result.
