@@ -79,10 +79,11 @@ func Prepare(o Options) (Result, error) {
 			if err := t.Write(f); err != nil {
 				return r, fmt.Errorf("datapart: %s: %w", o.Disk, err)
 			}
-			if err := gpt.FixProtectiveMBR(f, size, sector); err != nil {
-				return r, fmt.Errorf("datapart: %s: %w", o.Disk, err)
-			}
 			r.Grown = true
+		}
+		// Also when a cut came between the table's write and this one (a no-op when right).
+		if err := gpt.FixProtectiveMBR(f, size, sector); err != nil {
+			return r, fmt.Errorf("datapart: %s: %w", o.Disk, err)
 		}
 		e, _ = t.Find(o.Name)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/diskfs/go-diskfs/backend/file"
 	dgpt "github.com/diskfs/go-diskfs/partition/gpt"
+	"github.com/genai-os/genai-build/initramfs/gpt"
 )
 
 const mib = 1 << 20
@@ -141,4 +142,45 @@ func TestPrepareNoDataPartition(t *testing.T) {
 	if _, err := Prepare(Options{Disk: img, Name: "genai-home", Mkfs: mke2fs(t, img)}); err == nil {
 		t.Fatal("no error for a missing partition")
 	}
+}
+
+// TestPrepareCutBeforeMBR: the grown table was written but the cut came before the protective
+// MBR's size: the next boot, finding the table grown, still sets it.
+func TestPrepareCutBeforeMBR(t *testing.T) {
+	img := image(t, 32*mib)
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, err := gpt.Read(f, 32*mib, 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := tab.Find("genai-data")
+	if _, err := tab.GrowToEnd(e.Index); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.Write(f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if got := mbrSize(t, img); got != 12*mib/512-1 {
+		t.Fatalf("MBR size before: %d", got)
+	}
+	r, err := Prepare(Options{Disk: img, Name: "genai-data", Mkfs: mke2fs(t, img)})
+	if err != nil || r.Grown || !r.Formatted {
+		t.Fatalf("%+v %v", r, err)
+	}
+	if got := mbrSize(t, img); got != 32*mib/512-1 {
+		t.Errorf("protective MBR's size %d, want the disk's sectors minus one, %d", got, 32*mib/512-1)
+	}
+}
+
+// mbrSize is the SizeInLBA of the protective MBR's first record (offset 446+12).
+func mbrSize(t *testing.T, img string) uint32 {
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return binary.LittleEndian.Uint32(b[446+12:])
 }
