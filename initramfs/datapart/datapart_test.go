@@ -12,6 +12,7 @@ import (
 
 	"github.com/diskfs/go-diskfs/backend/file"
 	dgpt "github.com/diskfs/go-diskfs/partition/gpt"
+
 	"github.com/genai-os/genai-build/initramfs/gpt"
 )
 
