@@ -270,13 +270,17 @@ func (in *initProc) armWatchdog() *watchdog.Dog {
 }
 
 // abAfterReady runs the health checks once the verdict line is out, and on a trial boot commits
-// or rolls back. verdict is bootVerdict's reason ("" for ready).
+// or rolls back: /data mounted, then healthChecks. reason and detail are bootVerdict's ("" for
+// ready).
 func (in *initProc) abAfterReady(s *abSystem, ok, total int, reason, detail string) {
 	if s == nil || !s.envOK {
 		return
 	}
 	in.goSafe("A/B health checks", func() {
-		c := in.healthChecks(ok, total, reason, detail)
+		c := abboot.Checks{Detail: "the data partition is not mounted on /" + dataDir}
+		if s.dataOK {
+			c = in.healthChecks(ok, total, reason, detail)
+		}
 		in.log.Info("health checks", "ok", c.OK, "detail", c.Detail)
 		out := abboot.Decide(abboot.Input{Env: s.env, Booted: s.booted, Version: s.version, State: s.state, Tries: in.conf.UpdateTries, Now: time.Now(), Checks: &c})
 		if s.dog != nil && s.trial {
