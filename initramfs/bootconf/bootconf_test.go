@@ -56,6 +56,7 @@ network.dns = 10.0.2.3 1.1.1.1
 colour = blue
 ai.endpoint = http://10.0.2.2:11434/v1
 ai.model = llama3.2
+update.tries = 5
 `
 	c, warns, err := Parse("boot.conf", strings.NewReader(good))
 	if err != nil {
@@ -71,6 +72,9 @@ ai.model = llama3.2
 	if c.AI.Endpoint != "http://10.0.2.2:11434/v1" || c.AI.Model != "llama3.2" {
 		t.Errorf("ai: %+v", c.AI)
 	}
+	if c.UpdateTries != 5 {
+		t.Errorf("update.tries: %d", c.UpdateTries)
+	}
 	if len(warns) != 1 || warns[0].String() != `boot.conf:12: unknown key "colour" skipped` {
 		t.Errorf("warnings = %v", warns)
 	}
@@ -85,6 +89,8 @@ ai.model = llama3.2
 		{"network.mode = static\n", "network.mode = static needs network.address"},
 		{"network.dns = 1.1.1.1 nope\n", "boot.conf:1: ParseAddr"},
 		{"ai.endpoint = ftp://x\n", "boot.conf:1: ai.endpoint"},
+		{"update.tries = 0\n", "boot.conf:1: update.tries"},
+		{"update.tries = 10\n", "boot.conf:1: update.tries"},
 	} {
 		_, _, err := Parse("boot.conf", strings.NewReader(tc.in))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -150,6 +156,9 @@ func TestParseCmdline(t *testing.T) {
 		{in: "consciousness.live.tmpfs=big", bad: true},
 		{in: "consciousness.live.tmpfs=1g,mode=777", bad: true},
 		{in: "consciousness.live.toram=no", bad: true},
+		{in: "genai.slot=B panic=10", want: Cmdline{Slot: "B"}},
+		{in: "genai.slot=b", bad: true},
+		{in: "genai.slot=", bad: true},
 	} {
 		got, warns, err := ParseCmdline(tc.in)
 		if (err != nil) != tc.bad {

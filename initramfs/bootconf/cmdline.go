@@ -22,6 +22,9 @@ type Cmdline struct {
 	LiveTimeout time.Duration
 	LiveTmpfs   string
 	LiveToRAM   bool
+	// Slot is genai.slot=A|B, which GRUB adds on an A/B disk system: the slot it booted ("" when
+	// not given: not an A/B system).
+	Slot string
 }
 
 // Known values of consciousness.test; any other value names a target to reach
@@ -82,6 +85,12 @@ func ParseCmdline(s string) (Cmdline, []string, error) {
 				continue
 			}
 			c.LiveToRAM = true
+		case k == "genai.slot":
+			if v != "A" && v != "B" {
+				errs = append(errs, fmt.Errorf("cmdline genai.slot=%q: want A or B", v))
+				continue
+			}
+			c.Slot = v
 		case strings.HasPrefix(k, "consciousness."):
 			warns = append(warns, fmt.Sprintf("cmdline: unknown parameter %q ignored", k))
 		}

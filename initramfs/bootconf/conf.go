@@ -23,6 +23,10 @@ type Config struct {
 	Console  string // console = shell|login (what the serial console offers; default shell)
 	Network  Network
 	AI       AI
+	// UpdateTries is update.tries = 1..9 on an A/B system: the boot loader's trial boots of an
+	// update (the edition's disk.tries; 0 when not given: the init's default, 3). A trial boot
+	// that still sees this many tries left was not counted by the boot loader.
+	UpdateTries int
 }
 
 // AI holds the ai.* keys: the assistant endpoint that units with
@@ -98,6 +102,14 @@ var keys = map[string]setter{
 			return fmt.Errorf("console %q: want shell or login", v)
 		}
 		c.Console = v
+		return nil
+	},
+	"update.tries": func(c *Config, v string) error {
+		// One digit: GRUB counts the tries down with an if-ladder (internal/ab's genai_left is 0-9).
+		if len(v) != 1 || v[0] < '1' || v[0] > '9' {
+			return fmt.Errorf("update.tries %q: want 1 to 9", v)
+		}
+		c.UpdateTries = int(v[0] - '0')
 		return nil
 	},
 	"ai.model": func(c *Config, v string) error {

@@ -511,18 +511,7 @@ func TestLiveToRAM(t *testing.T) {
 func TestLiveRescue(t *testing.T) {
 	needQEMU(t)
 	res := buildISO(t, liveEdition, build.Options{Edition: liveEdition, EditionsDir: editionsDir(t, liveEdition)})
-	dir := t.TempDir()
-	files := map[string]string{}
-	for _, p := range []string{"boot/vmlinuz", "boot/initrd.img"} {
-		b, err := iso.ReadFile(res.Image, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[p] = filepath.Join(dir, path.Base(p))
-		if err := os.WriteFile(files[p], b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	files := isoBootFiles(t, res.Image)
 	if len(res.BuildID) != 64 {
 		t.Fatalf("build id %q", res.BuildID)
 	}

@@ -64,6 +64,10 @@ type initProc struct {
 	hardwareOnce sync.Once
 	// stage2 is set when an early init (stage 1, live.go) made this root and handed over.
 	stage2 bool
+	// medium is the kernel name of the device stage 1 found the medium on ("" otherwise).
+	medium string
+	// netResult receives the network's outcome once (nil: configured), for the A/B health checks.
+	netResult chan error
 }
 
 func (in *initProc) path(p string) string { return filepath.Join(in.root, p) }
@@ -199,8 +203,14 @@ func (in *initProc) boot() {
 	// socket listens on every address). The ready line does not wait for them, unless a boot unit
 	// waits for network-online.target: then the hardware and the network come first.
 	in.modulesDone = make(chan struct{})
+	in.netResult = make(chan error, 1)
 	if !in.startFirewall() {
 		return
+	}
+	// An A/B system: /data and the boot state before any unit starts (abslot.go).
+	var abs *abSystem
+	if cmdline.Slot != "" {
+		abs = in.abBoot()
 	}
 	rep := in.startServices(system)
 	in.mark("services started")
@@ -235,6 +245,7 @@ func (in *initProc) boot() {
 		in.everyConsole(fmt.Sprintf("genai-os: failed reason=%s edition=%s level=%s boot_ms=%d services=%d/%d init_ms=%d detail=%q",
 			reason, in.conf.Edition, in.conf.Level, sinceBoot/1e6, rep.OK, rep.Total, initMs, detail))
 	}
+	in.abAfterReady(abs, rep.OK, rep.Total, reason, detail)
 	in.goSafe("modules report", func() {
 		if ms, ok := boot.KernelRanInit(); ok {
 			in.bootMu.Lock()
@@ -442,6 +453,12 @@ const networkOnline = "network-online.target"
 // reports network-online.target reached (or not).
 func (in *initProc) network() {
 	r, renew, err := netconf.Up(context.Background(), in.conf.Network, netconf.Options{Root: in.root, Log: in.log})
+	if in.netResult != nil {
+		select {
+		case in.netResult <- err:
+		default:
+		}
+	}
 	if in.mgr != nil {
 		_ = in.mgr.Reach(networkOnline, err == nil)
 	}

@@ -79,7 +79,7 @@ func (in *initProc) liveRoot(rr rootReport) {
 		in.loadModules(ctx, extra...)
 	})
 	finder := live.Finder{SysBlock: in.path("sys/class/block"), Timeout: in.cmdline.LiveTimeout, Log: log,
-		Probe: live.MountProbe(c, in.path("dev"), in.path(filepath.Join(liveRunDir, mediumMounts)))}
+		Probe: in.slotProbe(live.MountProbe(c, in.path("dev"), in.path(filepath.Join(liveRunDir, mediumMounts))))}
 	m, err := finder.Find(ctx)
 	stop()
 	<-modsDone
@@ -90,6 +90,9 @@ func (in *initProc) liveRoot(rr rootReport) {
 		} else {
 			in.failMedium(rr, c, "", err.Error())
 		}
+		return
+	}
+	if !in.checkSlot(rr, c, m.Device.Name) {
 		return
 	}
 	found, _ := boot.SinceBoot()
@@ -129,7 +132,7 @@ func (in *initProc) liveRoot(rr rootReport) {
 		in.failMedium(rr, c, m.Device.Name, "switch root: "+err.Error())
 		return
 	}
-	env := append(os.Environ(), stageEnv+"=2")
+	env := append(os.Environ(), stageEnv+"=2", mediumEnv+"="+m.Device.Name)
 	err = syscall.Exec(stage2Init, []string{stage2Init}, env)
 	// Only reached if exec failed: the initramfs is gone, so say so and stay PID 1.
 	in.failMedium(rr, c, m.Device.Name, fmt.Sprintf("exec %s: %v", stage2Init, err))

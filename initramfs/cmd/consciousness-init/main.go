@@ -63,7 +63,9 @@ func main() {
 	// Until boot has read the configuration, log on the console at the default level, so that a
 	// panic before then is seen.
 	in := &initProc{start: start, startedNs: startedNs, root: "/", log: earlyLogger(), stage2: os.Getenv(stageEnv) == "2"}
+	in.medium = os.Getenv(mediumEnv)
 	os.Unsetenv(stageEnv) // not for the services
+	os.Unsetenv(mediumEnv)
 	for {
 		func() {
 			defer func() {
