@@ -1,0 +1,149 @@
+package update
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/genai-os/genai-build/internal/ab"
+	"github.com/genai-os/genai-build/internal/bundle"
+)
+
+// Installed is what Install put where.
+type Installed struct {
+	Slot    ab.Slot
+	Version string
+	BuildID string
+}
+
+// Install installs the bundle at src (a file, "-" for stdin, an http(s) URL) into the slot the
+// system did not boot from, in this order, so that a power cut at any point leaves a device that
+// boots its committed slot:
+//
+//  1. refuse while a trial is pending or when the booted slot is not the committed one;
+//  2. read the bundle's manifest and check its signature, edition, architecture and version
+//     (nothing is written when they fail);
+//  3. mark the other slot bad (spare_ok=0) in the boot state, then stream the image into it,
+//     each chunk verified before it is written, and read it back;
+//  4. write the update record (pending, last: installed) on the data partition, then the boot
+//     state: trial of the new slot with Tries tries, spare_ok=1.
+//
+// progress gets 10, 20, ... 100 as the image is written.
+func (s System) Install(ctx context.Context, src string, stdin io.Reader, allowDowngrade bool, progress func(pct int)) (*Installed, error) {
+	booted, err := s.booted()
+	if err != nil {
+		return nil, err
+	}
+	disk, err := ab.FindDiskBySlot(s.SysBlock, s.DevDir, booted)
+	if err != nil {
+		return nil, err
+	}
+	store, err := ab.OpenStore(disk.ESP)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	env, _, err := store.Read()
+	if err != nil {
+		return nil, err
+	}
+	if env.Trial != "" {
+		return nil, fmt.Errorf("a trial boot of slot %s is pending (%d tries left): reboot to finish it (it commits or rolls back) before installing another update", env.Trial, env.Left)
+	}
+	if booted != env.Active {
+		return nil, fmt.Errorf("the booted slot %s is not the committed slot %s (the boot loader fell back): slot %s may be the only good system; reboot into %s, or find why it fails, before updating", booted, env.Active, booted, env.Active)
+	}
+	target := booted.Other()
+	edition, version, err := s.running()
+	if err != nil {
+		return nil, err
+	}
+	keys, err := bundle.LoadKeyring(filepath.Join(s.Root, bundle.TrustedKeysDir))
+	if err != nil {
+		return nil, err
+	}
+	dev, err := os.OpenFile(disk.Slot(target), os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("slot %s: %w", target, err)
+	}
+	defer dev.Close()
+	size, err := dev.Seek(0, io.SeekEnd) // a block device's size, too
+	if err != nil {
+		return nil, fmt.Errorf("slot %s: %w", target, err)
+	}
+	in, err := s.open(ctx, src, stdin)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Close()
+	r, err := bundle.Open(in, bundle.Policy{Keys: keys, Edition: edition, Arch: arch(), Version: version,
+		AllowDowngrade: allowDowngrade, TargetSize: size})
+	if err != nil {
+		return nil, err
+	}
+	m := r.Manifest
+	// From here the slot stops being a complete system: the boot loader must not fall back to it.
+	env.SpareOK = false
+	if err := store.Write(env); err != nil {
+		return nil, fmt.Errorf("marking slot %s bad before writing it: %w", target, err)
+	}
+	next := 10
+	err = r.Install(dev, func(done, total int64) {
+		for next <= 100 && done*100 >= int64(next)*total {
+			progress(next)
+			next += 10
+		}
+	})
+	if err != nil {
+		// The slot stays marked bad; the record says why, for status.
+		st, _ := ab.LoadState(s.DataDir)
+		st.Last = &ab.Result{Slot: target, Version: m.Version, Outcome: ab.Failed, Reason: err.Error(), Time: s.Now().UTC()}
+		st.Save(s.DataDir)
+		return nil, fmt.Errorf("slot %s: %w", target, err)
+	}
+	now := s.Now().UTC()
+	st, err := ab.LoadState(s.DataDir)
+	if err != nil {
+		st = ab.State{} // a damaged record is replaced
+	}
+	st.Pending = &ab.Attempt{Slot: target, Version: m.Version, BuildID: m.BuildID, Installed: now}
+	st.Last = &ab.Result{Slot: target, Version: m.Version, Outcome: ab.Installed, Time: now}
+	if err := st.Save(s.DataDir); err != nil {
+		return nil, fmt.Errorf("the update record on %s: %w", s.DataDir, err)
+	}
+	if err := store.Write(ab.Env{Active: booted, Trial: target, Left: Tries, SpareOK: true}); err != nil {
+		return nil, fmt.Errorf("marking slot %s for its trial boot: %w", target, err)
+	}
+	return &Installed{Slot: target, Version: m.Version, BuildID: m.BuildID}, nil
+}
+
+// open opens the bundle's stream: a file, standard input, or the body of an HTTP(S) GET.
+func (s System) open(ctx context.Context, src string, stdin io.Reader) (io.ReadCloser, error) {
+	switch {
+	case src == "-":
+		return io.NopCloser(stdin), nil
+	case strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://"):
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
+		if err != nil {
+			return nil, err
+		}
+		c := s.Client
+		if c == nil {
+			c = http.DefaultClient
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			return nil, fmt.Errorf("%s: %s", src, resp.Status)
+		}
+		return resp.Body, nil
+	}
+	return os.Open(src)
+}
