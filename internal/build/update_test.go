@@ -3,6 +3,7 @@ package build
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"os"
 	"path/filepath"
@@ -45,9 +46,9 @@ func TestUpdateKeyNeeded(t *testing.T) {
 	}
 }
 
-// TestUpdateKeyInRoot: the public key is in the system tree at
-// etc/genai/update-keys/<keyid>.pub, where genai-update reads it.
-func TestUpdateKeyInRoot(t *testing.T) {
+// keyedState is an A/B edition's build state with a new update key loaded.
+func keyedState(t *testing.T) (*state, ed25519.PublicKey) {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "k")
 	pub, err := bundle.GenerateKey(dir, false)
 	if err != nil {
@@ -57,6 +58,13 @@ func TestUpdateKeyInRoot(t *testing.T) {
 	if err := s.loadUpdateKey(); err != nil {
 		t.Fatal(err)
 	}
+	return s, pub
+}
+
+// TestUpdateKeyInRoot: the public key is in the system tree at
+// etc/genai/update-keys/<keyid>.pub, where genai-update reads it.
+func TestUpdateKeyInRoot(t *testing.T) {
+	s, pub := keyedState(t)
 	tree, err := s.systemTree(nil, true)
 	if err != nil {
 		t.Fatal(err)
@@ -75,15 +83,7 @@ func TestUpdateKeyInRoot(t *testing.T) {
 // TestBundleFunc: Chain.Bundle writes a bundle of the build that a device with the image's key
 // takes, naming the build's edition, version and build id.
 func TestBundleFunc(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "k")
-	pub, err := bundle.GenerateKey(dir, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := embeddedState(t, dir, DiskImageOutput)
-	if err := s.loadUpdateKey(); err != nil {
-		t.Fatal(err)
-	}
+	s, pub := keyedState(t)
 	img := bytes.Repeat([]byte("slot"), 300000)
 	p := filepath.Join(t.TempDir(), "slot.img")
 	os.WriteFile(p, img, 0o644)
