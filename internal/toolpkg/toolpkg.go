@@ -55,7 +55,7 @@ SSH host key).`,
 		// genai-tools and genai-tutor build the same program), the package links them all.
 		Recipe:   "genai-tools",
 		Section:  "admin",
-		Synopsis: "GenAI OS's native tools: assistant, debugger, tutor, security dashboard, updates",
+		Synopsis: "GenAI OS's native tools: assistant, debugger, tutor, dashboard, updates",
 		Long: `genai-tools is one static binary that runs, by the name it runs as:
 
  genai-assistant: asks a model behind an OpenAI-compatible chat API about the
