@@ -2,12 +2,14 @@ package update
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/genai-os/genai-build/internal/ab"
 	"github.com/genai-os/genai-build/internal/bundle"
@@ -38,10 +40,16 @@ func (s System) Install(ctx context.Context, src string, stdin io.Reader, allowD
 	if err != nil {
 		return nil, err
 	}
-	disk, err := ab.FindDiskBySlot(s.SysBlock, s.DevDir, booted)
+	disk, err := s.disk(booted)
 	if err != nil {
 		return nil, err
 	}
+	target := booted.Other()
+	dev, err := openSlot(disk.Slot(target))
+	if err != nil {
+		return nil, fmt.Errorf("slot %s: %w", target, err)
+	}
+	defer dev.Close()
 	store, err := ab.OpenStore(disk.ESP)
 	if err != nil {
 		return nil, err
@@ -57,7 +65,6 @@ func (s System) Install(ctx context.Context, src string, stdin io.Reader, allowD
 	if booted != env.Active {
 		return nil, fmt.Errorf("the booted slot %s is not the committed slot %s (the boot loader fell back): slot %s may be the only good system; reboot into %s, or find why it fails, before updating", booted, env.Active, booted, env.Active)
 	}
-	target := booted.Other()
 	edition, version, err := s.running()
 	if err != nil {
 		return nil, err
@@ -66,11 +73,6 @@ func (s System) Install(ctx context.Context, src string, stdin io.Reader, allowD
 	if err != nil {
 		return nil, err
 	}
-	dev, err := os.OpenFile(disk.Slot(target), os.O_RDWR, 0)
-	if err != nil {
-		return nil, fmt.Errorf("slot %s: %w", target, err)
-	}
-	defer dev.Close()
 	size, err := dev.Seek(0, io.SeekEnd) // a block device's size, too
 	if err != nil {
 		return nil, fmt.Errorf("slot %s: %w", target, err)
@@ -119,6 +121,28 @@ func (s System) Install(ctx context.Context, src string, stdin io.Reader, allowD
 		return nil, fmt.Errorf("marking slot %s for its trial boot: %w", target, err)
 	}
 	return &Installed{Slot: target, Version: m.Version, BuildID: m.BuildID}, nil
+}
+
+// openSlot opens the slot to write, for this process alone: a block device exclusively (O_EXCL:
+// EBUSY while it is mounted or open so elsewhere, open(2)), and every target under an flock(2),
+// so that two installs never interleave.
+func openSlot(p string) (*os.File, error) {
+	flags := os.O_RDWR
+	if fi, err := os.Stat(p); err == nil && fi.Mode()&os.ModeDevice != 0 && fi.Mode()&os.ModeCharDevice == 0 {
+		flags |= syscall.O_EXCL
+	}
+	f, err := os.OpenFile(p, flags, 0)
+	if err != nil {
+		if errors.Is(err, syscall.EBUSY) {
+			return nil, fmt.Errorf("%s is in use (mounted, or another genai-update is writing it): %w", p, err)
+		}
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: another genai-update is installing into it: %w", p, err)
+	}
+	return f, nil
 }
 
 // open opens the bundle's stream: a file, standard input, or the body of an HTTP(S) GET.

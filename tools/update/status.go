@@ -53,7 +53,7 @@ func (s System) Status() (*Status, error) {
 	var err error
 	if bootErr == nil {
 		st.Booted = booted
-		disk, err = ab.FindDiskBySlot(s.SysBlock, s.DevDir, booted)
+		disk, err = s.disk(booted)
 	} else {
 		disk, err = ab.FindDiskBySlot(s.SysBlock, s.DevDir, ab.A)
 	}

@@ -39,6 +39,7 @@ const Tries = 3
 type System struct {
 	Root     string // the running root: etc/os-release, etc/genai/update-keys
 	Cmdline  string // /proc/cmdline
+	Mounts   string // /proc/self/mounts: which partition the booted slot's medium is
 	SysBlock string // /sys/class/block
 	DevDir   string // /dev
 	DataDir  string // the data partition's mount, /data
@@ -50,7 +51,7 @@ type System struct {
 
 // Default is the running system.
 func Default() System {
-	return System{Root: "/", Cmdline: "/proc/cmdline", SysBlock: "/sys/class/block", DevDir: "/dev", DataDir: "/data",
+	return System{Root: "/", Cmdline: "/proc/cmdline", Mounts: "/proc/self/mounts", SysBlock: "/sys/class/block", DevDir: "/dev", DataDir: "/data",
 		Now: time.Now, Client: http.DefaultClient, Reboot: func(ctx context.Context) error {
 			_, err := ctl.Call(ctx, ctl.DefaultSocket, ctl.Request{Verb: "reboot"}, nil)
 			return err
@@ -150,6 +151,25 @@ func (s System) booted() (ab.Slot, error) {
 		}
 	}
 	return "", errors.New("no genai.slot= on the kernel command line: this system did not boot from an A/B disk")
+}
+
+// disk finds the A/B disk the system booted from: the one whose partition of the booted slot
+// is mounted (the init mounts the slot's medium from it), else the only disk with a partition of
+// that name (a second A/B disk, such as a stick being flashed, makes that ambiguous).
+func (s System) disk(booted ab.Slot) (ab.Disk, error) {
+	if b, err := os.ReadFile(s.Mounts); err == nil {
+		for l := range strings.SplitSeq(string(b), "\n") {
+			f := strings.Fields(l)
+			if len(f) < 2 || !strings.HasPrefix(f[0], "/dev/") {
+				continue
+			}
+			name := filepath.Base(f[0])
+			if n, err := ab.PartName(s.SysBlock, name); err == nil && n == booted.PartName() {
+				return ab.FindDisk(s.SysBlock, s.DevDir, name)
+			}
+		}
+	}
+	return ab.FindDiskBySlot(s.SysBlock, s.DevDir, booted)
 }
 
 // osRelease reads the running root's os-release(5) (KEY=value, values maybe quoted).

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -84,15 +85,7 @@ func newDevice(t *testing.T, booted ab.Slot, env ab.Env) *device {
 	for _, dir := range []string{d.dev, class, filepath.Join(root, "root/etc/genai/update-keys"), filepath.Join(root, "data")} {
 		os.MkdirAll(dir, 0o755)
 	}
-	for name, pn := range map[string]string{"vda1": ab.ESPName, "vda2": "genai-a", "vda3": "genai-b", "vda4": ab.DataName} {
-		sysDev := filepath.Join(root, "sys", "devices", "vda", name)
-		os.MkdirAll(sysDev, 0o755)
-		os.WriteFile(filepath.Join(sysDev, "partition"), []byte("1\n"), 0o644)
-		os.WriteFile(filepath.Join(sysDev, "uevent"), []byte("DEVTYPE=partition\nPARTNAME="+pn+"\n"), 0o644)
-		if err := os.Symlink(sysDev, filepath.Join(class, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	partitions(t, root, "vda")
 	espFile(t, filepath.Join(d.dev, "vda1"), env)
 	a, err := os.ReadFile(slotISO(t, "0.1.0"))
 	if err != nil {
@@ -107,10 +100,26 @@ func newDevice(t *testing.T, booted ab.Slot, env ab.Env) *device {
 	pem, _ := bundle.MarshalPublicKey(pub)
 	os.WriteFile(filepath.Join(root, "root", bundle.TrustedKeyPath(pub)), pem, 0o644)
 	os.WriteFile(filepath.Join(root, "cmdline"), []byte("console=ttyS0 genai.slot="+string(booted)+" panic=10\n"), 0o644)
-	d.sys = System{Root: filepath.Join(root, "root"), Cmdline: filepath.Join(root, "cmdline"), SysBlock: class, DevDir: d.dev,
+	d.sys = System{Root: filepath.Join(root, "root"), Cmdline: filepath.Join(root, "cmdline"), Mounts: filepath.Join(root, "mounts"), SysBlock: class, DevDir: d.dev,
 		DataDir: filepath.Join(root, "data"), Now: func() time.Time { return when }, Client: http.DefaultClient,
 		Reboot: func(context.Context) error { return fmt.Errorf("no reboot in this test") }}
 	return d
+}
+
+// partitions adds an A/B disk's four partitions, disk1 to disk4, to sysfs under root as the
+// kernel lays it out (/sys/class/block/<part> links into the disk's device folder).
+func partitions(t *testing.T, root, disk string) {
+	t.Helper()
+	for i, pn := range []string{ab.ESPName, "genai-a", "genai-b", ab.DataName} {
+		name := fmt.Sprintf("%s%d", disk, i+1)
+		sysDev := filepath.Join(root, "sys", "devices", disk, name)
+		os.MkdirAll(sysDev, 0o755)
+		os.WriteFile(filepath.Join(sysDev, "partition"), []byte("1\n"), 0o644)
+		os.WriteFile(filepath.Join(sysDev, "uevent"), []byte("DEVTYPE=partition\nPARTNAME="+pn+"\n"), 0o644)
+		if err := os.Symlink(sysDev, filepath.Join(root, "sys", "class", "block", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // espFile writes a FAT16 ESP with both copies of the boot state, as the disk writer does.
@@ -367,5 +376,50 @@ func TestUsage(t *testing.T) {
 		if code, _, errs := d.run(t, nil, args...); code != 2 || !strings.Contains(errs, "usage:") {
 			t.Errorf("%v: exit %d: %s", args, code, errs)
 		}
+	}
+}
+
+// TestTwoDisks: with a second A/B disk attached (a stick being flashed), the disk is the one the
+// booted slot's medium is mounted from; without that mount the choice is refused.
+func TestTwoDisks(t *testing.T) {
+	d := newDevice(t, ab.A, ab.Factory)
+	root := filepath.Dir(d.sys.Root)
+	partitions(t, root, "sda")
+	for i := 1; i <= 4; i++ {
+		os.WriteFile(filepath.Join(d.dev, fmt.Sprintf("sda%d", i)), make([]byte, 1<<20), 0o644)
+	}
+	b := bundleOf(t, slotISO(t, "0.2.0"), "embedded", "0.2.0", key(1))
+	if code, _, errs := d.run(t, nil, "install", writeTemp(t, b)); code != 1 || !strings.Contains(errs, "several disks") {
+		t.Errorf("no mount: exit %d: %s", code, errs)
+	}
+	os.WriteFile(d.sys.Mounts, []byte("proc /proc proc rw 0 0\n/dev/vda2 /run/live/medium iso9660 ro 0 0\n"), 0o644)
+	if code, _, errs := d.run(t, nil, "install", writeTemp(t, b)); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if e := d.env(t); e.Trial != ab.B {
+		t.Errorf("boot state %+v", e)
+	}
+	if sdb, _ := os.ReadFile(filepath.Join(d.dev, "sda3")); !bytes.Equal(sdb, make([]byte, 1<<20)) {
+		t.Error("the other disk's slot B was written")
+	}
+}
+
+// TestBusy: a slot another process holds (another genai-update) is refused.
+func TestBusy(t *testing.T) {
+	d := newDevice(t, ab.A, ab.Factory)
+	f, err := os.Open(filepath.Join(d.dev, "vda3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	b := bundleOf(t, slotISO(t, "0.2.0"), "embedded", "0.2.0", key(1))
+	if code, _, errs := d.run(t, nil, "install", writeTemp(t, b)); code != 1 || !strings.Contains(errs, "another genai-update is installing") {
+		t.Errorf("exit %d: %s", code, errs)
+	}
+	if e := d.env(t); e != ab.Factory {
+		t.Errorf("boot state %+v", e)
 	}
 }
