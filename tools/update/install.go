@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/genai-os/genai-build/internal/ab"
 	"github.com/genai-os/genai-build/internal/bundle"
 )
@@ -94,7 +96,7 @@ func (s System) Install(ctx context.Context, src string, stdin io.Reader, allowD
 		return nil, fmt.Errorf("marking slot %s bad before writing it: %w", target, err)
 	}
 	next := 10
-	err = r.Install(dev, func(done, total int64) {
+	err = r.Install(uncached{dev}, func(done, total int64) {
 		for next <= 100 && done*100 >= int64(next)*total {
 			progress(next)
 			next += 10
@@ -143,6 +145,18 @@ func openSlot(p string) (*os.File, error) {
 		return nil, fmt.Errorf("%s: another genai-update is installing into it: %w", p, err)
 	}
 	return f, nil
+}
+
+// uncached is a slot whose Sync also drops the written pages from the page cache
+// (posix_fadvise(2) POSIX_FADV_DONTNEED after fsync), so that the read-back after the last chunk
+// reads what the device stored, not what the kernel still holds in memory.
+type uncached struct{ *os.File }
+
+func (u uncached) Sync() error {
+	if err := u.File.Sync(); err != nil {
+		return err
+	}
+	return unix.Fadvise(int(u.Fd()), 0, 0, unix.FADV_DONTNEED)
 }
 
 // open opens the bundle's stream: a file, standard input, or the body of an HTTP(S) GET.
