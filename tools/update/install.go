@@ -1,6 +1,7 @@
 package update
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -125,6 +127,38 @@ func (s System) Install(ctx context.Context, src string, stdin io.Reader, allowD
 	return &Installed{Slot: target, Version: m.Version, BuildID: m.BuildID}, nil
 }
 
+// DefaultStall is how long a download may send nothing before the install gives up.
+const DefaultStall = 60 * time.Second
+
+// watched is a download's body whose stall timer each read that brings data resets; a read
+// after the timer fired says why the stream ended.
+type watched struct {
+	ctx    context.Context
+	body   io.ReadCloser
+	stall  *time.Timer
+	limit  time.Duration
+	cancel context.CancelCauseFunc
+}
+
+func (w *watched) Read(p []byte) (int, error) {
+	n, err := w.body.Read(p)
+	if n > 0 {
+		w.stall.Reset(w.limit)
+	}
+	if err != nil && err != io.EOF {
+		if cause := context.Cause(w.ctx); cause != nil {
+			err = cause
+		}
+	}
+	return n, err
+}
+
+func (w *watched) Close() error {
+	w.stall.Stop()
+	w.cancel(nil)
+	return w.body.Close()
+}
+
 // openSlot opens the slot to write, for this process alone: a block device exclusively (O_EXCL:
 // EBUSY while it is mounted or open so elsewhere, open(2)), and every target under an flock(2),
 // so that two installs never interleave.
@@ -165,23 +199,37 @@ func (s System) open(ctx context.Context, src string, stdin io.Reader) (io.ReadC
 	case src == "-":
 		return io.NopCloser(stdin), nil
 	case strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://"):
+		ctx, cancel := context.WithCancelCause(ctx)
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
 		if err != nil {
+			cancel(nil)
 			return nil, err
 		}
+		// A server that stops sending ends the install: nothing is waited for forever.
+		limit := cmp.Or(s.Stall, DefaultStall)
+		stall := time.AfterFunc(limit, func() {
+			cancel(fmt.Errorf("%s: nothing received for %v", src, limit))
+		})
 		c := s.Client
 		if c == nil {
 			c = http.DefaultClient
 		}
 		resp, err := c.Do(req)
 		if err != nil {
+			stall.Stop()
+			cancel(nil)
+			if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+				return nil, cause
+			}
 			return nil, err
 		}
 		if resp.StatusCode != http.StatusOK {
+			stall.Stop()
 			resp.Body.Close()
+			cancel(nil)
 			return nil, fmt.Errorf("%s: %s", src, resp.Status)
 		}
-		return resp.Body, nil
+		return &watched{ctx: ctx, body: resp.Body, stall: stall, limit: limit, cancel: cancel}, nil
 	}
 	return os.Open(src)
 }

@@ -47,6 +47,8 @@ type System struct {
 	// Reboot asks the init to reboot (nil: through its control socket).
 	Reboot func(ctx context.Context) error
 	Client *http.Client
+	// Stall is how long a download may send nothing (0: DefaultStall).
+	Stall time.Duration
 }
 
 // Default is the running system.

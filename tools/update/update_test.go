@@ -423,3 +423,41 @@ func TestBusy(t *testing.T) {
 		t.Errorf("boot state %+v", e)
 	}
 }
+
+// TestStalledDownload: a server that stops sending in chunk 1 ends the install after the stall
+// limit; slot B holds chunk 0 and stays marked bad.
+func TestStalledDownload(t *testing.T) {
+	d := newDevice(t, ab.A, ab.Env{Active: ab.A, SpareOK: true})
+	d.sys.Stall = 300 * time.Millisecond
+	img := slotISO(t, "0.2.0")
+	b := bundleOf(t, img, "embedded", "0.2.0", key(1))
+	image, _ := os.ReadFile(img)
+	cut := bytes.Index(b, []byte(bundle.NameImage+"\x00")) + 512 + bundle.ChunkSize + 100
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(len(b)))
+		w.Write(b[:cut])
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	start := time.Now()
+	code, _, errs := d.run(t, nil, "install", srv.URL+"/b.bundle")
+	if code != 1 || !strings.Contains(errs, "nothing received for 300ms") {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("took %v", took)
+	}
+	slotB := d.slot(t, ab.B)
+	if !bytes.Equal(slotB[:bundle.ChunkSize], image[:bundle.ChunkSize]) || !bytes.Equal(slotB[bundle.ChunkSize:], make([]byte, slotSize-bundle.ChunkSize)) {
+		t.Error("slot B holds more or less than chunk 0")
+	}
+	if e := d.env(t); e != (ab.Env{Active: ab.A}) {
+		t.Errorf("boot state %+v, want slot B marked bad", e)
+	}
+}
