@@ -138,7 +138,7 @@ func (s *state) image(ctx context.Context, in imageInputs) (*Result, error) {
 	// The SBOM goes on the medium too: of the image's content, without the image's own digest
 	// (only the copy beside the image has it).
 	onMedium := *m
-	onMedium.Image = &ImageRecord{Name: names[0]}
+	onMedium.Image = &ImageRecord{Name: all[0]} // the full build's primary: bundle and image write the same bundle
 	sbom, err := SBOM(&onMedium)
 	if err != nil {
 		return nil, err
