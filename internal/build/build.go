@@ -18,6 +18,7 @@ package build
 import (
 	"cmp"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -91,7 +92,13 @@ type Options struct {
 	Assistant edition.Assistant
 	// Keys is the organisation's Secure Boot key set (genai-build keys init); an output that
 	// signs (uefi-iso) needs its db key and certificate. Only they are read.
-	Keys       string
+	Keys string
+	// UpdateKey is the update key folder (genai-build update-key init); an edition with the
+	// disk-image output needs it: its public key goes into the root, its private key signs the
+	// update bundle.
+	UpdateKey string
+	// BundleOnly keeps only the update bundle of the build's images (genai-build bundle).
+	BundleOnly bool
 	SourceDate time.Time // every timestamp in the image
 	Log        *slog.Logger
 	Progress   Progress
@@ -165,6 +172,8 @@ type state struct {
 	// SHA-256 of its certificate.
 	sign     func([]byte) ([]byte, error)
 	signerID string
+	// updateKey signs the update bundle (nil without --update-key).
+	updateKey ed25519.PrivateKey
 }
 
 // spool is the build's folder for unpacked file contents, made on first use.
@@ -345,6 +354,9 @@ func (s *state) prepare(ctx context.Context) (inputs []Input, err error) {
 	}
 	s.ed = ed
 	if err := s.loadSigner(); err != nil {
+		return nil, err
+	}
+	if err := s.loadUpdateKey(); err != nil {
 		return nil, err
 	}
 	names := append([]string{ed.Kernel.Recipe}, ed.Recipes...)

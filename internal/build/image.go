@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -110,6 +111,8 @@ func (s *state) image(ctx context.Context, in imageInputs) (*Result, error) {
 		SourceDate: s.opts.SourceDate,
 		Sign:       s.sign,
 		SignerID:   s.signerID,
+		Bundle:     s.bundleFunc(pl.buildID),
+		BundleOnly: s.opts.BundleOnly,
 	}
 	var writers []output.Writer
 	var names []string
@@ -124,10 +127,18 @@ func (s *state) image(ctx context.Context, in imageInputs) (*Result, error) {
 	if len(names) == 0 {
 		return nil, fmt.Errorf("%s: no output format", s.ed.Source)
 	}
+	// Every file the writers write; names are those the build keeps.
+	all := names
+	if s.opts.BundleOnly {
+		names = bundleNames(all)
+		if len(names) == 0 {
+			return nil, fmt.Errorf("%s: no output writes an update bundle (outputs %v)", s.ed.Source, s.ed.Outputs)
+		}
+	}
 	// The SBOM goes on the medium too: of the image's content, without the image's own digest
 	// (only the copy beside the image has it).
 	onMedium := *m
-	onMedium.Image = &ImageRecord{Name: names[0]}
+	onMedium.Image = &ImageRecord{Name: all[0]} // the full build's primary: bundle and image write the same bundle
 	sbom, err := SBOM(&onMedium)
 	if err != nil {
 		return nil, err
@@ -148,7 +159,7 @@ func (s *state) image(ctx context.Context, in imageInputs) (*Result, error) {
 	// A build killed outright (SIGKILL, power loss) may have left temporary files; they are never
 	// mistaken for an image (only the final rename makes one). Under the lock, no live build has
 	// any, so they are cleared here.
-	for _, n := range names {
+	for _, n := range all {
 		out := filepath.Join(s.opts.OutDir, n)
 		stale, _ := filepath.Glob(out + ".partial*")
 		sidecars, _ := filepath.Glob(out + ".*.partial-*") // writeAtomic's
@@ -179,10 +190,13 @@ func (s *state) image(ctx context.Context, in imageInputs) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("output %s: %w", s.ed.Outputs[i], err)
 		}
-		for range ws {
+		for _, w := range ws {
+			if !slices.Contains(names, w.Name) {
+				continue // genai-build bundle: only the bundle is kept
+			}
 			owners = append(owners, s.ed.Outputs[i])
+			written = append(written, w)
 		}
-		written = append(written, ws...)
 	}
 	res := &Result{Placement: pl.placement, Layers: pl.layers, BuildID: pl.buildID, InitrdSize: pl.initrd.size,
 		KernelVer: in.kernel.Version, Memory: &pl.initrd.memory, Segments: pl.initrd.segments}
@@ -250,6 +264,17 @@ func (s *state) image(ctx context.Context, in imageInputs) (*Result, error) {
 	res.Image, res.Checksum, res.SHA256, res.Size = first.Path, first.Checksum, first.SHA256, first.Size
 	res.Manifest, res.SBOM, res.ManifestData, res.KernelSize = primary+".manifest.json", primary+".spdx.json", m, ks.Size()
 	return res, nil
+}
+
+// bundleNames are the update bundles among an output's file names.
+func bundleNames(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if strings.HasSuffix(n, ".bundle") {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // SBOMPath is where the SBOM sits on the medium.
@@ -355,6 +380,9 @@ func (s *state) imageKey(c *output.Chain) (string, error) {
 	}
 	parts := []string{imagesRecipe, strings.Join(s.ed.Outputs, ","), c.Base, c.Title, c.VolumeID, fmt.Sprint(c.SourceDate.Unix()),
 		s.inCache(c.Kernel), c.KernelOrigin, c.KernelVersion, c.Edition, c.Version, s.inCache(c.Initrd), string(menu), "signer=" + c.SignerID}
+	if id := s.updateKeyID(); id != "" { // only then, so that the images of other editions keep their keys
+		parts = append(parts, "update-key="+id)
+	}
 	var roles []string
 	for r := range c.Loaders {
 		roles = append(roles, r)

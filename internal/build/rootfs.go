@@ -500,6 +500,15 @@ func (s *state) systemTree(sysusers [][]byte, hasShell bool) (*fstree.Tree, erro
 			return nil, err
 		}
 	}
+	keys, err := s.updateKeyFiles()
+	if err != nil {
+		return nil, err
+	}
+	for p, body := range keys {
+		if err := t.Add(fstree.Entry{Path: p, Kind: fstree.File, Mode: 0o644, Data: []byte(body), Origin: "generated:update-key"}); err != nil {
+			return nil, err
+		}
+	}
 	// sh is the u-root shell when no package set brings one (dash): scripts and ssh's "command"
 	// need one.
 	if !hasShell {

@@ -30,7 +30,7 @@ func TestEditions(t *testing.T) {
 }
 
 func TestEveryVerbHasHelpWithExamples(t *testing.T) {
-	for _, verb := range []string{"iso", "boot", "editions", "inspect", "lock", "repo", "version", "release", "verify", "release-key", "keys"} {
+	for _, verb := range []string{"iso", "boot", "editions", "inspect", "lock", "repo", "version", "release", "verify", "release-key", "keys", "bundle", "update-key"} {
 		code, out, _ := runCLI(t, nil, verb, "--help")
 		if code != 0 || !strings.Contains(out, "Examples:") || !strings.Contains(out, "genai-build "+verb) {
 			t.Errorf("%s --help: exit %d, no examples:\n%s", verb, code, out)

@@ -26,6 +26,10 @@ type isoFlags struct {
 	overlay []string
 	sshKeys []string
 	keys    string
+	// updateKey is the update key folder (genai-build update-key init) of an A/B edition;
+	// bundleOnly keeps only its update bundle (genai-build bundle).
+	updateKey  string
+	bundleOnly bool
 	// assistant overrides the edition's assistant: settings (/etc/genai/assistant.conf)
 	assistant edition.Assistant
 }
@@ -73,6 +77,12 @@ Write it to a USB stick with: dd if=IMAGE of=/dev/sdX bs=4M conv=fsync`,
 			return nil
 		},
 	}
+	addBuildFlags(cmd, f)
+	return cmd
+}
+
+// addBuildFlags adds the flags of a verb that builds an edition (iso, image, bundle).
+func addBuildFlags(cmd *cobra.Command, f *isoFlags) {
 	cmd.Flags().StringVarP(&f.edition, "edition", "e", "server", "`name` of the edition to build (genai-build editions lists them)")
 	cmd.Flags().StringVarP(&f.outDir, "out", "o", "", "output folder (default: images/ in the checkout)")
 	cmd.Flags().StringVar(&f.mirror, "mirror", "", "Debian mirror URL (default: $GENAI_BUILD_MIRROR or the host's apt sources)")
@@ -81,11 +91,11 @@ Write it to a USB stick with: dd if=IMAGE of=/dev/sdX bs=4M conv=fsync`,
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	cmd.Flags().StringArrayVar(&f.sshKeys, "ssh-key", nil, "an SSH public key file (e.g. ~/.ssh/id_ed25519.pub) whose keys may log in as root (repeatable)")
 	cmd.Flags().StringVar(&f.keys, "keys", "", "the organisation's Secure Boot key `folder` (genai-build keys init) whose db key signs a UKI (default: $"+KeysEnv+")")
+	addUpdateKeyFlag(cmd, f)
 	cmd.Flags().StringArrayVar(&f.overlay, "overlay", nil, "a folder laid over the root tree after the edition's overlays (repeatable)")
 	cmd.Flags().StringVar(&f.assistant.Endpoint, "assistant-endpoint", "", "genai-assistant's OpenAI-compatible `URL` (e.g. http://10.0.2.2:11434/v1), written to /etc/genai/assistant.conf")
 	cmd.Flags().StringVar(&f.assistant.Model, "assistant-model", "", "the `model` genai-assistant asks")
 	cmd.Flags().StringVar(&f.assistant.APIKeyFile, "assistant-key-file", "", "the `path` in the running system where genai-assistant reads an API key (the key itself is never put in the image)")
-	return cmd
 }
 
 func runISO(cmd *cobra.Command, env Env, g *globals, f *isoFlags) (*build.Result, error) {
@@ -140,7 +150,11 @@ func runISO(cmd *cobra.Command, env Env, g *globals, f *isoFlags) (*build.Result
 	if keysDir == "" {
 		keysDir = env.Getenv(KeysEnv)
 	}
-	return build.Run(cmd.Context(), build.Options{SSHKeys: keys, Keys: keysDir, Assistant: f.assistant, Root: root, Edition: f.edition, OutDir: f.outDir, Cache: c, Mirror: m, Security: sec,
+	updateKey := f.updateKey
+	if updateKey == "" {
+		updateKey = env.Getenv(UpdateKeyEnv)
+	}
+	return build.Run(cmd.Context(), build.Options{SSHKeys: keys, Keys: keysDir, UpdateKey: updateKey, BundleOnly: f.bundleOnly, Assistant: f.assistant, Root: root, Edition: f.edition, OutDir: f.outDir, Cache: c, Mirror: m, Security: sec,
 		Offline: f.offline, ExtraOverlays: f.overlay, SourceDate: date, Log: g.logger(env), Progress: newProgress(env.Stderr, f.quiet)})
 }
 

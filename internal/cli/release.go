@@ -19,21 +19,22 @@ import (
 )
 
 type releaseFlags struct {
-	editions []string
-	keys     string
-	key      string
-	out      string
-	images   string
-	version  string
-	previous string
-	tested   string
-	noBoot   bool
-	force    bool
-	repo     string
-	mirror   string
-	secMir   string
-	offline  bool
-	quiet    bool
+	editions  []string
+	keys      string
+	updateKey string
+	key       string
+	out       string
+	images    string
+	version   string
+	previous  string
+	tested    string
+	noBoot    bool
+	force     bool
+	repo      string
+	mirror    string
+	secMir    string
+	offline   bool
+	quiet     bool
 }
 
 func newRelease(env Env, g *globals) *cobra.Command {
@@ -70,8 +71,9 @@ leaves none; an existing <out>/<version> is kept unless --force.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringSliceVarP(&f.editions, "editions", "e", nil, "editions to release, comma-separated (default: every edition that is not abstract; those signed with the organisation's Secure Boot keys only with --keys)")
+	fl.StringSliceVarP(&f.editions, "editions", "e", nil, "editions to release, comma-separated (default: every edition that is not abstract; those signed with the organisation's Secure Boot keys only with --keys, those with the disk-image output only with --update-key)")
 	fl.StringVar(&f.keys, "keys", "", "the organisation's Secure Boot key `folder` (genai-build keys init), for the editions it signs (enterprise) (default: $"+KeysEnv+")")
+	fl.StringVar(&f.updateKey, "update-key", "", "the update key `folder` (genai-build update-key init), for the editions with the disk-image output (embedded) (default: $"+UpdateKeyEnv+")")
 	fl.StringVar(&f.key, "key", "", "armored private release key (default: $"+sign.KeyEnv+"); genai-build release-key makes one")
 	fl.StringVarP(&f.out, "out", "o", "", "releases folder; the release goes to <out>/<version> (default: release/ in the checkout)")
 	fl.StringVar(&f.images, "images", "", "where the builds write the images (default: images/ in the checkout)")
@@ -114,7 +116,11 @@ func runRelease(cmd *cobra.Command, env Env, g *globals, f *releaseFlags) error 
 	if keysDir == "" {
 		keysDir = env.Getenv(KeysEnv)
 	}
-	eds, err := releaseEditions(root, f.editions, keysDir != "")
+	updateKey := f.updateKey
+	if updateKey == "" {
+		updateKey = env.Getenv(UpdateKeyEnv)
+	}
+	eds, err := releaseEditions(root, f.editions, keysDir != "", updateKey != "")
 	if err != nil {
 		return err
 	}
@@ -183,7 +189,7 @@ func runRelease(cmd *cobra.Command, env Env, g *globals, f *releaseFlags) error 
 	}
 	for _, e := range eds {
 		fmt.Fprintf(env.Stderr, "release %s: building %s\n", version, e.ed.Name)
-		e.res, err = build.Run(cmd.Context(), build.Options{Root: root, Edition: e.ed.Name, Keys: keysDir, OutDir: f.images, Cache: c, Mirror: m, Security: sec,
+		e.res, err = build.Run(cmd.Context(), build.Options{Root: root, Edition: e.ed.Name, Keys: keysDir, UpdateKey: updateKey, OutDir: f.images, Cache: c, Mirror: m, Security: sec,
 			Offline: f.offline, SourceDate: date, Log: g.logger(env), Progress: newProgress(env.Stderr, f.quiet)})
 		if err != nil {
 			return fmt.Errorf("edition %s: %w", e.ed.Name, err)
@@ -231,8 +237,9 @@ func runRelease(cmd *cobra.Command, env Env, g *globals, f *releaseFlags) error 
 }
 
 // releaseEditions loads the named editions, or every edition that is not abstract; without the
-// organisation's keys the default leaves out the editions whose images it signs (enterprise).
-func releaseEditions(root string, names []string, haveKeys bool) ([]*releaseEdition, error) {
+// organisation's keys the default leaves out the editions whose images it signs (enterprise), and
+// without an update key those with the disk-image output (embedded).
+func releaseEditions(root string, names []string, haveKeys, haveUpdateKey bool) ([]*releaseEdition, error) {
 	set := edition.Set{Dir: filepath.Join(root, "editions")}
 	all := len(names) == 0
 	if all {
@@ -263,6 +270,12 @@ func releaseEditions(root string, names []string, haveKeys bool) ([]*releaseEdit
 				continue
 			}
 			return nil, fmt.Errorf("edition %s is signed with the organisation's Secure Boot keys: pass --keys DIR (or $%s)", n, KeysEnv)
+		}
+		if build.NeedsUpdateKey(ed) && !haveUpdateKey {
+			if all {
+				continue
+			}
+			return nil, fmt.Errorf("edition %s has the disk-image output, whose update bundle the update key signs: pass --update-key DIR (or $%s)", n, UpdateKeyEnv)
 		}
 		eds = append(eds, &releaseEdition{ed: ed})
 	}

@@ -92,6 +92,7 @@ tools are needed.`,
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log every step in detail")
 	root.AddCommand(newISO(env, g), newBoot(env, g), newEditions(env, g), newInspect(env, g), newLock(env, g), newRepo(env, g), newVersion(env))
 	root.AddCommand(newRelease(env, g), newVerify(env, g), newReleaseKey(env, g), newKeys(env, g))
+	root.AddCommand(newBundle(env, g), newUpdateKey(env, g))
 	return root
 }
 

@@ -14,6 +14,7 @@ package output
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"time"
 
@@ -58,6 +59,12 @@ type Chain struct {
 	// change of key rebuilds the images.
 	Sign     func(pe []byte) ([]byte, error)
 	SignerID string
+	// Bundle writes the signed update bundle (internal/bundle) of a slot image to w; nil when the
+	// build has no update key. The disk-image output calls it for <base>.bundle.
+	Bundle func(ctx context.Context, slotImage string, w io.Writer) error
+	// BundleOnly: the build keeps only the bundle (genai-build bundle); a writer may skip its
+	// other files.
+	BundleOnly bool
 }
 
 // File is one file for the medium: from Source (a path) or Data.

@@ -55,7 +55,7 @@ SSH host key).`,
 		// genai-tools and genai-tutor build the same program), the package links them all.
 		Recipe:   "genai-tools",
 		Section:  "admin",
-		Synopsis: "GenAI OS's native tools: assistant, debugger, tutor, security dashboard",
+		Synopsis: "GenAI OS's native tools: assistant, debugger, tutor, dashboard, updates",
 		Long: `genai-tools is one static binary that runs, by the name it runs as:
 
  genai-assistant: asks a model behind an OpenAI-compatible chat API about the
@@ -65,7 +65,9 @@ SSH host key).`,
  educational-tutor: interactive lessons about GenAI OS, checked against the
   running system;
  security-dashboard: the running system's security posture, as text, JSON
-  or HTML.`,
+  or HTML;
+ genai-update: installs a signed update bundle into the other slot of an
+  A/B disk and marks it for a trial boot; shows both slots' state.`,
 		Applets: []string{"usr/bin/educational-tutor"},
 	},
 }

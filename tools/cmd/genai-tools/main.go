@@ -5,12 +5,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 // tool is one command of the suite: it runs with the arguments after its name and returns the
@@ -41,4 +44,11 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	return t(args, stdin, stdout, stderr)
+}
+
+// untilSignal runs a tool with a context that SIGINT or SIGTERM (the init stopping a unit) ends.
+func untilSignal(f func(ctx context.Context) int) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return f(ctx)
 }
