@@ -110,6 +110,8 @@ func (s *state) image(ctx context.Context, in imageInputs) (*Result, error) {
 		SourceDate: s.opts.SourceDate,
 		Sign:       s.sign,
 		SignerID:   s.signerID,
+		BuildID:    pl.buildID,
+		Disk:       output.DiskParams{SlotSize: s.ed.Disk.SlotSizeBytes(), Tries: s.ed.Disk.TriesOr()},
 	}
 	var writers []output.Writer
 	var names []string
@@ -354,7 +356,8 @@ func (s *state) imageKey(c *output.Chain) (string, error) {
 		return "", err
 	}
 	parts := []string{imagesRecipe, strings.Join(s.ed.Outputs, ","), c.Base, c.Title, c.VolumeID, fmt.Sprint(c.SourceDate.Unix()),
-		s.inCache(c.Kernel), c.KernelOrigin, c.KernelVersion, c.Edition, c.Version, s.inCache(c.Initrd), string(menu), "signer=" + c.SignerID}
+		s.inCache(c.Kernel), c.KernelOrigin, c.KernelVersion, c.Edition, c.Version, s.inCache(c.Initrd), string(menu), "signer=" + c.SignerID,
+		fmt.Sprintf("disk=%d,%d,%s", c.Disk.SlotSize, c.Disk.Tries, c.BuildID)}
 	var roles []string
 	for r := range c.Loaders {
 		roles = append(roles, r)

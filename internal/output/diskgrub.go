@@ -67,7 +67,9 @@ func DiskGRUBConfig(serialUnit, serialBaud, tries int) []byte {
 	w("terminal_output console serial")
 	w("set default=$slot")
 	w(`if [ "$slot" != "$genai_active" -o "$genai_spare_ok" = 1 ]; then`)
-	w(`  if [ "$slot" = A ]; then set fallback=B; else set fallback=A; fi`)
+	// by number: GRUB's fallback list takes entry numbers (grub-core/normal/menu.c,
+	// get_and_remove_first_entry_number); A is entry 0, B entry 1
+	w(`  if [ "$slot" = A ]; then set fallback=1; else set fallback=0; fi`)
 	w("fi")
 	for i, s := range []string{"A", "B"} {
 		w("")
