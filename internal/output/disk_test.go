@@ -39,8 +39,8 @@ func diskChain(t *testing.T) *Chain {
 		Kernel: write("vmlinuz", "kernel "+strings.Repeat("k", 5000)), Initrd: write("initrd", "initrd"),
 		Menu: bootmenu.Menu{SerialUnit: 0, SerialBaud: 115200, Kernel: "/boot/vmlinuz", Initrd: "/boot/initrd.img",
 			Entries: []bootmenu.Entry{{ID: "genai", Cmdline: []string{"console=ttyS0,115200", "quiet"}}, {ID: "debug", Cmdline: []string{"debug"}}}},
-		Loaders: map[string]string{RoleShim: write("shim", "shim"), RoleDiskGRUB: write("grub", "grub")},
-		Medium:  []File{{Path: "live/build-id", Data: []byte("0123\n")}},
+		Loaders:    map[string]string{RoleShim: write("shim", "shim"), RoleDiskGRUB: write("grub", "grub")},
+		Medium:     []File{{Path: "live/build-id", Data: []byte("0123\n")}},
 		SourceDate: time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), BuildID: "0123",
 		Disk: DiskParams{SlotSize: 8 << 20},
 	}
