@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/genai-os/genai-build/internal/ab"
 	"github.com/genai-os/genai-build/internal/esp"
 	"github.com/genai-os/genai-build/internal/fstree"
 	"github.com/genai-os/genai-build/internal/iso"
@@ -56,12 +57,12 @@ const (
 	sector     = 512
 )
 
-// GPT partition names of the disk (internal/ab uses the same).
-const (
-	PartESP   = "genai-esp"
-	PartSlotA = "genai-a"
-	PartSlotB = "genai-b"
-	PartData  = "genai-data"
+// GPT partition names of the disk, internal/ab's.
+var (
+	PartESP   = ab.ESPName
+	PartSlotA = ab.A.PartName()
+	PartSlotB = ab.B.PartName()
+	PartData  = ab.DataName
 )
 
 // ESP paths of the disk's boot files. Debian's disk GRUB has the prefix /EFI/debian on the
@@ -71,8 +72,8 @@ const (
 	ESPShim    = "EFI/BOOT/BOOTX64.EFI"
 	ESPGRUB    = "EFI/BOOT/grubx64.efi"
 	ESPGrubCfg = "EFI/debian/grub.cfg"
-	ESPEnv     = "EFI/debian/grubenv"
-	ESPEnv2    = "EFI/debian/grubenv2"
+	ESPEnv     = ab.EnvPath
+	ESPEnv2    = ab.EnvPath2
 	// SlotCfg is the slot's own GRUB commands (its kernel command line), on the slot.
 	SlotCfg = "boot/grub/slot.cfg"
 )

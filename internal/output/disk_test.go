@@ -17,6 +17,7 @@ import (
 	"github.com/diskfs/go-diskfs/partition/gpt"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/genai-os/genai-build/internal/ab"
 	"github.com/genai-os/genai-build/internal/bootmenu"
 )
 
@@ -155,6 +156,17 @@ func TestDiskImageLayout(t *testing.T) {
 		if len(env) != 1024 || !bytes.HasPrefix(env, []byte("# GRUB Environment Block\ngenai_env=1\ngenai_active=A\ngenai_trial=none\ngenai_left=0\ngenai_spare_ok=0\n#")) {
 			t.Errorf("ESP %s: %d bytes, %q", p, len(env), env[:min(len(env), 120)])
 		}
+	}
+
+	// the same, as the device reads it (internal/ab finds both copies' blocks in the FAT)
+	store, err := ab.OpenStoreAt(img, esp.GetStart(), esp.GetSize())
+	if err != nil {
+		t.Fatalf("ab.OpenStoreAt: %v", err)
+	}
+	env, repaired, err := store.Read()
+	store.Close()
+	if err != nil || repaired || env != ab.Factory {
+		t.Errorf("boot state = %+v (repaired %v), %v; want the factory state %+v", env, repaired, err, ab.Factory)
 	}
 
 	// slot A: ISO 9660 with the boot chain, its slot.cfg and the medium; no El Torito

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/genai-os/genai-build/internal/ab"
 )
 
 // envVars are the boot state's variables (internal/ab), the only ones grub.cfg loads from the
@@ -96,16 +98,5 @@ func SlotConfig(cmdline []string) []byte {
 		isoKernel, strings.Join(args, " "), isoInitrd)
 }
 
-// factoryEnv is the boot state of a new image: slot A committed, no trial, no spare. It is the
-// 1024-byte GRUB environment block internal/ab's Env{Active: "A"}.Format() writes.
-func factoryEnv() []byte {
-	var b bytes.Buffer
-	// GRUB_ENVBLK_SIGNATURE, then name=value lines, '#' padding to GRUB_ENVBLK_DEFCFG (1024,
-	// include/grub/lib/envblk.h)
-	b.WriteString("# GRUB Environment Block\n")
-	b.WriteString("genai_env=1\ngenai_active=A\ngenai_trial=none\ngenai_left=0\ngenai_spare_ok=0\n")
-	for b.Len() < 1024 {
-		b.WriteByte('#')
-	}
-	return b.Bytes()
-}
+// factoryEnv is the boot state of a new image: slot A committed, no trial, no spare.
+func factoryEnv() []byte { return ab.Factory.Format() }
