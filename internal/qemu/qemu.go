@@ -44,6 +44,10 @@ const (
 var (
 	Firmwares = []Firmware{BIOS, UEFI, SecureBoot}
 	Medias    = []Media{CD, USB, Virtio, NVMe, SATA}
+	// ISOMedias boot an ISO (a CD, or the hybrid image written to a stick); DiskMedias a raw
+	// disk image.
+	ISOMedias  = []Media{CD, USB}
+	DiskMedias = []Media{Virtio, NVMe, SATA, USB}
 )
 
 // ParseFirmware and ParseMedia check a user's choice.

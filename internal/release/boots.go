@@ -47,12 +47,19 @@ func BootRows(edition string, outputs []string) ([]BootRow, error) {
 		switch o {
 		case "iso":
 			for _, fw := range qemu.Firmwares {
-				for _, m := range qemu.Medias {
+				for _, m := range qemu.ISOMedias {
 					rows = append(rows, BootRow{edition, o, fw, m})
 				}
 			}
 		case "kernel-initrd":
 			rows = append(rows, BootRow{edition, o, qemu.BIOS, ""})
+		case "disk-image":
+			// UEFI only (the ESP's shim and GRUB), with and without Secure Boot, on each bus
+			for _, fw := range []qemu.Firmware{qemu.UEFI, qemu.SecureBoot} {
+				for _, m := range qemu.DiskMedias {
+					rows = append(rows, BootRow{edition, o, fw, m})
+				}
+			}
 		default:
 			return nil, fmt.Errorf("edition %s: output %q has no boot check; release it with --no-boot or add its boots to release.BootRows and test/boot", edition, o)
 		}
@@ -68,7 +75,7 @@ func (r BootRow) Config(res *build.Result) (qemu.Config, error) {
 			continue
 		}
 		switch im.Format {
-		case "iso":
+		case "iso", "disk-image":
 			cfg.Image = im.Path
 		case "vmlinuz":
 			cfg.Kernel = im.Path
