@@ -6,11 +6,16 @@ import (
 	"encoding/hex"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/diskfs/go-diskfs/backend/file"
+	"github.com/diskfs/go-diskfs/partition/gpt"
+
+	"github.com/genai-os/genai-build/internal/ab"
 	"github.com/genai-os/genai-build/internal/build"
 	"github.com/genai-os/genai-build/internal/qemu"
 )
@@ -93,5 +98,129 @@ func TestEmbeddedBoot(t *testing.T) {
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != res.SHA256 {
 		t.Errorf("the image changed during the boots: sha256 %s, built %s", got, res.SHA256)
+	}
+}
+
+// TestEmbeddedGRUBTrial runs the ESP's grub.cfg on real firmware (OVMF, Secure Boot) with a boot
+// state set from the host through internal/ab, and reads back what GRUB's save_env wrote: a trial
+// counts down and boots the trial slot, used-up tries go back to the committed slot, and a trial
+// slot without a kernel falls back to the committed one in the same boot.
+func TestEmbeddedGRUBTrial(t *testing.T) {
+	needQEMU(t)
+	res := embeddedImage(t)
+	for _, tt := range []struct {
+		name    string
+		env     ab.Env
+		fillB   bool   // copy slot A's bytes into slot B
+		line    string // GRUB's line
+		slotDev string // where the init found its layers
+		after   ab.Env // the state GRUB left on the ESP
+	}{
+		{"trial counts down", ab.Env{Active: ab.A, Trial: ab.B, Left: 3}, true,
+			"genai-grub: slot=B trial=B left=2", "", ab.Env{Active: ab.A, Trial: ab.B, Left: 2}},
+		{"tries used up", ab.Env{Active: ab.A, Trial: ab.B, Left: 0}, true,
+			"genai-grub: slot=A trial=none left=0", "vda2", ab.Env{Active: ab.A}},
+		{"fallback from an empty slot", ab.Env{Active: ab.A, Trial: ab.B, Left: 1}, false,
+			"genai-grub: slot=B trial=B left=0", "vda2", ab.Env{Active: ab.A, Trial: ab.B, Left: 0}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			img := filepath.Join(t.TempDir(), "disk.img")
+			copyDiskImage(t, res.Image, img, tt.fillB)
+			setBootState(t, img, tt.env)
+			r, err := qemu.Boot(context.Background(), qemu.Config{Image: img, Firmware: qemu.SecureBoot, Media: qemu.Virtio, CPUs: 1, Writable: true},
+				qemu.Watch{Ready: readyLine("embedded"), Timeout: 5 * time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			console := string(r.Console)
+			if m := grubLine.FindString(console); m != tt.line {
+				t.Errorf("GRUB's line = %q, want %q", m, tt.line)
+			}
+			live := regexp.MustCompile(`genai-os: live medium dev=(\S+)`).FindStringSubmatch(console)
+			switch {
+			case live == nil:
+				t.Error("no live medium line")
+			case tt.slotDev != "" && live[1] != tt.slotDev:
+				t.Errorf("the init found its layers on %s, want %s", live[1], tt.slotDev)
+			default:
+				t.Logf("%s: the init found its layers on %s", tt.line, live[1])
+			}
+			if got := bootState(t, img); got != tt.after {
+				t.Errorf("boot state after the boot = %+v, want %+v", got, tt.after)
+			}
+		})
+	}
+}
+
+// espRange is where the ESP (GPT partition 1) lies in a disk image.
+func espRange(t *testing.T, img string) (start, size int64) {
+	t.Helper()
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	table, err := gpt.Read(file.New(f, true), 512, 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := table.Partitions[0]
+	if p.Name != ab.ESPName {
+		t.Fatalf("partition 1 is %q, want %s", p.Name, ab.ESPName)
+	}
+	return p.GetStart(), p.GetSize()
+}
+
+func setBootState(t *testing.T, img string, e ab.Env) {
+	t.Helper()
+	start, size := espRange(t, img)
+	s, err := ab.OpenStoreAt(img, start, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Write(e); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func bootState(t *testing.T, img string) ab.Env {
+	t.Helper()
+	start, size := espRange(t, img)
+	s, err := ab.OpenStoreAt(img, start, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	envs, errs := s.Copies()
+	if errs[0] != nil || errs[1] != nil || envs[0] != envs[1] {
+		t.Errorf("the two copies: %+v (%v), %+v (%v); want both valid and equal", envs[0], errs[0], envs[1], errs[1])
+	}
+	return envs[0]
+}
+
+// copyDiskImage copies src to dst; with fillB, slot B (partition 3) gets slot A's bytes.
+func copyDiskImage(t *testing.T, src, dst string, fillB bool) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fillB {
+		f, err := os.Open(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		table, err := gpt.Read(file.New(f, true), 512, 512)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := table.Partitions[1], table.Partitions[2]
+		copy(data[b.GetStart():b.GetStart()+b.GetSize()], data[a.GetStart():a.GetStart()+a.GetSize()])
+	}
+	if err := os.WriteFile(dst, data, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
