@@ -119,15 +119,19 @@ func Layout(slotSize int64) (DiskLayout, error) {
 	return l, nil
 }
 
-func (DiskParams) orDefault(v, d int64) int64 {
-	if v == 0 {
-		return d
+func (d DiskParams) slotSize() int64 {
+	if d.SlotSize == 0 {
+		return DefaultSlotSize
 	}
-	return v
+	return d.SlotSize
 }
 
-func (d DiskParams) slotSize() int64 { return d.orDefault(d.SlotSize, DefaultSlotSize) }
-func (d DiskParams) tries() int      { return int(d.orDefault(int64(d.Tries), DefaultTries)) }
+func (d DiskParams) tries() int {
+	if d.Tries == 0 {
+		return DefaultTries
+	}
+	return d.Tries
+}
 
 func (diskImage) Loaders() []string { return []string{RoleShim, RoleDiskGRUB} }
 
@@ -169,7 +173,8 @@ func (w diskImage) Write(ctx context.Context, c *Chain, dir string) ([]Written, 
 	if err != nil {
 		return nil, err
 	}
-	slotPath := filepath.Join(dir, "."+c.Base+".slot.img")
+	// beside the outputs, named so that the build clears it after a crash (a sidecar of the .img)
+	slotPath := filepath.Join(dir, names[0]+".slot.partial-a")
 	defer os.Remove(slotPath)
 	if err := iso.Write(ctx, slotPath, iso.Spec{VolumeID: c.VolumeID, SourceDate: c.SourceDate, Files: t}); err != nil {
 		return nil, fmt.Errorf("disk image: slot A: %w", err)
@@ -282,8 +287,7 @@ func writeDisk(path string, c *Chain, l DiskLayout, espImg []byte, slotPath stri
 			GUID:  guid(id, p.Name),
 		})
 	}
-	return writeWith(path, func(w io.Writer) error {
-		f := w.(*os.File)
+	return writeFile(path, func(f *os.File) error {
 		if err := f.Truncate(l.Size); err != nil {
 			return err
 		}
@@ -301,7 +305,12 @@ func writeDisk(path string, c *Chain, l DiskLayout, espImg []byte, slotPath stri
 }
 
 // writeWith creates path, has fill write it, and syncs it.
-func writeWith(path string, fill func(io.Writer) error) (err error) {
+func writeWith(path string, fill func(io.Writer) error) error {
+	return writeFile(path, func(f *os.File) error { return fill(f) })
+}
+
+// writeFile is writeWith for a writer that needs the file itself (to size it, write at offsets).
+func writeFile(path string, fill func(*os.File) error) (err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err

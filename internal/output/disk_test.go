@@ -283,7 +283,7 @@ func TestDiskImageBundle(t *testing.T) {
 		t.Errorf("bundle: %q, %v", bundle, err)
 	}
 	// no slot image is left beside the outputs
-	left, _ := filepath.Glob(filepath.Join(filepath.Dir(img), ".*slot*"))
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(img), "*slot*"))
 	if len(left) > 0 {
 		t.Errorf("left behind: %v", left)
 	}
