@@ -117,21 +117,27 @@ func TestEmbeddedGRUBTrial(t *testing.T) {
 		env     ab.Env
 		fillB   bool   // copy slot A's bytes into slot B
 		line    string // GRUB's line
-		slotDev string // where the init found its layers
+		slotDev string // where the init must find its layers; "": either slot (both hold this build)
 		after   ab.Env // the state GRUB left on the ESP
+		torn    bool   // grubenv (the first copy) is garbage: grubenv2 decides, GRUB writes only it
 	}{
 		{"trial counts down", ab.Env{Active: ab.A, Trial: ab.B, Left: 3}, true,
-			"genai-grub: slot=B trial=B left=2", "", ab.Env{Active: ab.A, Trial: ab.B, Left: 2}},
+			"genai-grub: slot=B trial=B left=2", "", ab.Env{Active: ab.A, Trial: ab.B, Left: 2}, false},
 		{"tries used up", ab.Env{Active: ab.A, Trial: ab.B, Left: 0}, true,
-			"genai-grub: slot=A trial=none left=0", "vda2", ab.Env{Active: ab.A}},
+			"genai-grub: slot=A trial=none left=0", "vda2", ab.Env{Active: ab.A}, false},
 		{"fallback from an empty slot", ab.Env{Active: ab.A, Trial: ab.B, Left: 1}, false,
-			"genai-grub: slot=B trial=B left=0", "vda2", ab.Env{Active: ab.A, Trial: ab.B, Left: 0}},
+			"genai-grub: slot=B trial=B left=0", "vda2", ab.Env{Active: ab.A, Trial: ab.B, Left: 0}, false},
+		{"torn first copy", ab.Env{Active: ab.A, Trial: ab.B, Left: 2}, true,
+			"genai-grub: slot=B trial=B left=1", "", ab.Env{Active: ab.A, Trial: ab.B, Left: 1}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			img := filepath.Join(t.TempDir(), "disk.img")
 			copyDiskImage(t, res.Image, img, tt.fillB)
 			setBootState(t, img, tt.env)
+			if tt.torn {
+				tearFirstCopy(t, img)
+			}
 			r, err := qemu.Boot(context.Background(), qemu.Config{Image: img, Firmware: qemu.SecureBoot, Media: qemu.Virtio, CPUs: 1, Writable: true},
 				qemu.Watch{Ready: readyLine("embedded"), Timeout: 5 * time.Minute})
 			if err != nil {
@@ -149,6 +155,13 @@ func TestEmbeddedGRUBTrial(t *testing.T) {
 				t.Errorf("the init found its layers on %s, want %s", live[1], tt.slotDev)
 			default:
 				t.Logf("%s: the init found its layers on %s", tt.line, live[1])
+			}
+			if tt.torn {
+				envs, errs := openStore(t, img).Copies()
+				if errs[0] == nil || errs[1] != nil || envs[1] != tt.after {
+					t.Errorf("after the boot: grubenv %+v (%v), grubenv2 %+v (%v); want grubenv still bad, grubenv2 %+v", envs[0], errs[0], envs[1], errs[1], tt.after)
+				}
+				return
 			}
 			if got := bootState(t, img); got != tt.after {
 				t.Errorf("boot state after the boot = %+v, want %+v", got, tt.after)
@@ -176,28 +189,57 @@ func espRange(t *testing.T, img string) (start, size int64) {
 	return p.GetStart(), p.GetSize()
 }
 
-func setBootState(t *testing.T, img string, e ab.Env) {
+// openStore opens the boot state on the image's ESP, closed when the test ends.
+func openStore(t *testing.T, img string) *ab.Store {
 	t.Helper()
 	start, size := espRange(t, img)
 	s, err := ab.OpenStoreAt(img, start, size)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	if err := s.Write(e); err != nil {
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func setBootState(t *testing.T, img string, e ab.Env) {
+	t.Helper()
+	if err := openStore(t, img).Write(e); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func bootState(t *testing.T, img string) ab.Env {
+// tearFirstCopy overwrites grubenv's first sector with garbage, as a write cut by a power loss
+// might leave it. The copies are the ESP's only sector-aligned environment blocks; grubenv is
+// written first, so its cluster comes first.
+func tearFirstCopy(t *testing.T, img string) {
 	t.Helper()
 	start, size := espRange(t, img)
-	s, err := ab.OpenStoreAt(img, start, size)
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	envs, errs := s.Copies()
+	defer f.Close()
+	esp := make([]byte, size)
+	if _, err := f.ReadAt(esp, start); err != nil {
+		t.Fatal(err)
+	}
+	for off := 0; off+512 <= len(esp); off += 512 {
+		if strings.HasPrefix(string(esp[off:off+64]), "# GRUB Environment Block\n") {
+			if _, err := f.WriteAt([]byte(strings.Repeat("\xff", 512)), start+int64(off)); err != nil {
+				t.Fatal(err)
+			}
+			if _, errs := openStore(t, img).Copies(); errs[0] == nil || errs[1] != nil {
+				t.Fatalf("tore the block at %d, but the copies read %v", off, errs)
+			}
+			return
+		}
+	}
+	t.Fatal("no environment block on the ESP")
+}
+
+func bootState(t *testing.T, img string) ab.Env {
+	t.Helper()
+	envs, errs := openStore(t, img).Copies()
 	if errs[0] != nil || errs[1] != nil || envs[0] != envs[1] {
 		t.Errorf("the two copies: %+v (%v), %+v (%v); want both valid and equal", envs[0], errs[0], envs[1], errs[1])
 	}
