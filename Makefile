@@ -3,11 +3,15 @@ GO      ?= go
 EDITION ?= server
 BIN     := bin/genai-build
 
-.PHONY: iso build test check lint-ci boot-test bench bench-memory lock clean
+.PHONY: iso image build test check lint-ci boot-test bench bench-memory lock clean
 
 # Build an edition's ISO into images/ (default: the server edition).
 iso:
 	$(GO) run ./cmd/genai-build iso --edition $(EDITION)
+
+# Build the embedded edition's raw disk image (and its .img.zst) into images/.
+image:
+	$(GO) run ./cmd/genai-build image --edition embedded
 
 # The genai-build binary itself.
 build:
@@ -51,6 +55,7 @@ lint-ci:
 BOOT_RUN_server    = ^TestBootMatrix$$/^server-(iso|kernel-initrd)-
 BOOT_RUN_developer = ^(TestBootMatrix|TestDeveloper)$$/^developer-
 BOOT_RUN_enterprise = ^TestEnterprise
+BOOT_RUN_embedded  = ^TestEmbedded
 BOOT_JSON ?= test-results/boot-$(EDITION).json
 boot-test:
 	@test -n '$(BOOT_RUN_$(EDITION))' || { echo "boot-test: no boot tests for EDITION=$(EDITION) (editions with some: $(patsubst BOOT_RUN_%,%,$(filter BOOT_RUN_%,$(.VARIABLES))))"; exit 2; }
@@ -72,4 +77,4 @@ lock:
 	$(GO) run ./cmd/genai-build lock
 
 clean:
-	rm -rf bin images/*.iso images/*.sha256 images/*.manifest.json
+	rm -rf bin images/*.iso images/*.img images/*.img.zst images/*.sha256 images/*.manifest.json

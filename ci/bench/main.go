@@ -201,7 +201,7 @@ func run(edition string, boots int, skipCold, imagesOnly bool, squashfsDir strin
 		firmwares = []qemu.Firmware{qemu.SecureBoot}
 	}
 	for _, fw := range firmwares {
-		for _, md := range qemu.Medias {
+		for _, md := range qemu.ISOMedias {
 			var wall, guest, init []time.Duration
 			for i := 0; i < boots; i++ {
 				fmt.Fprintf(os.Stderr, "boot %s/%s…\n", fw, md)

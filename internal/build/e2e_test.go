@@ -107,6 +107,7 @@ func e2eSuites(t *testing.T) (suites []debtest.Suite, vmlinuz, isolinuxBin []byt
 		}},
 		debtest.Pkg{Name: "grub-efi-amd64-signed", Version: "1+2.12+9", Files: []debtest.File{
 			file("./usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed", testBytes("gcdx64.efi", 5000)),
+			file("./usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed", testBytes("grubx64.efi", 5000)),
 		}},
 		debtest.Pkg{Name: "hello", Version: "2.10-5", Depends: "libhello (>= 1.0)", Files: []debtest.File{
 			dir("./"), dir("./usr/"), dir("./usr/bin/"),

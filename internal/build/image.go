@@ -113,6 +113,8 @@ func (s *state) image(ctx context.Context, in imageInputs) (*Result, error) {
 		SignerID:   s.signerID,
 		Bundle:     s.bundleFunc(pl.buildID),
 		BundleOnly: s.opts.BundleOnly,
+		BuildID:    pl.buildID,
+		Disk:       output.DiskParams{SlotSize: s.ed.Disk.SlotSizeBytes(), Tries: s.ed.Disk.TriesOr()},
 	}
 	var writers []output.Writer
 	var names []string
@@ -379,7 +381,8 @@ func (s *state) imageKey(c *output.Chain) (string, error) {
 		return "", err
 	}
 	parts := []string{imagesRecipe, strings.Join(s.ed.Outputs, ","), c.Base, c.Title, c.VolumeID, fmt.Sprint(c.SourceDate.Unix()),
-		s.inCache(c.Kernel), c.KernelOrigin, c.KernelVersion, c.Edition, c.Version, s.inCache(c.Initrd), string(menu), "signer=" + c.SignerID}
+		s.inCache(c.Kernel), c.KernelOrigin, c.KernelVersion, c.Edition, c.Version, s.inCache(c.Initrd), string(menu), "signer=" + c.SignerID,
+		fmt.Sprintf("disk=%d,%d,%s", c.Disk.SlotSize, c.Disk.Tries, c.BuildID)}
 	if id := s.updateKeyID(); id != "" { // only then, so that the images of other editions keep their keys
 		parts = append(parts, "update-key="+id)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -25,9 +26,11 @@ func newBoot(env Env, g *globals) *cobra.Command {
 		Short: "Boot an image in QEMU with the serial console on this terminal",
 		Long: `Start QEMU on an image the way a PC boots it: --firmware bios (SeaBIOS), uefi (OVMF) or
 secureboot (OVMF with Microsoft's keys enrolled and Secure Boot on), from --media cd (an AHCI
-CD-ROM) or usb (a USB stick, as written by dd). The serial console is this terminal; quit with
+CD-ROM), usb (a USB stick, as written by dd), or a disk on the virtio, nvme or sata bus (the
+embedded edition's raw disk image). The image is never changed: the guest's writes go to a
+temporary overlay. The serial console is this terminal; quit with
 Ctrl-A X. Without IMAGE, the edition's image in images/ is booted (build it first with
-genai-build iso). Needs qemu-system-x86_64, and OVMF for UEFI (Debian: qemu-system-x86 ovmf).
+genai-build iso, or genai-build image for a disk image). Needs qemu-system-x86_64, and OVMF for UEFI (Debian: qemu-system-x86 ovmf).
 KVM is used when it works, TCG otherwise (--accel). --vars boots with a UEFI variable store of
 your own, such as the one 'genai-build keys init' writes with your keys enrolled (for the
 enterprise edition: --firmware secureboot --vars KEYS/OVMF_VARS_4M.enrolled.fd); it is copied,
@@ -35,6 +38,7 @@ never changed.`,
 		Example: `  genai-build boot --edition server
   genai-build boot images/genai-os-server-0.1.0-amd64.iso --firmware secureboot --media usb
   genai-build boot --firmware uefi --net --hostfwd tcp::2222-:22
+  genai-build boot --edition embedded --firmware secureboot --media virtio
   genai-build boot --edition enterprise --firmware secureboot --vars ~/genai-keys/OVMF_VARS_4M.enrolled.fd`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -58,9 +62,13 @@ never changed.`,
 				if err != nil {
 					return err
 				}
-				img = filepath.Join(root, "images", build.ImageName(ed, "iso"))
+				format, verb := "iso", "iso"
+				if slices.Contains(ed.Outputs, "disk-image") {
+					format, verb = "img", "image"
+				}
+				img = filepath.Join(root, "images", build.ImageName(ed, format))
 				if _, err := os.Stat(img); errors.Is(err, os.ErrNotExist) {
-					return fmt.Errorf("%s does not exist: build it with `genai-build iso --edition %s`", img, edName)
+					return fmt.Errorf("%s does not exist: build it with `genai-build %s --edition %s`", img, verb, edName)
 				}
 			}
 			if err := checkMemory(img, memory); err != nil {
@@ -73,7 +81,7 @@ never changed.`,
 	}
 	cmd.Flags().StringVarP(&edName, "edition", "e", "server", "edition whose image to boot, when no IMAGE is given")
 	cmd.Flags().StringVar(&firmware, "firmware", "bios", "bios, uefi or secureboot")
-	cmd.Flags().StringVar(&media, "media", "cd", "cd or usb")
+	cmd.Flags().StringVar(&media, "media", "cd", "cd, usb, or a disk: virtio, nvme, sata")
 	cmd.Flags().StringVar(&vars, "vars", "", "a UEFI variable store `file` to boot with (copied), e.g. genai-build keys init's OVMF_VARS_4M.enrolled.fd")
 	cmd.Flags().StringVar(&accel, "accel", "auto", "auto (KVM when usable), kvm or tcg")
 	cmd.Flags().IntVar(&memory, "memory", 1024, "guest memory in MiB (refused below the image's minimum, which inspect shows)")

@@ -50,7 +50,7 @@ func TestErrors(t *testing.T) {
 		want []string
 	}{
 		{"unknown edition lists the known ones", []string{"--root", "../..", "iso", "--edition", "nosuch", "--offline"},
-			[]string{`unknown edition "nosuch"`, "known editions: base, developer, enterprise, server"}},
+			[]string{`unknown edition "nosuch"`, "known editions: base, developer, embedded, enterprise, server"}},
 		{"abstract edition", []string{"--root", "../..", "iso", "--edition", "base", "--offline", "--cache-dir", t.TempDir()},
 			[]string{"abstract"}},
 		{"malformed manifest names file, line and field", []string{"--root", bad, "iso", "--offline"},
@@ -59,6 +59,11 @@ func TestErrors(t *testing.T) {
 			[]string{`--assistant-endpoint: "localhost:11434": want an http:// or https:// URL`}},
 		{"assistant key file must be a path", []string{"--root", "../..", "iso", "--offline", "--assistant-endpoint", "http://h/v1", "--assistant-key-file", "sk-123"},
 			[]string{`--assistant-key-file: "sk-123": want an absolute path`}},
+		{"iso of a disk edition names image", []string{"--root", "../..", "iso", "--edition", "embedded", "--offline"},
+			[]string{"edition embedded writes a disk image", "genai-build image --edition embedded"}},
+		{"image of an ISO edition names iso", []string{"--root", "../..", "image", "--edition", "server", "--offline"},
+			[]string{"edition server writes no disk image", "genai-build iso --edition server"}},
+		{"bad media", []string{"boot", "x.img", "--media", "scsi"}, []string{`unknown media "scsi": use cd, usb, virtio, nvme or sata`}},
 		{"no checkout", []string{"--root", t.TempDir(), "editions"}, []string{"no editions/ folder"}},
 		{"bad firmware", []string{"boot", "x.iso", "--firmware", "coreboot"}, []string{`unknown firmware "coreboot"`}},
 		{"inspect a missing file", []string{"inspect", filepath.Join(t.TempDir(), "none.iso")}, []string{"none.iso"}},

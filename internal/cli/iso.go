@@ -103,6 +103,9 @@ func runISO(cmd *cobra.Command, env Env, g *globals, f *isoFlags) (*build.Result
 	if err != nil {
 		return nil, err
 	}
+	if err := checkVerb(cmd.Name(), root, f.edition); err != nil {
+		return nil, err
+	}
 	c, err := g.cache(env)
 	if err != nil {
 		return nil, err

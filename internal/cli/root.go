@@ -90,7 +90,7 @@ tools are needed.`,
 	root.PersistentFlags().StringVar(&g.cacheDir, "cache-dir", "", "download and build cache (default: $GENAI_BUILD_CACHE, else $XDG_CACHE_HOME/genai-build)")
 	root.PersistentFlags().StringVar(&g.remote, "cache-remote", "", "a shared second cache level in an OCI registry, `oci://HOST[:PORT]/REPO` (default: $"+ocicache.EnvVar+"); credentials from the Docker config")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log every step in detail")
-	root.AddCommand(newISO(env, g), newBoot(env, g), newEditions(env, g), newInspect(env, g), newLock(env, g), newRepo(env, g), newVersion(env))
+	root.AddCommand(newISO(env, g), newImage(env, g), newBoot(env, g), newEditions(env, g), newInspect(env, g), newLock(env, g), newRepo(env, g), newVersion(env))
 	root.AddCommand(newRelease(env, g), newVerify(env, g), newReleaseKey(env, g), newKeys(env, g))
 	root.AddCommand(newBundle(env, g), newUpdateKey(env, g))
 	return root

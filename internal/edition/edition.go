@@ -8,8 +8,12 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/genai-os/genai-build/internal/output"
 )
 
 // Edition is the manifest of one edition. Zero values mean "inherit" when the edition extends another.
@@ -43,6 +47,8 @@ type Edition struct {
 	Assistant Assistant `yaml:"assistant"`
 	// Firewall is the deny-by-default inbound firewall the init applies before any unit starts.
 	Firewall Firewall `yaml:"firewall"`
+	// Disk is the A/B disk image's layout (the disk-image output).
+	Disk Disk `yaml:"disk"`
 
 	// Remove takes entries away from what the parent chain added.
 	Remove Removals `yaml:"remove"`
@@ -180,6 +186,57 @@ func (f Firewall) Check() [][2]string {
 	return ps
 }
 
+// Disk is the layout of an A/B disk image (output disk-image).
+type Disk struct {
+	// SlotSize is each root slot's size in MiB or GiB ("48M", "1G"); unset: 48M.
+	SlotSize string `yaml:"slot_size"`
+	// Tries is how often the boot loader boots an update on trial before it goes back to the
+	// committed slot (1-9); unset: 3.
+	Tries *int `yaml:"tries"`
+}
+
+var slotSizeRE = regexp.MustCompile(`^([1-9][0-9]{0,5})([MG])$`)
+
+// SlotSizeBytes is SlotSize in bytes, or output.DefaultSlotSize when unset; 0 when malformed.
+func (d Disk) SlotSizeBytes() int64 {
+	if d.SlotSize == "" {
+		return output.DefaultSlotSize
+	}
+	m := slotSizeRE.FindStringSubmatch(d.SlotSize)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.ParseInt(m[1], 10, 64)
+	if m[2] == "G" {
+		return n << 30
+	}
+	return n << 20
+}
+
+// TriesOr is Tries, or output.DefaultTries when unset.
+func (d Disk) TriesOr() int {
+	if d.Tries == nil {
+		return output.DefaultTries
+	}
+	return *d.Tries
+}
+
+// Check returns what is wrong with the disk settings, as (field, message) pairs; hasDisk says
+// whether the edition writes a disk image.
+func (d Disk) Check(hasDisk bool) [][2]string {
+	var ps [][2]string
+	if !hasDisk && (d.SlotSize != "" || d.Tries != nil) {
+		ps = append(ps, [2]string{"disk", "only an edition with the disk-image output has a disk layout"})
+	}
+	if d.SlotSize != "" && d.SlotSizeBytes() == 0 {
+		ps = append(ps, [2]string{"disk.slot_size", fmt.Sprintf("%q: a size in MiB or GiB, e.g. 48M or 1G", d.SlotSize)})
+	}
+	if d.Tries != nil && (*d.Tries < 1 || *d.Tries > output.MaxTries) {
+		ps = append(ps, [2]string{"disk.tries", fmt.Sprintf("%d: want 1 to %d (GRUB counts the tries with single digits)", *d.Tries, output.MaxTries)})
+	}
+	return ps
+}
+
 // Initramfs says how the initramfs is written.
 type Initramfs struct {
 	Compression string `yaml:"compression"` // zstd, gzip, xz, none
@@ -248,7 +305,7 @@ func (b Boot) TimeoutOr(def int) int {
 // Merge returns child laid over parent. The rules, tested in TestMerge:
 //   - scalars (name, description, version, arch, kernel.recipe, boot.hostname, boot.level,
 //     boot.timeout, boot.serial, initramfs.compression, root.placement, root.tmpfs, root.verity,
-//     root.on_corruption, assistant.endpoint,
+//     root.on_corruption, disk.slot_size, disk.tries, assistant.endpoint,
 //     assistant.model, assistant.api_key_file): the child's value when set, else the parent's;
 //   - lists (recipes, overlays, outputs, kernel.config, kernel.modules, boot.cmdline): the parent's
 //     entries then the child's, each once, in first-seen order; then the child's `remove:` entries are
@@ -270,6 +327,10 @@ func Merge(parent, child Edition) Edition {
 	out.Root.OnCorruption = pick(child.Root.OnCorruption, parent.Root.OnCorruption)
 	if out.Root.Verity == nil {
 		out.Root.Verity = parent.Root.Verity
+	}
+	out.Disk.SlotSize = pick(child.Disk.SlotSize, parent.Disk.SlotSize)
+	if out.Disk.Tries == nil {
+		out.Disk.Tries = parent.Disk.Tries
 	}
 	out.Assistant.Endpoint = pick(child.Assistant.Endpoint, parent.Assistant.Endpoint)
 	out.Assistant.Model = pick(child.Assistant.Model, parent.Assistant.Model)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -180,7 +181,7 @@ outputs: [iso, floppy]
 		{"tmpfs size", map[string]string{"base": goodBase, "server": "name: server\nextends: base\nroot:\n  placement: image\n  tmpfs: 50 %\n"},
 			"server", []string{"server.yaml:5: root.tmpfs: \"50 %\": a size as tmpfs takes it"}},
 		{"outputs are the registry's", map[string]string{"base": goodBase, "server": "name: server\nextends: base\noutputs: [uki]\n"},
-			"server", []string{"server.yaml:3: outputs[0]: unknown output format \"uki\"; known: iso, kernel-initrd"}},
+			"server", []string{"server.yaml:3: outputs[0]: unknown output format \"uki\"; known: disk-image, iso, kernel-initrd"}},
 		{"problem found in the parent points at the parent", map[string]string{"base": strings.Replace(goodBase, "arch: amd64", "arch: sparc", 1), "server": "name: server\nextends: base\n"},
 			"server", []string{"base.yaml:4: arch: \"sparc\" is not supported"}},
 		{"name must match the file", map[string]string{"base": goodBase, "server": "name: srv\nextends: base\n"},
@@ -195,6 +196,12 @@ outputs: [iso, floppy]
 		{"assistant model without endpoint", map[string]string{"base": goodBase, "server": "name: server\nextends: base\nassistant:\n  model: m\n"},
 			"server", []string{"assistant.endpoint: missing"}},
 		{"not yaml", map[string]string{"server": "name: [\n"}, "server", []string{"server.yaml:"}},
+		{"disk settings", map[string]string{"base": goodBase, "server": "name: server\nextends: base\noutputs: [disk-image]\ndisk:\n  slot_size: 48 MB\n  tries: 10\n"},
+			"server", []string{"server.yaml:5: disk.slot_size: \"48 MB\": a size in MiB or GiB", "server.yaml:6: disk.tries: 10: want 1 to 9"}},
+		{"disk settings without a disk image", map[string]string{"base": goodBase, "server": "name: server\nextends: base\ndisk:\n  tries: 2\n"},
+			"server", []string{"server.yaml:3: disk: only an edition with the disk-image output"}},
+		{"disk key unknown", map[string]string{"base": goodBase, "server": "name: server\nextends: base\noutputs: [disk-image]\ndisk:\n  slots: 2\n"},
+			"server", []string{"server.yaml:5:", "slots"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -240,5 +247,37 @@ func TestRepositoryEditions(t *testing.T) {
 				t.Errorf("server chain = %v, want server and base", e.Chain)
 			}
 		}
+		if n == "embedded" {
+			if !reflect.DeepEqual(e.Outputs, []string{"disk-image"}) || e.Disk.SlotSizeBytes() != 48<<20 || e.Disk.TriesOr() != 3 ||
+				slices.Contains(e.Recipes, "isolinux") || !slices.Contains(e.Recipes, "uefi-loaders") || e.Root.PlacementOr() != PlacementImage {
+				t.Errorf("embedded edition merged wrong: outputs %v, disk %+v, recipes %v, placement %q", e.Outputs, e.Disk, e.Recipes, e.Root.Placement)
+			}
+		}
+	}
+}
+
+func TestDiskDefaults(t *testing.T) {
+	three, two := 3, 2
+	for _, tt := range []struct {
+		d     Disk
+		size  int64
+		tries int
+	}{
+		{Disk{}, 48 << 20, 3},
+		{Disk{SlotSize: "64M", Tries: &two}, 64 << 20, 2},
+		{Disk{SlotSize: "1G", Tries: &three}, 1 << 30, 3},
+		{Disk{SlotSize: "64"}, 0, 3},
+	} {
+		if got := tt.d.SlotSizeBytes(); got != tt.size {
+			t.Errorf("%+v: SlotSizeBytes = %d, want %d", tt.d, got, tt.size)
+		}
+		if got := tt.d.TriesOr(); got != tt.tries {
+			t.Errorf("%+v: TriesOr = %d, want %d", tt.d, got, tt.tries)
+		}
+	}
+	// a child's disk settings override the parent's, one key at a time
+	m := Merge(Edition{Disk: Disk{SlotSize: "64M", Tries: &two}}, Edition{Disk: Disk{SlotSize: "32M"}})
+	if m.Disk.SlotSize != "32M" || m.Disk.Tries == nil || *m.Disk.Tries != 2 {
+		t.Errorf("Merge disk = %+v", m.Disk)
 	}
 }

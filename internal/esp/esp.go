@@ -117,6 +117,31 @@ func Build(files *fstree.Tree, sourceDate time.Time) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return build(files, size, sourceDate)
+}
+
+// BuildSized is Build for a partition of a disk: the file system fills size bytes (a whole
+// number of 512-byte sectors), which must hold what Size asks for files.
+func BuildSized(files *fstree.Tree, size int64, sourceDate time.Time) ([]byte, error) {
+	if files == nil {
+		return nil, errors.New("esp: no files")
+	}
+	need, err := Size(files)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case size%sectorSize != 0:
+		return nil, fmt.Errorf("esp: size %d is not a whole number of %d-byte sectors", size, sectorSize)
+	case size > maxSize:
+		return nil, fmt.Errorf("esp: size %d is more than FAT16 holds (%d)", size, int64(maxSize))
+	case size < need:
+		return nil, fmt.Errorf("esp: the files need %d bytes, the partition has %d", need, size)
+	}
+	return build(files, size, sourceDate)
+}
+
+func build(files *fstree.Tree, size int64, sourceDate time.Time) ([]byte, error) {
 	img := &memDisk{b: make([]byte, size)}
 	// reproducible=true: go-diskfs leaves the volume serial 0 instead of deriving it from time.Now().
 	fsys, err := fat16.Create(img, size, 0, sectorSize, Label, true)

@@ -7,6 +7,8 @@
 //	iso            the hybrid ISO: BIOS (ISOLINUX) and UEFI (shim, GRUB) from a CD or a USB stick
 //	kernel-initrd  the kernel and the initramfs written beside each other, for direct boots
 //	               (qemu -kernel -initrd) in tests
+//	disk-image     a raw GPT disk with an ESP (shim, GRUB, the A/B boot state), two root slots A and B
+//	               and a data partition, its .zst, and the update bundle of slot A
 //	uefi-iso       a UEFI-only ISO (CD and USB) whose ESP holds one unified kernel image signed
 //	               with the organisation's own Secure Boot key
 package output
@@ -23,13 +25,14 @@ import (
 
 // Roles of the boot-loader files a writer may need (Chain.Loaders).
 const (
-	RoleISOLINUX = "isolinux.bin" // syslinux's El Torito loader
-	RoleLDLINUX  = "ldlinux.c32"  // its core module
-	RoleMBR      = "isohdpfx.bin" // the isohybrid MBR
-	RoleShim     = "shimx64.efi"  // the signed first-stage UEFI loader
-	RoleGRUB     = "grubx64.efi"  // the signed GRUB shim loads
-	RoleESP      = "efi.img"      // the UEFI system partition image (shim and GRUB), built from the two above
-	RoleUKIStub  = "uki-stub"     // systemd's UEFI stub, the front of a unified kernel image
+	RoleISOLINUX = "isolinux.bin"     // syslinux's El Torito loader
+	RoleLDLINUX  = "ldlinux.c32"      // its core module
+	RoleMBR      = "isohdpfx.bin"     // the isohybrid MBR
+	RoleShim     = "shimx64.efi"      // the signed first-stage UEFI loader
+	RoleGRUB     = "grubx64.efi"      // the signed GRUB shim loads (the CD image: prefix /boot/grub, finds /.disk/info)
+	RoleDiskGRUB = "grubx64-disk.efi" // the signed GRUB for a disk: prefix /EFI/debian on its own partition
+	RoleESP      = "efi.img"          // the UEFI system partition image (shim and GRUB), built from the two above
+	RoleUKIStub  = "uki-stub"         // systemd's UEFI stub, the front of a unified kernel image
 )
 
 // Chain is one boot chain, independent of how it is written.
@@ -59,6 +62,10 @@ type Chain struct {
 	// change of key rebuilds the images.
 	Sign     func(pe []byte) ([]byte, error)
 	SignerID string
+	// BuildID identifies the build (live/build-id); the disk image derives its GUIDs from it.
+	BuildID string
+	// Disk is the A/B disk image's layout, from the edition (the disk-image output).
+	Disk DiskParams
 	// Bundle writes the signed update bundle (internal/bundle) of a slot image to w; nil when the
 	// build has no update key. The disk-image output calls it for <base>.bundle.
 	Bundle func(ctx context.Context, slotImage string, w io.Writer) error
@@ -105,6 +112,7 @@ var registry = map[string]Writer{
 	"iso":           isoWriter{},
 	"kernel-initrd": kernelInitrd{},
 	"uefi-iso":      uefiISO{},
+	"disk-image":    diskImage{},
 }
 
 // Lookup returns the writer of a format.

@@ -11,13 +11,13 @@ import (
 )
 
 func TestRegistry(t *testing.T) {
-	if got := strings.Join(Names(), " "); got != "iso kernel-initrd uefi-iso" {
+	if got := strings.Join(Names(), " "); got != "disk-image iso kernel-initrd uefi-iso" {
 		t.Errorf("Names() = %q", got)
 	}
 	if _, ok := Lookup("uki"); ok {
 		t.Error("Lookup(uki) found a writer")
 	}
-	if err := (&UnknownError{Name: "uki"}).Error(); !strings.Contains(err, "known: [iso kernel-initrd uefi-iso]") {
+	if err := (&UnknownError{Name: "uki"}).Error(); !strings.Contains(err, "known: [disk-image iso kernel-initrd uefi-iso]") {
 		t.Errorf("UnknownError = %q", err)
 	}
 }

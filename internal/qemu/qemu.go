@@ -34,12 +34,20 @@ type Media string
 const (
 	CD  Media = "cd"  // an AHCI CD-ROM drive
 	USB Media = "usb" // a USB stick on an xHCI controller (the image written raw, as with dd)
+	// Disks: a raw disk image (the embedded edition's) on a virtio, NVMe or SATA (AHCI) bus.
+	Virtio Media = "virtio"
+	NVMe   Media = "nvme"
+	SATA   Media = "sata"
 )
 
 // Firmwares and Medias list the valid values, for flags and test matrices.
 var (
 	Firmwares = []Firmware{BIOS, UEFI, SecureBoot}
-	Medias    = []Media{CD, USB}
+	Medias    = []Media{CD, USB, Virtio, NVMe, SATA}
+	// ISOMedias boot an ISO (a CD, or the hybrid image written to a stick); DiskMedias a raw
+	// disk image.
+	ISOMedias  = []Media{CD, USB}
+	DiskMedias = []Media{Virtio, NVMe, SATA, USB}
 )
 
 // ParseFirmware and ParseMedia check a user's choice.
@@ -58,7 +66,7 @@ func ParseMedia(s string) (Media, error) {
 			return m, nil
 		}
 	}
-	return "", fmt.Errorf("unknown media %q: use cd or usb", s)
+	return "", fmt.Errorf("unknown media %q: use cd, usb, virtio, nvme or sata", s)
 }
 
 // Accel chooses the accelerator.
@@ -98,6 +106,10 @@ type Config struct {
 	// variable store; by default QEMU exits when the guest reboots (-no-reboot), which ends a boot
 	// test at a panic or a reboot instead of booting again.
 	Reboot bool
+	// Writable lets the guest write to Image (a USB stick or a disk): the A/B tests keep what
+	// the boot loader and the system write. Default: the writes go to a temporary overlay
+	// (QEMU's snapshot=on) and the image is left as it was. A CD is always read-only.
+	Writable bool
 	// QMP is the path of a unix socket for QEMU's machine protocol (Machine.QMP: the power
 	// button, keys). Start makes one in the machine's own state folder when this is empty.
 	QMP string
@@ -199,11 +211,17 @@ func (c Config) Args(accel Accel) ([]string, error) {
 	case c.Media == CD:
 		args = append(args, "-drive", "if=none,id=boot,media=cdrom,readonly=on,format=raw,"+img,
 			"-device", "ide-cd,drive=boot,bootindex=0")
-	case c.Media == USB:
-		args = append(args, "-drive", "if=none,id=boot,format=raw,snapshot=on,"+img,
-			"-device", "qemu-xhci,id=xhci", "-device", "usb-storage,bus=xhci.0,drive=boot,bootindex=0")
 	default:
-		return nil, fmt.Errorf("unknown media %q", c.Media)
+		dev, ok := diskDevices[c.Media]
+		if !ok {
+			return nil, fmt.Errorf("unknown media %q", c.Media)
+		}
+		drive := "if=none,id=boot,format=raw,"
+		if !c.Writable {
+			drive += "snapshot=on,"
+		}
+		args = append(args, "-drive", drive+img)
+		args = append(args, dev...)
 	}
 	if c.QMP != "" {
 		args = append(args, "-qmp", "unix:"+strings.ReplaceAll(c.QMP, ",", ",,")+",server=on,wait=off")
@@ -216,6 +234,15 @@ func (c Config) Args(accel Accel) ([]string, error) {
 		args = append(args, "-nic", nic)
 	}
 	return append(args, c.Extra...), nil
+}
+
+// diskDevices attach the drive "boot" as a writable disk on each bus.
+var diskDevices = map[Media][]string{
+	USB:    {"-device", "qemu-xhci,id=xhci", "-device", "usb-storage,bus=xhci.0,drive=boot,bootindex=0"},
+	Virtio: {"-device", "virtio-blk-pci,drive=boot,bootindex=0"},
+	NVMe:   {"-device", "nvme,serial=genai0,drive=boot,bootindex=0"},
+	// q35's own AHCI controller (ich9-ahci), its first port
+	SATA: {"-device", "ide-hd,bus=ide.0,drive=boot,bootindex=0"},
 }
 
 func copyFile(src, dst string) error {

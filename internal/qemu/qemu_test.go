@@ -58,6 +58,17 @@ func TestArgs(t *testing.T) {
 			cat([]string{"-global", "driver=cfi.pflash01,property=secure,value=on"}, base("q35,smm=on", AccelTCG), pflash(".ms.fd"), usb), "OVMF_VARS_4M.ms.fd"},
 		{"secure boot with own vars", Config{Image: img, Firmware: SecureBoot, Media: USB, StateDir: state, FirmwareDir: fw, Vars: filepath.Join(fw, "own-vars.fd")}, AccelTCG,
 			cat([]string{"-global", "driver=cfi.pflash01,property=secure,value=on"}, base("q35,smm=on", AccelTCG), pflash(".secboot.fd"), usb), "own-vars.fd"},
+		{"secure boot virtio disk", Config{Image: img, Firmware: SecureBoot, Media: Virtio, StateDir: state, FirmwareDir: fw}, AccelTCG,
+			cat([]string{"-global", "driver=cfi.pflash01,property=secure,value=on"}, base("q35,smm=on", AccelTCG), pflash(".ms.fd"),
+				[]string{"-drive", "if=none,id=boot,format=raw,snapshot=on," + esc, "-device", "virtio-blk-pci,drive=boot,bootindex=0"}), "OVMF_VARS_4M.ms.fd"},
+		{"uefi nvme disk, writable", Config{Image: img, Firmware: UEFI, Media: NVMe, StateDir: state, FirmwareDir: fw, Writable: true}, AccelTCG,
+			cat(base("q35", AccelTCG), pflash(".fd"),
+				[]string{"-drive", "if=none,id=boot,format=raw," + esc, "-device", "nvme,serial=genai0,drive=boot,bootindex=0"}), "OVMF_VARS_4M.fd"},
+		{"uefi sata disk", Config{Image: img, Firmware: UEFI, Media: SATA, StateDir: state, FirmwareDir: fw}, AccelTCG,
+			cat(base("q35", AccelTCG), pflash(".fd"),
+				[]string{"-drive", "if=none,id=boot,format=raw,snapshot=on," + esc, "-device", "ide-hd,bus=ide.0,drive=boot,bootindex=0"}), "OVMF_VARS_4M.fd"},
+		{"writable usb stick", Config{Image: img, Firmware: BIOS, Media: USB, Writable: true}, AccelTCG,
+			cat(base("q35", AccelTCG), []string{"-drive", "if=none,id=boot,format=raw," + esc, "-device", "qemu-xhci,id=xhci", "-device", "usb-storage,bus=xhci.0,drive=boot,bootindex=0"}), ""},
 		{"uefi with own vars", Config{Image: img, Firmware: UEFI, Media: CD, StateDir: state, FirmwareDir: fw, Vars: filepath.Join(fw, "own-vars.fd")}, AccelTCG,
 			cat(base("q35", AccelTCG), pflash(".fd"), cd), "own-vars.fd"},
 		{"memory, cpus, network and forwards", Config{Image: img, Firmware: BIOS, Media: CD, MemoryMB: 192, CPUs: 1, Net: true,
@@ -131,7 +142,7 @@ func TestParseChoices(t *testing.T) {
 	if _, err := ParseFirmware("coreboot"); err == nil || !strings.Contains(err.Error(), "bios, uefi or secureboot") {
 		t.Errorf("ParseFirmware(coreboot) = %v, want the choices named", err)
 	}
-	if _, err := ParseMedia("nvme"); err == nil || !strings.Contains(err.Error(), "cd or usb") {
-		t.Errorf("ParseMedia(nvme) = %v, want the choices named", err)
+	if _, err := ParseMedia("scsi"); err == nil || !strings.Contains(err.Error(), "cd, usb, virtio, nvme or sata") {
+		t.Errorf("ParseMedia(scsi) = %v, want the choices named", err)
 	}
 }

@@ -24,8 +24,12 @@ type BootRow struct {
 	Media           qemu.Media
 }
 
-// MatrixTest is the boot test whose subtests are the rows.
-const MatrixTest = "TestBootMatrix"
+// MatrixTest is the boot test whose subtests are the rows; DiskTest the one of the disk-image
+// rows (test/boot's TestEmbeddedBoot, which also checks the boot loader's A/B line).
+const (
+	MatrixTest = "TestBootMatrix"
+	DiskTest   = "TestEmbeddedBoot"
+)
 
 func (r BootRow) Name() string {
 	if r.Media == "" {
@@ -35,7 +39,12 @@ func (r BootRow) Name() string {
 }
 
 // TestName is the row's full go test name.
-func (r BootRow) TestName() string { return MatrixTest + "/" + r.Name() }
+func (r BootRow) TestName() string {
+	if r.Output == "disk-image" {
+		return DiskTest + "/" + r.Name()
+	}
+	return MatrixTest + "/" + r.Name()
+}
 
 // BootRows are the boots an edition's outputs promise: a hybrid ISO on every firmware (BIOS,
 // UEFI, UEFI with Secure Boot) from a CD and a USB stick; a kernel and initramfs booted directly.
@@ -47,12 +56,20 @@ func BootRows(edition string, outputs []string) ([]BootRow, error) {
 		switch o {
 		case "iso":
 			for _, fw := range qemu.Firmwares {
-				for _, m := range qemu.Medias {
+				for _, m := range qemu.ISOMedias {
 					rows = append(rows, BootRow{edition, o, fw, m})
 				}
 			}
 		case "kernel-initrd":
 			rows = append(rows, BootRow{edition, o, qemu.BIOS, ""})
+		case "disk-image":
+			// UEFI only (the ESP's shim and GRUB): each bus once, Secure Boot on half of them
+			for _, b := range []struct {
+				fw qemu.Firmware
+				m  qemu.Media
+			}{{qemu.SecureBoot, qemu.Virtio}, {qemu.UEFI, qemu.NVMe}, {qemu.SecureBoot, qemu.SATA}, {qemu.UEFI, qemu.USB}} {
+				rows = append(rows, BootRow{edition, o, b.fw, b.m})
+			}
 		default:
 			return nil, fmt.Errorf("edition %s: output %q has no boot check; release it with --no-boot or add its boots to release.BootRows and test/boot", edition, o)
 		}
@@ -68,7 +85,7 @@ func (r BootRow) Config(res *build.Result) (qemu.Config, error) {
 			continue
 		}
 		switch im.Format {
-		case "iso":
+		case "iso", "disk-image":
 			cfg.Image = im.Path
 		case "vmlinuz":
 			cfg.Kernel = im.Path

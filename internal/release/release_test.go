@@ -172,6 +172,10 @@ func TestBootRowsAndTested(t *testing.T) {
 	if r, _ := BootRows("server", []string{"kernel-initrd"}); len(r) != 1 || r[0].Name() != "server-kernel-initrd-direct" {
 		t.Errorf("kernel-initrd rows %+v", r)
 	}
+	disk, err := BootRows("embedded", []string{"disk-image"})
+	if err != nil || len(disk) != 4 || disk[0].TestName() != "TestEmbeddedBoot/embedded-disk-image-secureboot-virtio" || disk[3].Name() != "embedded-disk-image-uefi-usb" {
+		t.Errorf("BootRows(embedded, disk-image) = %v, %v", disk, err)
+	}
 	if _, err := BootRows("server", []string{"qcow2"}); err == nil {
 		t.Error("an output without boots was accepted")
 	}

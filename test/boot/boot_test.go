@@ -208,7 +208,7 @@ func bootMatrix() []bootRow {
 			switch o {
 			case "iso":
 				for _, fw := range qemu.Firmwares {
-					for _, media := range qemu.Medias {
+					for _, media := range qemu.ISOMedias {
 						rows = append(rows, bootRow{e.edition, o, fw, media, e.level, e.units})
 					}
 				}
