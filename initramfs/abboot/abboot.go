@@ -140,7 +140,7 @@ func afterChecks(in Input) Output {
 		out.Reboot = true
 	}
 	out.Env = &env
-	out.State = rolledBack(in, booted, ver, ReasonHealth)
+	out.State = rolledBack(in, booted, ver, ReasonHealth, detail)
 	out.Lines = []string{rolledBackLine(booted, ver, ReasonHealth, detail)}
 	return out
 }
@@ -153,13 +153,13 @@ func wentBack(out *Output, in Input, reason string, clearEnv bool, detail string
 	if clearEnv {
 		out.Env = &ab.Env{Active: in.Booted}
 	}
-	out.State = rolledBack(in, other, ver, reason)
+	out.State = rolledBack(in, other, ver, reason, detail)
 	out.Lines = append(out.Lines, rolledBackLine(other, ver, reason, detail))
 }
 
 // rolledBack is the record after a roll back of slot s: no attempt pending, the last result.
-func rolledBack(in Input, s ab.Slot, version, reason string) *ab.State {
-	return &ab.State{Last: &ab.Result{Slot: s, Version: version, Outcome: ab.RolledBack, Reason: reason, Time: in.Now}}
+func rolledBack(in Input, s ab.Slot, version, reason, detail string) *ab.State {
+	return &ab.State{Last: &ab.Result{Slot: s, Version: version, Outcome: ab.RolledBack, Reason: reason, Detail: detail, Time: in.Now}}
 }
 
 func rolledBackLine(s ab.Slot, version, reason, detail string) string {

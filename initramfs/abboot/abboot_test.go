@@ -67,6 +67,13 @@ func TestDecide(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			c.in.Now = now
 			out := Decide(c.in)
+			if out.State != nil && out.State.Last != nil && out.State.Last.Outcome == ab.RolledBack {
+				// the record keeps what the line says failed
+				if out.State.Last.Detail == "" || !strings.Contains(out.Lines[len(out.Lines)-1], out.State.Last.Detail) {
+					t.Errorf("record's detail %q is not the line's %q", out.State.Last.Detail, out.Lines)
+				}
+				out.State.Last.Detail = ""
+			}
 			if !reflect.DeepEqual(out.Env, c.env) {
 				t.Errorf("env %+v, want %+v", out.Env, c.env)
 			}

@@ -43,6 +43,7 @@ type Result struct {
 	Version string    `json:"version"`
 	Outcome string    `json:"outcome"`
 	Reason  string    `json:"reason,omitempty"`
+	Detail  string    `json:"detail,omitempty"` // what failed, as the console line said it
 	Time    time.Time `json:"time"`
 }
 

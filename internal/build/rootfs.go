@@ -684,6 +684,10 @@ HOME_URL="https://github.com/genai-os/genai-build"
 `, e.Version, e.Name, e.Version, e.Name, e.Version, strings.ToUpper(e.Name[:1])+e.Name[1:], e.Name, s.opts.SourceDate.UTC().Format("20060102T150405Z"))
 	bootConf := fmt.Sprintf("# Written by genai-build from editions/%s.yaml.\nedition = %s\nhostname = %s\nlevel = %s\nlog_level = info\n",
 		e.Name, e.Name, host, level)
+	if slices.Contains(e.Outputs, "disk-image") {
+		// the boot loader's trial boots (grub.cfg's ladder), which the init checks GRUB counted
+		bootConf += fmt.Sprintf("update.tries = %d\n", e.Disk.TriesOr())
+	}
 	files := map[string]string{
 		"etc/os-release":              osRelease,
 		"etc/consciousness/boot.conf": bootConf,

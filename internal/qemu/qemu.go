@@ -106,6 +106,9 @@ type Config struct {
 	// variable store; by default QEMU exits when the guest reboots (-no-reboot), which ends a boot
 	// test at a panic or a reboot instead of booting again.
 	Reboot bool
+	// PanicOK: a kernel panic is part of what the test drives (a rollback after an update whose
+	// kernel panics), so it does not fail the machine's waits as it does by default.
+	PanicOK bool
 	// Writable lets the guest write to Image (a USB stick or a disk): the A/B tests keep what
 	// the boot loader and the system write. Default: the writes go to a temporary overlay
 	// (QEMU's snapshot=on) and the image is left as it was. A CD is always read-only.
@@ -313,6 +316,7 @@ func (e *FailError) Error() string {
 
 var (
 	defaultFail = regexp.MustCompile(`KVM internal error|Kernel panic - not syncing|emulation failure`)
+	failNoPanic = regexp.MustCompile(`KVM internal error|emulation failure`)
 	kernelInit  = regexp.MustCompile(`\[\s*([0-9]+\.[0-9]+)\] Run \S+ as init process`)
 )
 
@@ -451,6 +455,9 @@ func start(ctx context.Context, c Config, accel Accel, fail *regexp.Regexp, log 
 	m := &Machine{fail: fail, changed: make(chan struct{})}
 	if m.fail == nil {
 		m.fail = defaultFail
+		if c.PanicOK {
+			m.fail = failNoPanic
+		}
 	}
 	if c.StateDir == "" {
 		d, err := os.MkdirTemp("", "genai-qemu-*")

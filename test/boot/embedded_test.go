@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,13 +18,35 @@ import (
 
 	"github.com/genai-os/genai-build/internal/ab"
 	"github.com/genai-os/genai-build/internal/build"
+	"github.com/genai-os/genai-build/internal/bundle"
 	"github.com/genai-os/genai-build/internal/qemu"
 	"github.com/genai-os/genai-build/internal/release"
 )
 
 // embeddedImage is the embedded edition as `genai-build image --edition embedded` builds it.
 func embeddedImage(t *testing.T) *build.Result {
-	return buildISO(t, "embedded", build.Options{Edition: "embedded"})
+	return buildISO(t, "embedded", build.Options{Edition: "embedded", UpdateKey: updateKeys(t)})
+}
+
+// updateKeys is the tests' update key pair (genai-build update-key init), made once.
+func updateKeys(t *testing.T) string {
+	t.Helper()
+	testKeys.once.Do(func() {
+		testKeys.dir, testKeys.err = os.MkdirTemp("", "genai-update-keys-*")
+		if testKeys.err == nil {
+			_, testKeys.err = bundle.GenerateKey(testKeys.dir, false)
+		}
+	})
+	if testKeys.err != nil {
+		t.Fatal(testKeys.err)
+	}
+	return testKeys.dir
+}
+
+var testKeys struct {
+	once sync.Once
+	dir  string
+	err  error
 }
 
 // grubLine is the line the ESP's grub.cfg prints before it boots a slot.

@@ -1,7 +1,10 @@
 package boot_test
 
 import (
+	"archive/tar"
+	"crypto/ed25519"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -9,11 +12,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/diskfs/go-diskfs/partition/gpt"
 	"github.com/genai-os/genai-build/internal/ab"
 	"github.com/genai-os/genai-build/internal/build"
+	"github.com/genai-os/genai-build/internal/bundle"
 	"github.com/genai-os/genai-build/internal/qemu"
 )
 
@@ -29,6 +35,7 @@ const (
 name: embedded-test
 extends: embedded
 description: Embedded, with a root shell on the console for the update scenarios
+recipes: [u-root-core]
 boot:
   cmdline: [init.debug]
 `
@@ -76,14 +83,28 @@ var embEditions struct {
 }
 
 // serveDir serves dir over HTTP on the host's loopback, which QEMU's user network shows the guest
-// as 10.0.2.2; it returns the URL prefix the guest uses.
+// as 10.0.2.2; it returns the URL prefix the guest uses. Under /stall/ a file is sent only to 60 %,
+// and then nothing until the client goes: the power cut comes while the bundle streams.
 func serveDir(t *testing.T, dir string) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: http.FileServer(http.Dir(dir))}
+	mux := http.NewServeMux()
+	mux.Handle("/", http.FileServer(http.Dir(dir)))
+	mux.HandleFunc("/stall/", func(w http.ResponseWriter, r *http.Request) {
+		b, err := os.ReadFile(filepath.Join(dir, filepath.Base(r.URL.Path)))
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.Write(b[:len(b)*6/10])
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	srv := &http.Server{Handler: mux}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 	return fmt.Sprintf("http://10.0.2.2:%d/", l.Addr().(*net.TCPAddr).Port)
@@ -139,78 +160,314 @@ func (c console) waitBoot(limit time.Duration) bootLines {
 }
 
 // embBuild builds one test edition of the embedded family with the test's update key.
-func embBuild(t *testing.T, edition, keyDir string) *build.Result {
+func embBuild(t *testing.T, edition string, overlays ...string) *build.Result {
 	t.Helper()
-	return buildISO(t, edition, build.Options{Edition: edition, EditionsDir: embeddedEditions(t), UpdateKey: keyDir})
+	return buildISO(t, edition, build.Options{Edition: edition, EditionsDir: embeddedEditions(t), UpdateKey: updateKeys(t), ExtraOverlays: overlays})
 }
 
-// output returns the path of the build's file whose name ends in suffix (".img", ".bundle").
-func output(t *testing.T, res *build.Result, suffix string) string {
+// imageFile is the path of the build's image file of format ("disk-image", "bundle").
+func imageFile(t *testing.T, res *build.Result, format string) string {
 	t.Helper()
-	for _, o := range res.Outputs {
-		if strings.HasSuffix(o.Path, suffix) {
-			return o.Path
+	for _, im := range res.Images {
+		if im.Format == format {
+			return im.Path
 		}
 	}
-	t.Fatalf("the build wrote no *%s: %+v", suffix, res.Outputs)
+	t.Fatalf("the build wrote no %s: %+v", format, res.Images)
 	return ""
 }
 
+func copyTo(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// craftBundles writes the bundles a device must refuse, from v2's: one with a byte of its slot
+// image changed (chunk 3), one signed by a key the device does not trust, and one signed by the
+// right key for another edition.
+func craftBundles(t *testing.T, v2, dir string) {
+	t.Helper()
+	f, err := os.Open(v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var m *bundle.Manifest
+	slot := filepath.Join(t.TempDir(), "slot.img")
+	tr := tar.NewReader(f)
+	var slotOff int64
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("reading %s: %v", v2, err)
+		}
+		if h.Name == "manifest.json" {
+			b, _ := io.ReadAll(tr)
+			if m, err = bundle.ParseManifest(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if h.Name == "slot.img" {
+			pos, _ := f.Seek(0, io.SeekCurrent) // the tar reader reads no further than the header here
+			slotOff = pos
+			out, err := os.Create(slot)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.Copy(out, tr); err != nil {
+				t.Fatal(err)
+			}
+			out.Close()
+			break
+		}
+	}
+	// tampered: one byte of chunk 3 of the genuine bundle
+	b, err := os.ReadFile(v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off := slotOff + 3*bundle.ChunkSize + 12345; off < int64(len(b)) {
+		b[off] ^= 0xff
+	} else {
+		t.Fatalf("v2's slot image is shorter than 4 chunks")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tampered.bundle"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	key, err := bundle.LoadPrivateKey(updateKeys(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherDir := t.TempDir()
+	if _, err := bundle.GenerateKey(otherDir, false); err != nil {
+		t.Fatal(err)
+	}
+	otherKey, err := bundle.LoadPrivateKey(otherDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := *m
+	other.Edition = "server"
+	for name, c := range map[string]struct {
+		id  bundle.Manifest
+		key ed25519.PrivateKey
+	}{"other-key": {*m, otherKey}, "other-edition": {other, key}} {
+		out, err := os.Create(filepath.Join(dir, name+".bundle"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bundle.Write(out, slot, c.id, c.key); err != nil {
+			t.Fatal(err)
+		}
+		out.Close()
+	}
+}
+
+// TestEmbeddedUpdates is the issue's seven scenarios on one device, in order.
 func TestEmbeddedUpdates(t *testing.T) {
 	needQEMU(t)
-	keys := updateKeys(t)
-	v1 := embBuild(t, embTestEdition, keys)
+	v1 := embBuild(t, embTestEdition)
 	bundles := t.TempDir()
 	for name, res := range map[string]*build.Result{
 		"v1": v1,
-		"v2": embBuild(t, embTestEdition+"-v2", keys),
-		"v3": embBuild(t, embTestEdition+"-v3", keys),
-		"v4": embBuild(t, embTestEdition+"-v4", keys),
+		"v2": embBuild(t, embTestEdition+"-v2"),
+		"v3": embBuild(t, embTestEdition+"-v3", "testdata/health-fail"),
+		"v4": embBuild(t, embTestEdition+"-v4"),
 	} {
-		link(t, output(t, res, ".bundle"), filepath.Join(bundles, name+".bundle"))
+		copyTo(t, imageFile(t, res, "bundle"), filepath.Join(bundles, name+".bundle"))
 	}
-	craftBundles(t, keys, bundles) // tampered, other-key, other-edition
+	craftBundles(t, filepath.Join(bundles, "v2.bundle"), bundles)
 	url := serveDir(t, bundles)
 
 	// The device: the image as dd writes it onto a 1 GiB disk.
 	dev := filepath.Join(t.TempDir(), "disk.img")
-	copyFile(t, output(t, v1, ".img"), dev)
-	imageSize := fileSize(t, dev)
-	if err := os.Truncate(dev, 1<<30); err != nil {
+	copyTo(t, imageFile(t, v1, "disk-image"), dev)
+	fi, err := os.Stat(dev)
+	if err != nil {
 		t.Fatal(err)
 	}
-	state := t.TempDir()
+	const disk = 1 << 30
+	if err := os.Truncate(dev, disk); err != nil {
+		t.Fatal(err)
+	}
 	cfg := qemu.Config{Image: dev, Firmware: qemu.SecureBoot, Media: qemu.Virtio, Writable: true, Reboot: true,
-		Net: true, StateDir: state, Extra: []string{"-device", "i6300esb", "-action", "watchdog=reset"}}
-	m := startVM(t, cfg, 20*time.Minute)
-	c := console{t, m}
-
-	t.Run("first-boot", func(t *testing.T) {
-		c.t = t
-		g := c.wait(`genai-grub: slot=(\w+) trial=(\w+) left=(\d)`, 3*time.Minute)
-		if g[1] != "A" || g[2] != "none" {
-			t.Errorf("GRUB chose %v on the factory image, want slot A with no trial", g)
+		PanicOK: true, Net: true, StateDir: t.TempDir(), Extra: []string{"-device", "i6300esb", "-action", "watchdog=reset"}}
+	m := startVM(t, cfg, 25*time.Minute)
+	c := &console{t: t, m: m}
+	step := func(name string, f func(t *testing.T)) {
+		if !t.Run(name, func(t *testing.T) { c.t = t; f(t) }) {
+			t.FailNow() // each scenario starts where the last one left the device
 		}
-		d := c.wait(`genai-os: data dev=(\S+) size=(\d+) grown=(\w+) formatted=(\w+)`, 3*time.Minute)
-		size, _ := strconv.ParseInt(d[2], 10, 64)
-		if d[3] != "yes" || d[4] != "yes" || size < (1<<30)-imageSize {
-			t.Errorf("first boot's data line %q: want grown=yes formatted=yes and about %d bytes", d[0], (1<<30)-imageSize)
-		}
-		s := c.wait(`genai-os: slot booted=(\w+) active=(\w+) trial=(\w+) left=\d version=(\S+)`, time.Minute)
-		if s[1] != "A" || s[2] != "A" || s[3] != "none" || s[4] != "0.1.0" {
-			t.Errorf("slot line %q", s[0])
-		}
-		c.wait(`genai-os: ready `, 2*time.Minute)
-		if err := c.m.Expect("\n$ ", time.Minute); err != nil {
+	}
+	install := func(name string) string {
+		return c.run("genai-update install " + url + name + ".bundle; echo exit=$?")
+	}
+	// installReboot installs and reboots: no prompt comes back, the next boot's lines do.
+	installReboot := func(name string) {
+		if err := c.m.Send("genai-update install --reboot " + url + name + ".bundle\r"); err != nil {
 			t.Fatal(err)
 		}
-		if out := c.run("echo kept-across-updates > /data/keep.txt && cat /data/keep.txt"); !strings.Contains(out, "kept-across-updates") {
+	}
+
+	step("1-first-boot", func(t *testing.T) {
+		b := c.waitBoot(4 * time.Minute)
+		if b.grubSlot != "A" || b.grubTrial != "none" || b.booted != "A" || b.active != "A" || b.version != "0.1.0" {
+			t.Errorf("first boot: %+v, want slot A committed, version 0.1.0", b)
+		}
+		d := regexp.MustCompile(`genai-os: data dev=(\S+) size=(\d+) grown=(\w+) formatted=(\w+)`).FindStringSubmatch(c.m.Since(0))
+		if d == nil {
+			t.Fatal("no data line")
+		}
+		size, _ := strconv.ParseInt(d[2], 10, 64)
+		if d[1] != "vda4" || d[3] != "yes" || d[4] != "yes" || size < disk-fi.Size() {
+			t.Errorf("first boot's data line %q: want vda4 grown to the disk's end (≥ %d bytes) and formatted", d[0], disk-fi.Size())
+		}
+		if out := c.run("echo kept-across-updates > /data/keep.txt; cat /data/keep.txt; echo gone > /etc/not-kept"); !strings.Contains(out, "kept-across-updates") {
 			t.Errorf("writing /data:\n%s", out)
 		}
-		// The root is the slot's layers under a tmpfs: what is written outside /data is gone at
-		// the next boot (checked after the update).
-		c.run("echo gone > /etc/not-kept")
+		if out := c.run("cat /proc/mounts"); !regexp.MustCompile(`/dev/vda4 /data ext4 rw`).MatchString(out) || !regexp.MustCompile(`/dev/vda2 \S+ iso9660 ro`).MatchString(out) {
+			t.Errorf("mounts: want /data on vda4 read-write and slot A read-only:\n%s", out)
+		}
 	})
-	// ... further scenarios are added below as the pieces land.
-	_ = url
+
+	step("6-refused-on-v1", func(t *testing.T) {
+		for name, want := range map[string]string{
+			"tampered":      `chunk 3`,
+			"other-key":     `key`,
+			"other-edition": `another system`,
+		} {
+			out := install(name)
+			if !regexp.MustCompile(`genai-update: refused: .*(`+want+`)`).MatchString(out) || !strings.Contains(out, "exit=1") {
+				t.Errorf("%s bundle: want refused (%s), exit 1:\n%s", name, want, out)
+			}
+		}
+		out := c.run("genai-update status")
+		if !strings.Contains(out, "slot A") || !regexp.MustCompile(`slot A .*booted`).MatchString(out) {
+			t.Errorf("status after refusals:\n%s", out)
+		}
+	})
+
+	step("2-good-update", func(t *testing.T) {
+		start := time.Now()
+		installReboot("v2")
+		c.wait(`genai-update: progress=50%`, 3*time.Minute)
+		c.wait(`genai-update: installed slot=B version=0.2.0`, 3*time.Minute)
+		t.Logf("install of v2 over HTTP: %v wall", time.Since(start).Round(100*time.Millisecond))
+		b := c.waitBoot(4 * time.Minute)
+		if b.grubSlot != "B" || b.grubTrial != "B" || b.grubLeft != "2" || b.booted != "B" || b.active != "A" || b.trial != "B" {
+			t.Errorf("trial boot of v2: %+v", b)
+		}
+		c.wait(`genai-os: update committed slot=B version=0.2.0`, 3*time.Minute)
+		c.run("reboot")
+		b = c.waitBoot(4 * time.Minute)
+		if b.grubSlot != "B" || b.grubTrial != "none" || b.booted != "B" || b.active != "B" || b.version != "0.2.0" {
+			t.Errorf("boot after the commit: %+v, want B committed with v2", b)
+		}
+		if out := c.run("cat /data/keep.txt; cat /etc/not-kept"); !strings.Contains(out, "kept-across-updates") || strings.Contains(out, "gone") {
+			t.Errorf("after the update: /data must be kept and the root's tmpfs gone:\n%s", out)
+		}
+	})
+
+	step("6-downgrade-refused", func(t *testing.T) {
+		if out := install("v1"); !regexp.MustCompile(`genai-update: refused: .*(downgrade|older|0\.1\.0)`).MatchString(out) {
+			t.Errorf("v1 on v2: want a downgrade refused:\n%s", out)
+		}
+	})
+
+	step("3-health-check-fails", func(t *testing.T) {
+		installReboot("v3")
+		c.wait(`genai-update: installed slot=A version=0.3.0`, 3*time.Minute)
+		g := c.wait(`genai-grub: slot=(\w+) trial=(\w+) left=(\d)`, 4*time.Minute)
+		if g[1] != "A" || g[2] != "A" {
+			t.Errorf("trial boot of v3: %q", g[0])
+		}
+		c.wait(`genai-os: update rolled back slot=A version=0.3.0 reason=health`, 4*time.Minute)
+		b := c.waitBoot(4 * time.Minute)
+		if b.grubSlot != "B" || b.booted != "B" || b.active != "B" || b.trial != "none" {
+			t.Errorf("after v3's failed trial: %+v, want B", b)
+		}
+		if out := c.run("genai-update status"); !regexp.MustCompile(`rolled-back slot=A version=0.3.0`).MatchString(out) {
+			t.Errorf("status after v3:\n%s", out)
+		}
+	})
+
+	step("4-kernel-panics", func(t *testing.T) {
+		installReboot("v4")
+		c.wait(`genai-update: installed slot=A version=0.4.0`, 3*time.Minute)
+		// three tries, each a panic and a reboot after panic=10, then the committed slot
+		for _, left := range []string{"2", "1", "0"} {
+			g := c.wait(`genai-grub: slot=(\w+) trial=(\w+) left=(\d)`, 4*time.Minute)
+			if g[1] != "A" || g[3] != left {
+				t.Fatalf("try with %s left: %q", left, g[0])
+			}
+			c.wait(`Kernel panic`, 3*time.Minute)
+		}
+		b := c.waitBoot(4 * time.Minute)
+		if b.grubSlot != "B" || b.grubTrial != "none" || b.booted != "B" {
+			t.Errorf("after v4's tries: %+v, want B with no trial", b)
+		}
+		c.wait(`genai-os: update rolled back slot=A version=0.4.0 reason=tries`, time.Minute)
+	})
+
+	step("5-power-cut", func(t *testing.T) {
+		// the server stops at 60 %: the cut comes while the slot is half written
+		if err := c.m.Send("genai-update install " + url + "stall/v3.bundle\r"); err != nil {
+			t.Fatal(err)
+		}
+		c.wait(`genai-update: progress=50%`, 3*time.Minute)
+		c.m.Kill()
+		env := diskEnv(t, dev)
+		if env.Active != ab.B || env.Trial != "" || env.SpareOK {
+			t.Errorf("boot state after the cut: %v, want B active, no trial, spare not ok", env)
+		}
+		m2 := startVM(t, cfg, 10*time.Minute)
+		c.m = m2
+		b := c.waitBoot(4 * time.Minute)
+		if b.grubSlot != "B" || b.booted != "B" || b.trial != "none" {
+			t.Errorf("boot after the cut: %+v, want B", b)
+		}
+		out := install("v3")
+		if !strings.Contains(out, "exit=0") {
+			t.Errorf("retry after the cut:\n%s", out)
+		}
+		c.wait(`genai-update: installed slot=A version=0.3.0`, 3*time.Minute)
+	})
+
+	step("7-data-kept", func(t *testing.T) {
+		if out := c.run("cat /data/keep.txt"); !strings.Contains(out, "kept-across-updates") {
+			t.Errorf("/data/keep.txt after every update:\n%s", out)
+		}
+	})
+}
+
+// diskEnv reads the boot state of a disk image from the host, as the device's ESP holds it
+// (grubenv, the copy that decides), without repairing anything.
+func diskEnv(t *testing.T, disk string) ab.Env {
+	t.Helper()
+	f, err := os.Open(disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := gpt.Read(f, 512, 512)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := tbl.Partitions[0]
+	s, err := ab.OpenStoreAt(disk, int64(p.Start)*512, int64(p.Size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	envs, errs := s.Copies()
+	if errs[0] != nil {
+		t.Fatalf("grubenv: %v", errs[0])
+	}
+	return envs[0]
 }

@@ -121,7 +121,7 @@ func (s System) Install(ctx context.Context, src string, stdin io.Reader, allowD
 	if err := st.Save(s.DataDir); err != nil {
 		return nil, fmt.Errorf("the update record on %s: %w", s.DataDir, err)
 	}
-	if err := store.Write(ab.Env{Active: booted, Trial: target, Left: Tries, SpareOK: true}); err != nil {
+	if err := store.Write(ab.Env{Active: booted, Trial: target, Left: s.tries(), SpareOK: true}); err != nil {
 		return nil, fmt.Errorf("marking slot %s for its trial boot: %w", target, err)
 	}
 	return &Installed{Slot: target, Version: m.Version, BuildID: m.BuildID}, nil

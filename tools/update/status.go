@@ -145,6 +145,9 @@ func (st *Status) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, " (%s)", l.Reason)
 		}
 		b.WriteString("\n")
+		if l.Detail != "" {
+			fmt.Fprintf(&b, "        %s\n", l.Detail)
+		}
 	} else {
 		b.WriteString("last update: none\n")
 	}

@@ -26,13 +26,29 @@ import (
 	"strings"
 	"time"
 
+	"github.com/genai-os/genai-build/initramfs/bootconf"
 	"github.com/genai-os/genai-build/initramfs/ctl"
 	"github.com/genai-os/genai-build/internal/ab"
 )
 
 // Tries is how many boots a trial gets before the boot loader goes back to the committed slot
-// (the default).
+// when the running system's boot.conf does not say (update.tries, from the edition's disk.tries).
 const Tries = 3
+
+// tries is the running system's update.tries (/etc/consciousness/boot.conf): the count the boot
+// loader's ladder and the init's "did GRUB count?" check use too.
+func (s System) tries() int {
+	f, err := os.Open(filepath.Join(s.Root, "etc/consciousness/boot.conf"))
+	if err != nil {
+		return Tries
+	}
+	defer f.Close()
+	c, _, err := bootconf.Parse("boot.conf", f)
+	if err != nil || c.UpdateTries == 0 {
+		return Tries
+	}
+	return c.UpdateTries
+}
 
 // System is where the tool finds the device: the defaults are the running system's paths; tests
 // point them at files.

@@ -298,7 +298,8 @@ func (in *initProc) abAfterReady(s *abSystem, ok, total int, reason, detail stri
 	})
 }
 
-// healthChecks: every boot unit up, the network up when the edition configures one, and each
+// healthChecks: every boot unit up, the network up when the edition configures one, the update
+// tool able to read the boot state (genai-update status, when the system has it), and each
 // program in /etc/genai/health.d exits 0 within its time.
 func (in *initProc) healthChecks(ok, total int, reason, detail string) abboot.Checks {
 	if reason != "" || ok != total {
@@ -312,6 +313,17 @@ func (in *initProc) healthChecks(ok, total int, reason, detail string) abboot.Ch
 			}
 		case <-time.After(networkTimeout):
 			return abboot.Checks{Detail: fmt.Sprintf("network: not up after %v", networkTimeout)}
+		}
+	}
+	// The update path itself: the new system's genai-update finds its disk and reads the boot
+	// state, or this system could not be updated again (gokrazy#130's lesson).
+	if p := findProgram(in.path(""), "genai-update"); p != "" {
+		if out, err := in.runProgram(p, []string{"genai-update", "status", "--json"}, healthTimeout); err != nil {
+			d := "genai-update status: " + err.Error()
+			if l := lastLine(out); l != "" {
+				d += ": " + l
+			}
+			return abboot.Checks{Detail: d}
 		}
 	}
 	ents, err := os.ReadDir(in.path(healthDir))
