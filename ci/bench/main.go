@@ -44,6 +44,8 @@ func main() {
 		err = runRemoteOnly(*edition)
 	case *squashfsOnly:
 		err = runSquashfs(*edition, *squashfsDir)
+	case *edition == "embedded":
+		err = runEmbedded(*edition, *boots)
 	default:
 		err = run(*edition, *boots, *skipCold, *imagesOnly, *squashfsDir)
 	}

@@ -2,6 +2,7 @@ package boot_test
 
 import (
 	"archive/tar"
+	"context"
 	"crypto/ed25519"
 	"fmt"
 	"io"
@@ -296,8 +297,9 @@ func TestEmbeddedUpdates(t *testing.T) {
 	if err := os.Truncate(dev, disk); err != nil {
 		t.Fatal(err)
 	}
-	cfg := qemu.Config{Image: dev, Firmware: qemu.SecureBoot, Media: qemu.Virtio, Writable: true, Reboot: true,
-		PanicOK: true, Net: true, StateDir: t.TempDir(), Extra: []string{"-device", "i6300esb", "-action", "watchdog=reset"}}
+	state := t.TempDir()
+	cfg := qemu.Config{QMP: filepath.Join(state, "qmp.sock"), Image: dev, Firmware: qemu.SecureBoot, Media: qemu.Virtio, Writable: true, Reboot: true,
+		PanicOK: true, Net: true, StateDir: state, Extra: []string{"-device", "i6300esb", "-action", "watchdog=reset"}}
 	m := startVM(t, cfg, 25*time.Minute)
 	c := &console{t: t, m: m}
 	step := func(name string, f func(t *testing.T)) {
@@ -364,7 +366,7 @@ func TestEmbeddedUpdates(t *testing.T) {
 			t.Errorf("trial boot of v2: %+v", b)
 		}
 		c.wait(`genai-os: update committed slot=B version=0.2.0`, 3*time.Minute)
-		c.run("reboot")
+		reboot(t, c.m)
 		b = c.waitBoot(4 * time.Minute)
 		if b.grubSlot != "B" || b.grubTrial != "none" || b.booted != "B" || b.active != "B" || b.version != "0.2.0" {
 			t.Errorf("boot after the commit: %+v, want B committed with v2", b)
@@ -444,6 +446,17 @@ func TestEmbeddedUpdates(t *testing.T) {
 			t.Errorf("/data/keep.txt after every update:\n%s", out)
 		}
 	})
+}
+
+// reboot presses Ctrl-Alt-Del: the init stops the units, syncs and reboots (the test edition's
+// u-root shell has no command that asks the init).
+func reboot(t *testing.T, m *qemu.Machine) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := m.SendKeys(ctx, "ctrl", "alt", "delete"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // diskEnv reads the boot state of a disk image from the host, as the device's ESP holds it
