@@ -19,13 +19,16 @@ import (
 	"github.com/genai-os/genai-build/internal/release"
 )
 
-// Bench editions of the A/B scenarios: the embedded edition with a root shell on the console (so
-// the bench can type genai-update), a newer version, and a version whose kernel panics. Written
-// into editions/ for the run (ignored by git: editions/*-bench-*.yaml) and removed after.
-var embBenchEditions = map[string]string{
-	"embedded-bench-v1": "name: embedded-bench-v1\nextends: embedded\ndescription: bench\nrecipes: [u-root-core]\nboot:\n  cmdline: [init.debug]\n",
-	"embedded-bench-v2": "name: embedded-bench-v2\nextends: embedded-bench-v1\ndescription: bench\nversion: 0.2.0\n",
-	"embedded-bench-v4": "name: embedded-bench-v4\nextends: embedded-bench-v1\ndescription: bench\nversion: 0.4.0\nboot:\n  cmdline: [rdinit=/genai-missing]\n",
+// The bench edition of the A/B scenarios: the embedded edition with a root shell on the console
+// (so the bench can type genai-update), in three versions of one edition (a device takes only its
+// own edition's bundles): the first, the next, and one whose kernel panics. Written into editions/
+// for the run (ignored by git: editions/*-bench-*.yaml) and removed after.
+const embBench = "embedded-bench-ab"
+
+var embBenchVersions = []struct{ name, yaml string }{
+	{"v1", "boot:\n  cmdline: [init.debug]\n"},
+	{"v2", "version: 0.2.0\nboot:\n  cmdline: [init.debug]\n"},
+	{"v4", "version: 0.4.0\nboot:\n  cmdline: [init.debug, rdinit=/genai-missing]\n"},
 }
 
 // runEmbedded measures an edition whose output is the A/B disk image: build times, the sizes of
@@ -137,7 +140,7 @@ func runEmbedded(edition string, boots int) error {
 		rows = append(rows, row{fmt.Sprintf("boot to ready line, %s %s", br.Firmware, br.Media),
 			fmt.Sprintf("%s wall, %s guest", secs(median(wall)), secs(median(guest))), "QEMU start → ready; guest: kernel start → ready"})
 	}
-	upd, err := updateFigures(root, work, build, file)
+	upd, err := updateFigures(root, work, build)
 	if err != nil {
 		return fmt.Errorf("update figures: %w", err)
 	}
@@ -148,29 +151,35 @@ func runEmbedded(edition string, boots int) error {
 // updateFigures boots the bench edition's image as a device, installs the next version's bundle
 // from an HTTP server on the host, boots into it, then installs a version whose kernel panics and
 // counts the boots until the device is back on the good slot.
-func updateFigures(root, work string, build func(string, ...string) (time.Duration, error), file func(string, string) (string, int64, error)) ([]row, error) {
-	for name, y := range embBenchEditions {
-		p := filepath.Join(root, "editions", name+".yaml")
-		if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
-			return nil, err
-		}
-		defer os.Remove(p)
-	}
+func updateFigures(root, work string, build func(string, ...string) (time.Duration, error)) ([]row, error) {
 	served := filepath.Join(work, "served")
 	if err := os.MkdirAll(served, 0o755); err != nil {
 		return nil, err
 	}
-	for _, ed := range []string{"embedded-bench-v1", "embedded-bench-v2", "embedded-bench-v4"} {
-		fmt.Fprintf(os.Stderr, "building %s…\n", ed)
-		if _, err := build(ed); err != nil {
+	p := filepath.Join(root, "editions", embBench+".yaml")
+	defer os.Remove(p)
+	var img string
+	for _, v := range embBenchVersions {
+		y := "name: " + embBench + "\nextends: embedded\ndescription: bench\nrecipes: [u-root-core]\n" + v.yaml
+		if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
 			return nil, err
 		}
-		b, _, err := file(ed, ".bundle")
-		if err != nil {
+		fmt.Fprintf(os.Stderr, "building %s %s…\n", embBench, v.name)
+		if _, err := build(embBench); err != nil {
 			return nil, err
 		}
-		if err := os.Link(b, filepath.Join(served, ed+".bundle")); err != nil {
-			return nil, err
+		for _, suffix := range []string{".bundle", ".img"} {
+			f, err := newest(work, "genai-os-"+embBench+"-*-amd64"+suffix)
+			if err != nil {
+				return nil, err
+			}
+			dst := filepath.Join(served, v.name+suffix)
+			if err := os.Rename(f, dst); err != nil {
+				return nil, err
+			}
+			if suffix == ".img" && v.name == "v1" {
+				img = dst
+			}
 		}
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -181,10 +190,6 @@ func updateFigures(root, work string, build func(string, ...string) (time.Durati
 	go srv.Serve(l)
 	defer srv.Close()
 	url := fmt.Sprintf("http://10.0.2.2:%d/", l.Addr().(*net.TCPAddr).Port)
-	img, _, err := file("embedded-bench-v1", ".img")
-	if err != nil {
-		return nil, err
-	}
 	dev := filepath.Join(work, "device.img")
 	if b, err := exec.Command("cp", "--sparse=always", img, dev).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("cp: %v %s", err, b)
@@ -216,7 +221,7 @@ func updateFigures(root, work string, build func(string, ...string) (time.Durati
 	// The guest's clock around the install: the kernel's uptime before and after.
 	uptime := regexp.MustCompile(`up=([0-9.]+)`)
 	from := m.Mark()
-	if err := m.Send("echo up=$(cat /proc/uptime); genai-update install " + url + "embedded-bench-v2.bundle; echo up=$(cat /proc/uptime)\r"); err != nil {
+	if err := m.Send("echo up=$(cat /proc/uptime); genai-update install " + url + "v2.bundle; echo up=$(cat /proc/uptime)\r"); err != nil {
 		return nil, err
 	}
 	if err := m.Expect("\n$ ", 5*time.Minute); err != nil {
@@ -229,7 +234,11 @@ func updateFigures(root, work string, build func(string, ...string) (time.Durati
 	}
 	t0, _ := strconv.ParseFloat(ups[len(ups)-2][1], 64)
 	t1, _ := strconv.ParseFloat(ups[len(ups)-1][1], 64)
-	_, bundleSize, _ := file("embedded-bench-v2", ".bundle")
+	fi, err := os.Stat(filepath.Join(served, "v2.bundle"))
+	if err != nil {
+		return nil, err
+	}
+	bundleSize := fi.Size()
 	rows := []row{{"install of a bundle over HTTP", fmt.Sprintf("%.1f s guest", t1-t0),
 		fmt.Sprintf("%s streamed, each chunk verified before it is written, read back (target ≤ 30 s)", mb(bundleSize))}}
 	// into v2 (trial, commit), then the panicking v4 and the way back
@@ -243,7 +252,7 @@ func updateFigures(root, work string, build func(string, ...string) (time.Durati
 	if err := m.Expect("\n$ ", 2*time.Minute); err != nil {
 		return nil, err
 	}
-	if err := m.Send("genai-update install --reboot " + url + "embedded-bench-v4.bundle\r"); err != nil {
+	if err := m.Send("genai-update install --reboot " + url + "v4.bundle\r"); err != nil {
 		return nil, err
 	}
 	if _, err := wait(`genai-update: installed slot=A`); err != nil {
@@ -279,4 +288,13 @@ func tailOf(b []byte, n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(b)
+}
+
+// newest is the one file under dir/images matching pattern (a build just wrote it).
+func newest(dir, pattern string) (string, error) {
+	m, _ := filepath.Glob(filepath.Join(dir, "images", pattern))
+	if len(m) != 1 {
+		return "", fmt.Errorf("expected one %s in %s/images, found %v", pattern, dir, m)
+	}
+	return m[0], nil
 }

@@ -27,61 +27,49 @@ import (
 // The update scenarios of the embedded edition (issue 11) run on one disk, in order, as a device
 // lives: first boot on slot A; a good update to B that is committed; a v3 whose health check
 // fails and a v4 whose kernel panics, both rolled back to B; refused bundles; a power cut while a
-// bundle streams. The test editions differ from the embedded edition only in what each scenario
-// needs: init.debug (the init logs root in on the console, so the test can type commands), a
-// version, a failing health check, a command line whose kernel panics.
-const (
-	embTestEdition = "embedded-test"
-	embTestYAML    = `# test/boot: the embedded edition with the init's root shell on the serial console.
-name: embedded-test
-extends: embedded
-description: Embedded, with a root shell on the console for the update scenarios
-recipes: [u-root-core]
-boot:
-  cmdline: [init.debug]
-`
-	embV2YAML = `# test/boot: the next version, a good update.
-name: embedded-test-v2
-extends: embedded-test
-description: Embedded v2 (good)
-version: 0.2.0
-`
-	embV3YAML = `# test/boot: a version whose health check fails on its trial boot.
-name: embedded-test-v3
-extends: embedded-test
-description: Embedded v3 (its health check fails)
-version: 0.3.0
-`
-	embV4YAML = `# test/boot: a version whose kernel panics at boot (no init to run, no root to mount).
-name: embedded-test-v4
-extends: embedded-test
-description: Embedded v4 (its kernel panics)
-version: 0.4.0
-boot:
-  cmdline: [rdinit=/genai-missing]
-`
-)
+// bundle streams. Every version is the same edition, embedded-test (a device takes only its own
+// edition's bundles), each from its own editions folder: the embedded edition with the init's root
+// shell on the console (init.debug, and u-root for the shell), so the test can type commands, and
+// what the version needs (a version number, a command line whose kernel panics).
+const embTestEdition = "embedded-test"
 
-// embeddedEditions writes the test editions once.
-func embeddedEditions(t *testing.T) string {
-	t.Helper()
-	embEditions.once.Do(func() {
-		embEditions.dir, embEditions.err = writeEditions(map[string]string{
-			embTestEdition: embTestYAML, embTestEdition + "-v2": embV2YAML,
-			embTestEdition + "-v3": embV3YAML, embTestEdition + "-v4": embV4YAML,
-		})
-	})
-	if embEditions.err != nil {
-		t.Fatal(embEditions.err)
+// embVersions are the test edition's versions, by the name the test builds them under.
+var embVersions = map[string]string{
+	"v1": "",
+	"v2": "version: 0.2.0\n",
+	"v3": "version: 0.3.0\n",
+	"v4": "version: 0.4.0\n# no init to run and no root to mount: the kernel panics\nboot:\n  cmdline: [init.debug, rdinit=/genai-missing]\n",
+}
+
+func embTestYAML(extra string) string {
+	y := "# test/boot: the embedded edition with a root shell on the serial console.\nname: embedded-test\nextends: embedded\n" +
+		"description: Embedded, with a root shell on the console for the update scenarios\nrecipes: [u-root-core]\n"
+	if !strings.Contains(extra, "cmdline") {
+		y += "boot:\n  cmdline: [init.debug]\n"
 	}
-	return embEditions.dir
+	return y + extra
 }
 
-var embEditions struct {
-	once sync.Once
-	dir  string
-	err  error
+// embEditionsDir writes the editions folder of one version, once per version.
+func embEditionsDir(t *testing.T, version string) string {
+	t.Helper()
+	embEditions.Lock()
+	defer embEditions.Unlock()
+	if d, ok := embEditions.dirs[version]; ok {
+		return d
+	}
+	d, err := writeEditions(map[string]string{embTestEdition: embTestYAML(embVersions[version])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	embEditions.dirs[version] = d
+	return d
 }
+
+var embEditions = struct {
+	sync.Mutex
+	dirs map[string]string
+}{dirs: map[string]string{}}
 
 // serveDir serves dir over HTTP on the host's loopback, which QEMU's user network shows the guest
 // as 10.0.2.2; it returns the URL prefix the guest uses. Under /stall/ a file is sent only to 60 %,
@@ -160,10 +148,11 @@ func (c console) waitBoot(limit time.Duration) bootLines {
 	return bootLines{grubSlot: g[1], grubTrial: g[2], grubLeft: g[3], booted: s[1], active: s[2], trial: s[3], version: s[4]}
 }
 
-// embBuild builds one test edition of the embedded family with the test's update key.
-func embBuild(t *testing.T, edition string, overlays ...string) *build.Result {
+// embBuild builds one version of the test edition with the test's update key.
+func embBuild(t *testing.T, version string, overlays ...string) *build.Result {
 	t.Helper()
-	return buildISO(t, edition, build.Options{Edition: edition, EditionsDir: embeddedEditions(t), UpdateKey: updateKeys(t), ExtraOverlays: overlays})
+	return buildISO(t, embTestEdition+"-"+version, build.Options{Edition: embTestEdition, EditionsDir: embEditionsDir(t, version),
+		UpdateKey: updateKeys(t), ExtraOverlays: overlays})
 }
 
 // imageFile is the path of the build's image file of format ("disk-image", "bundle").
@@ -254,7 +243,7 @@ func craftBundles(t *testing.T, v2, dir string) {
 		t.Fatal(err)
 	}
 	other := *m
-	other.Edition = "server"
+	other.Edition = "embedded-other"
 	for name, c := range map[string]struct {
 		id  bundle.Manifest
 		key ed25519.PrivateKey
@@ -273,13 +262,13 @@ func craftBundles(t *testing.T, v2, dir string) {
 // TestEmbeddedUpdates is the issue's seven scenarios on one device, in order.
 func TestEmbeddedUpdates(t *testing.T) {
 	needQEMU(t)
-	v1 := embBuild(t, embTestEdition)
+	v1 := embBuild(t, "v1")
 	bundles := t.TempDir()
 	for name, res := range map[string]*build.Result{
 		"v1": v1,
-		"v2": embBuild(t, embTestEdition+"-v2"),
-		"v3": embBuild(t, embTestEdition+"-v3", "testdata/health-fail"),
-		"v4": embBuild(t, embTestEdition+"-v4"),
+		"v2": embBuild(t, "v2"),
+		"v3": embBuild(t, "v3", "testdata/health-fail"),
+		"v4": embBuild(t, "v4"),
 	} {
 		copyTo(t, imageFile(t, res, "bundle"), filepath.Join(bundles, name+".bundle"))
 	}
