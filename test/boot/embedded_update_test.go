@@ -101,12 +101,28 @@ func serveDir(t *testing.T, dir string) string {
 
 // console is a running A/B device's serial console.
 type console struct {
-	t *testing.T
-	m *qemu.Machine
+	t     *testing.T
+	m     *qemu.Machine
+	syncs int
+}
+
+// sync waits until the shell of this boot answers: an earlier boot's prompt, never waited for,
+// is still ahead of Expect's cursor. The marker's answer (upper case) is not what was typed.
+func (c *console) sync() {
+	c.t.Helper()
+	c.syncs++
+	if err := c.m.Send(fmt.Sprintf("echo sync-%d | tr a-z A-Z\r", c.syncs)); err != nil {
+		c.t.Fatal(err)
+	}
+	for _, s := range []string{fmt.Sprintf("SYNC-%d", c.syncs), "\n$ "} {
+		if err := c.m.Expect(s, 2*time.Minute); err != nil {
+			c.t.Fatalf("the shell does not answer: %v\n%s", err, tail(c.m.Console(), 4000))
+		}
+	}
 }
 
 // wait waits for a line matching re (from the last mark on) and returns its submatches.
-func (c console) wait(re string, d time.Duration) []string {
+func (c *console) wait(re string, d time.Duration) []string {
 	c.t.Helper()
 	rx := regexp.MustCompile(re)
 	line, err := c.m.WaitWithin(rx, d)
@@ -117,7 +133,7 @@ func (c console) wait(re string, d time.Duration) []string {
 }
 
 // run types a command into the root shell and returns what it printed until the next prompt.
-func (c console) run(cmd string) string {
+func (c *console) run(cmd string) string {
 	c.t.Helper()
 	return shellRunner(c.t, c.m)(cmd)
 }
@@ -137,14 +153,13 @@ type bootLines struct {
 }
 
 // waitBoot follows one boot to the shell's prompt: GRUB's choice, the init's slot line, ready.
-func (c console) waitBoot(limit time.Duration) bootLines {
+func (c *console) waitBoot(limit time.Duration) bootLines {
 	c.t.Helper()
 	g := c.wait(`genai-grub: slot=(\w+) trial=(\w+) left=(\d)`, limit)
 	s := c.wait(`genai-os: slot booted=(\w+) active=(\w+) trial=(\w+) left=\d version=(\S+)`, limit)
 	c.wait(`genai-os: ready `, limit)
-	if err := c.m.Expect("\n$ ", limit); err != nil {
-		c.t.Fatalf("no shell prompt: %v\n%s", err, tail(c.m.Console(), 4000))
-	}
+	c.wait(`console login user=root`, limit)
+	c.sync()
 	return bootLines{grubSlot: g[1], grubTrial: g[2], grubLeft: g[3], booted: s[1], active: s[2], trial: s[3], version: s[4]}
 }
 
