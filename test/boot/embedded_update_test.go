@@ -107,11 +107,11 @@ type console struct {
 }
 
 // sync waits until the shell of this boot answers: an earlier boot's prompt, never waited for,
-// is still ahead of Expect's cursor. The marker's answer (upper case) is not what was typed.
+// is still ahead of Expect's cursor. The marker's answer (the quotes gone) is not what was typed.
 func (c *console) sync() {
 	c.t.Helper()
 	c.syncs++
-	if err := c.m.Send(fmt.Sprintf("echo sync-%d | tr a-z A-Z\r", c.syncs)); err != nil {
+	if err := c.m.Send(fmt.Sprintf("echo SY''NC-%d\r", c.syncs)); err != nil {
 		c.t.Fatal(err)
 	}
 	for _, s := range []string{fmt.Sprintf("SYNC-%d", c.syncs), "\n$ "} {
