@@ -41,9 +41,9 @@ func runEmbedded(edition string, boots int) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	bin := filepath.Join(work, "genai-build")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/genai-build").CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
+	bin, err := buildBinary(work)
+	if err != nil {
+		return err
 	}
 	keys := filepath.Join(work, "update-keys")
 	if b, err := exec.Command(bin, "update-key", "init", keys).CombinedOutput(); err != nil {

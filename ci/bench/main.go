@@ -63,9 +63,9 @@ func run(edition string, boots int, skipCold, imagesOnly bool, squashfsDir strin
 		return err
 	}
 	defer os.RemoveAll(work)
-	bin := filepath.Join(work, "genai-build")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/genai-build").CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
+	bin, err := buildBinary(work)
+	if err != nil {
+		return err
 	}
 	userCache := userCacheDir()
 	out := filepath.Join(work, "images")
@@ -292,6 +292,15 @@ func run(edition string, boots int, skipCold, imagesOnly bool, squashfsDir strin
 	rows = append(rows, in...)
 	printRows(rows)
 	return nil
+}
+
+// buildBinary builds genai-build into work.
+func buildBinary(work string) (string, error) {
+	bin := filepath.Join(work, "genai-build")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/genai-build").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
 }
 
 func printRows(rows []row) {

@@ -23,9 +23,9 @@ func runRemoteOnly(edition string) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	bin := filepath.Join(work, "genai-build")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/genai-build").CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
+	bin, err := buildBinary(work)
+	if err != nil {
+		return err
 	}
 	rows, err := remoteRows(edition, bin, work)
 	if err != nil {

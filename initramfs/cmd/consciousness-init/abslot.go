@@ -16,6 +16,7 @@ import (
 	"github.com/genai-os/genai-build/initramfs/guard"
 	"github.com/genai-os/genai-build/initramfs/live"
 	"github.com/genai-os/genai-build/initramfs/power"
+	"github.com/genai-os/genai-build/initramfs/svc"
 	"github.com/genai-os/genai-build/initramfs/watchdog"
 	"github.com/genai-os/genai-build/internal/ab"
 	"golang.org/x/sys/unix"
@@ -42,6 +43,31 @@ const (
 
 // healthTimeout is each health.d program's time (a variable for the tests).
 var healthTimeout = 60 * time.Second
+
+// stableFor is how long the boot units must stay up after the ready line for the health checks
+// (a variable for the tests).
+var stableFor = 20 * time.Second
+
+// unitsDownAfter waits d, then lists the boot units that are not running (or, for a oneshot,
+// exited successfully): "name state result", comma-separated; "" when all are up.
+func (in *initProc) unitsDownAfter(d time.Duration) string {
+	if in.mgr == nil {
+		return ""
+	}
+	time.Sleep(d)
+	sts, err := in.mgr.Status()
+	if err != nil {
+		return err.Error()
+	}
+	var down []string
+	for _, st := range sts {
+		if !st.Boot || st.State == svc.Running || st.State == svc.Exited {
+			continue
+		}
+		down = append(down, strings.TrimSpace(fmt.Sprintf("%s %s %s", st.Name, st.State, st.Result)))
+	}
+	return strings.Join(down, ", ")
+}
 
 // Modules by name: ext4 for /data with crc32c_generic, which ext4 asks the crypto API for at
 // mount ("Cannot load crc32c driver" without it; a softdep, not in modinfo's depends=); the
@@ -304,6 +330,11 @@ func (in *initProc) abAfterReady(s *abSystem, ok, total int, reason, detail stri
 func (in *initProc) healthChecks(ok, total int, reason, detail string) abboot.Checks {
 	if reason != "" || ok != total {
 		return abboot.Checks{Detail: fmt.Sprintf("boot units %d/%d up: %s %s", ok, total, reason, detail)}
+	}
+	// Up at the ready line is not enough: a unit that fails a moment later (an application that
+	// exits on a bad configuration) must fail the trial. The units stay up for stableFor first.
+	if down := in.unitsDownAfter(stableFor); down != "" {
+		return abboot.Checks{Detail: "boot units not up after " + stableFor.String() + ": " + down}
 	}
 	if in.conf.Network.Mode != "" && in.conf.Network.Mode != "off" {
 		select {

@@ -29,9 +29,9 @@ func TestHealthChecks(t *testing.T) {
 	go in.reaper.Run()
 	t.Cleanup(in.reaper.Close)
 	in.conf.Network.Mode = "off"
-	old := healthTimeout
-	healthTimeout = 2 * time.Second
-	t.Cleanup(func() { healthTimeout = old })
+	old, oldStable := healthTimeout, stableFor
+	healthTimeout, stableFor = 2*time.Second, 0
+	t.Cleanup(func() { healthTimeout, stableFor = old, oldStable })
 
 	script("10-ok", "echo fine; exit 0", 0o755)
 	script("README", "exit 1", 0o644) // not executable: not a check
