@@ -9,9 +9,11 @@ BIN     := bin/genai-build
 iso:
 	$(GO) run ./cmd/genai-build iso --edition $(EDITION)
 
-# Build the embedded edition's raw disk image (and its .img.zst) into images/.
+# Build the embedded edition's raw disk image (its .img.zst and update bundle) into images/; it
+# needs the update key: make image UPDATE_KEY=DIR (genai-build update-key init DIR), or
+# $$GENAI_BUILD_UPDATE_KEY.
 image:
-	$(GO) run ./cmd/genai-build image --edition embedded
+	$(GO) run ./cmd/genai-build image --edition embedded $(if $(UPDATE_KEY),--update-key $(UPDATE_KEY))
 
 # The genai-build binary itself.
 build:
@@ -67,6 +69,7 @@ bench:
 	$(GO) run ./ci/bench -edition $(EDITION)
 	$(GO) run ./ci/bench -edition developer -images-only
 	$(GO) run ./ci/bench -edition enterprise -images-only
+	$(GO) run ./ci/bench -edition embedded
 
 # The least memory the edition's image boots with, measured by bisection, against the build's figure.
 bench-memory: iso
