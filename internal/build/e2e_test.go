@@ -167,14 +167,17 @@ func suitePkg(t *testing.T, suites []debtest.Suite, s, name string) debtest.Pkg 
 // e2eCheckout is a genai-build checkout holding one small edition: the repository's kernel, boot
 // loader and init recipes, a debian-packages recipe of its own, a kconfig fragment and an overlay,
 // and the test archive's key as the archive keyring. The init is built from the repository's own
-// sources (go.mod, go.sum and initramfs/ are copied), so its module dependencies come from the
+// sources (go.mod, go.sum, initramfs/ and internal/ab are copied), so its module dependencies come from the
 // Go module cache.
 func e2eCheckout(t *testing.T, keyring []byte) string {
 	t.Helper()
 	root := t.TempDir()
 	repo := filepath.Join("..", "..")
-	if err := os.CopyFS(filepath.Join(root, "initramfs"), os.DirFS(filepath.Join(repo, "initramfs"))); err != nil {
-		t.Fatal(err)
+	// the init's sources: initramfs/ and the A/B boot state it shares with genai-update
+	for _, dir := range []string{"initramfs", "internal/ab"} {
+		if err := os.CopyFS(filepath.Join(root, dir), os.DirFS(filepath.Join(repo, dir))); err != nil {
+			t.Fatal(err)
+		}
 	}
 	files := map[string][]byte{
 		KeyringFile:                 keyring,
