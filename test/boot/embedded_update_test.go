@@ -305,6 +305,7 @@ func TestEmbeddedUpdates(t *testing.T) {
 	cfg := qemu.Config{QMP: filepath.Join(state, "qmp.sock"), Image: dev, Firmware: qemu.SecureBoot, Media: qemu.Virtio, Writable: true, Reboot: true,
 		PanicOK: true, Net: true, StateDir: state, Extra: []string{"-device", "i6300esb", "-action", "watchdog=reset"}}
 	m := startVM(t, cfg, 25*time.Minute)
+	top := t
 	c := &console{t: t, m: m}
 	step := func(name string, f func(t *testing.T)) {
 		if !t.Run(name, func(t *testing.T) { c.t = t; f(t) }) {
@@ -435,7 +436,7 @@ func TestEmbeddedUpdates(t *testing.T) {
 		if env.Active != ab.B || env.Trial != "" || env.SpareOK {
 			t.Errorf("boot state after the cut: %v, want B active, no trial, spare not ok", env)
 		}
-		m2 := startVM(t, cfg, 10*time.Minute)
+		m2 := startVM(top, cfg, 10*time.Minute) // lives on for the next scenario
 		c.m = m2
 		b := c.waitBoot(4 * time.Minute)
 		if b.grubSlot != "B" || b.booted != "B" || b.trial != "none" {
