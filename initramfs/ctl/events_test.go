@@ -24,6 +24,7 @@ func realServer(t *testing.T, units map[string]string) (*svc.Manager, string) {
 	t.Helper()
 	rp := reaper.New(nil)
 	go rp.Run()
+	t.Cleanup(rp.Close) // registered first, so it stops last: a reaper left running would take a later test's children
 	dir := t.TempDir()
 	var us []*unit.Unit
 	for name, body := range units {

@@ -21,6 +21,7 @@ func liveInit(t *testing.T) (*svc.Manager, string) {
 	t.Helper()
 	rp := reaper.New(nil)
 	go rp.Run()
+	t.Cleanup(rp.Close) // registered first, so it stops last: a reaper left running would take a later test's children
 	files := map[string]string{
 		"sleeper.service": "[Service]\nExecStart=/bin/sleep 1000\n",
 		"crasher.service": "[Unit]\nStartLimitBurst=3\n[Service]\nExecStart=/bin/sh -c 'echo cannot open /etc/crasher.conf; exit 2'\nRestart=always\nRestartSec=10ms\n",

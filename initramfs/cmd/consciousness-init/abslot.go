@@ -415,6 +415,13 @@ func (in *initProc) runProgram(path string, argv []string, timeout time.Duration
 			}
 		}
 	}()
+	// The buffer is read only after the reader has ended: at EOF, or at the read deadline set
+	// once the program is gone (a daemon it started may keep the pipe open).
+	collected := func() string {
+		_ = r.SetReadDeadline(time.Now().Add(time.Second))
+		<-read
+		return buf.String()
+	}
 	var e = struct{ status syscall.WaitStatus }{}
 	select {
 	case x := <-done:
@@ -422,16 +429,13 @@ func (in *initProc) runProgram(path string, argv []string, timeout time.Duration
 	case <-time.After(timeout):
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		<-done
-		return buf.String(), fmt.Errorf("killed after %v", timeout)
+		return collected(), fmt.Errorf("killed after %v", timeout)
 	}
-	select {
-	case <-read:
-	case <-time.After(time.Second):
-	}
+	out := collected()
 	if !e.status.Exited() || e.status.ExitStatus() != 0 {
-		return buf.String(), errors.New(describe(e.status))
+		return out, errors.New(describe(e.status))
 	}
-	return buf.String(), nil
+	return out, nil
 }
 
 func lastLine(s string) string {
