@@ -14,7 +14,7 @@ import (
 
 // DefaultTries is how many trial boots an update gets (genai-update sets genai_left to it): a
 // trial boot that still sees this many left was not counted by GRUB.
-const DefaultTries = 3
+const DefaultTries = ab.DefaultTries
 
 // Reasons of a roll back (the console line's reason=).
 const (

@@ -69,6 +69,11 @@ const (
 	EnvPath2 = "EFI/debian/grubenv2"
 )
 
+// DefaultTries is how many boots a trial gets before GRUB goes back to the committed slot, when
+// the edition sets no disk.tries (and the running system's boot.conf no update.tries). The one
+// default the image's GRUB ladder, genai-update and the init's "did GRUB count?" check share.
+const DefaultTries = 3
+
 // EnvSize is the size of a GRUB environment block (GRUB_ENVBLK_DEFCFG, include/grub/lib/envblk.h).
 const EnvSize = 1024
 

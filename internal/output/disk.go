@@ -39,7 +39,7 @@ const (
 	mib = 1 << 20
 	// DefaultSlotSize and DefaultTries are the disk image's defaults (the edition's disk: keys).
 	DefaultSlotSize = 48 * mib
-	DefaultTries    = 3
+	DefaultTries    = ab.DefaultTries
 	// MaxTries: GRUB cannot do arithmetic, so grub.cfg counts down with an if-ladder of single
 	// digits (internal/ab's genai_left is 0-9).
 	MaxTries = 9

@@ -33,7 +33,7 @@ import (
 
 // Tries is how many boots a trial gets before the boot loader goes back to the committed slot
 // when the running system's boot.conf does not say (update.tries, from the edition's disk.tries).
-const Tries = 3
+const Tries = ab.DefaultTries
 
 // tries is the running system's update.tries (/etc/consciousness/boot.conf): the count the boot
 // loader's ladder and the init's "did GRUB count?" check use too.
