@@ -20,6 +20,8 @@ func TestReproducible(t *testing.T) {
 	if testing.Short() {
 		t.Skip("rebuilds everything, including u-root (a minute or more)")
 	}
+	// A build without a boot: it runs beside a boot test (one TCG vCPU) rather than alone.
+	t.Parallel()
 	res := serverISO(t)
 	abs, err := filepath.Abs(root)
 	if err != nil {
