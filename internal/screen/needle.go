@@ -49,8 +49,8 @@ func (a Area) Rect() image.Rectangle { return image.Rect(a.X, a.Y, a.X+a.Width, 
 // needleFile is the JSON file; tags are openQA's and kept only to read its needles unchanged.
 type needleFile struct {
 	Area       []Area   `json:"area"`
-	Tags       []string `json:"tags"`
-	Properties []any    `json:"properties"`
+	Tags       []string `json:"tags,omitempty"`
+	Properties []any    `json:"properties,omitempty"`
 }
 
 // ErrNeedle is a needle whose files are missing or malformed; the caller fixes its testdata.
