@@ -75,3 +75,29 @@ func WaitStill(ctx context.Context, grab Grab, s Still) (image.Image, error) {
 		}
 	}
 }
+
+// WaitUntil takes a picture every interval (default 500 ms) until ok says it shows what the
+// caller waits for, and returns that picture. When ctx ends first it returns the last picture it
+// has (or nil), for the caller to save, with ctx's error.
+func WaitUntil(ctx context.Context, grab Grab, interval time.Duration, ok func(image.Image) bool) (image.Image, error) {
+	if interval <= 0 {
+		interval = 500 * time.Millisecond
+	}
+	var last image.Image
+	for {
+		cur, err := grab(ctx)
+		switch {
+		case err == nil:
+			if last = cur; ok(cur) {
+				return cur, nil
+			}
+		case ctx.Err() == nil:
+			return last, fmt.Errorf("screen: taking a picture: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return last, fmt.Errorf("screen: not shown in time: %w", ctx.Err())
+		case <-time.After(interval):
+		}
+	}
+}

@@ -93,3 +93,40 @@ func TestWaitStill(t *testing.T) {
 }
 
 var errAny = errors.New("any error")
+
+func TestWaitUntil(t *testing.T) {
+	lit := func(n int) func(image.Image) bool {
+		return func(img image.Image) bool { return Diff(img, frame(n)) == 0 }
+	}
+	for _, tt := range []struct {
+		name   string
+		frames []image.Image
+		ok     func(image.Image) bool
+		grabs  int
+		err    bool
+	}{
+		{"shown at once", []image.Image{frame(3)}, lit(3), 1, false},
+		{"shown on the third picture", []image.Image{frame(1), frame(2), frame(3)}, lit(3), 3, false},
+		{"never shown", []image.Image{frame(1)}, lit(3), -1, true},
+		{"the screen cannot be taken", []image.Image{frame(1), nil}, lit(3), 2, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			grab, n := grabber(tt.frames...)
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			img, err := WaitUntil(ctx, grab, 10*time.Millisecond, tt.ok)
+			if (err != nil) != tt.err {
+				t.Fatalf("error %v, want one: %v", err, tt.err)
+			}
+			if !tt.err && !tt.ok(img) {
+				t.Error("returned a picture that does not show it")
+			}
+			if tt.err && img == nil {
+				t.Error("no last picture to save")
+			}
+			if tt.grabs >= 0 && *n != tt.grabs {
+				t.Errorf("took %d pictures, want %d", *n, tt.grabs)
+			}
+		})
+	}
+}
