@@ -120,3 +120,21 @@ func FindRun(img image.Image, band image.Rectangle, want Colour, tol uint8, minW
 	}
 	return image.Point{}, 0, false
 }
+
+// Changed is the smallest rectangle holding every pixel that differs between a and b (both in
+// a's coordinates), empty when they are equal; b's whole bounds when the sizes differ.
+func Changed(a, b image.Image) image.Rectangle {
+	ab, bb := a.Bounds(), b.Bounds()
+	if ab.Size() != bb.Size() {
+		return bb
+	}
+	var r image.Rectangle
+	for y := 0; y < ab.Dy(); y++ {
+		for x := 0; x < ab.Dx(); x++ {
+			if At(a, ab.Min.X+x, ab.Min.Y+y) != At(b, bb.Min.X+x, bb.Min.Y+y) {
+				r = r.Union(image.Rect(ab.Min.X+x, ab.Min.Y+y, ab.Min.X+x+1, ab.Min.Y+y+1))
+			}
+		}
+	}
+	return r
+}

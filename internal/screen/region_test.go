@@ -130,3 +130,23 @@ func TestFindRun(t *testing.T) {
 		})
 	}
 }
+
+func TestChanged(t *testing.T) {
+	a := panelScreen()
+	b := panelScreen()
+	b.Set(70, 30, color.White)
+	b.Set(72, 33, color.White)
+	for _, tt := range []struct {
+		name string
+		a, b image.Image
+		want image.Rectangle
+	}{
+		{"equal", a, panelScreen(), image.Rectangle{}},
+		{"two pixels", a, b, image.Rect(70, 30, 73, 34)},
+		{"other sizes", a, image.NewRGBA(image.Rect(0, 0, 5, 5)), image.Rect(0, 0, 5, 5)},
+	} {
+		if got := Changed(tt.a, tt.b); got != tt.want {
+			t.Errorf("%s: Changed = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
