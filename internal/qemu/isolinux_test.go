@@ -73,7 +73,7 @@ func TestTypeStringISOLINUX(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := m.Expect(text, 30*time.Second); err != nil {
-		t.Fatalf("the console shows %q, want %q: %v", m.Since(mark), text, err)
+		t.Fatalf("the console shows %q, want %q: %v", m.Console()[mark:], text, err)
 	}
 	after, err := screen.WaitStill(ctx, m.Screen, still)
 	if err != nil {
