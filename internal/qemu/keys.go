@@ -20,7 +20,7 @@ var usKeys = func() map[rune][]string {
 	}
 	// key code, its character, and the character with shift
 	for _, k := range []struct {
-		code          string
+		code           string
 		plain, shifted rune
 	}{
 		{"1", '1', '!'}, {"2", '2', '@'}, {"3", '3', '#'}, {"4", '4', '$'}, {"5", '5', '%'},
