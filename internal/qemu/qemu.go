@@ -116,6 +116,9 @@ type Config struct {
 	// QMP is the path of a unix socket for QEMU's machine protocol (Machine.QMP: the power
 	// button, keys). Start makes one in the machine's own state folder when this is empty.
 	QMP string
+	// Display is the graphics card (default none); XRes and YRes its mode size, when set.
+	Display    Display
+	XRes, YRes int
 }
 
 // ErrNoQEMU says QEMU or its firmware is not installed.
@@ -226,6 +229,11 @@ func (c Config) Args(accel Accel) ([]string, error) {
 		args = append(args, "-drive", drive+img)
 		args = append(args, dev...)
 	}
+	display, err := c.displayArgs()
+	if err != nil {
+		return nil, err
+	}
+	args = append(args, display...)
 	if c.QMP != "" {
 		args = append(args, "-qmp", "unix:"+strings.ReplaceAll(c.QMP, ",", ",,")+",server=on,wait=off")
 	}

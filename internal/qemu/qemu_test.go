@@ -80,6 +80,10 @@ func TestArgs(t *testing.T) {
 			cat(base("q35", AccelTCG), cd, []string{"-nic", "user,model=virtio-net-pci,hostfwd=tcp::2222-:22"}), ""},
 		{"reboots reset the machine", Config{Image: img, Firmware: BIOS, Media: CD, Reboot: true}, AccelTCG,
 			cat(slices.DeleteFunc(base("q35", AccelTCG), func(a string) bool { return a == "-no-reboot" }), cd), ""},
+		{"std vga", Config{Image: img, Firmware: BIOS, Media: CD, Display: StdVGA, QMP: "/q.sock"}, AccelTCG,
+			cat(base("q35", AccelTCG), cd, []string{"-device", "VGA", "-qmp", "unix:/q.sock,server=on,wait=off"}), ""},
+		{"virtio vga at 1280x800", Config{Image: img, Firmware: BIOS, Media: CD, Display: VirtioVGA, XRes: 1280, YRes: 800}, AccelTCG,
+			cat(base("q35", AccelTCG), cd, []string{"-device", "virtio-vga,xres=1280,yres=800"}), ""},
 		{"direct kernel boot needs no image", Config{Kernel: "/k", Initrd: "/i", Append: "console=ttyS0 quiet", Firmware: BIOS}, AccelTCG,
 			cat(base("q35", AccelTCG), []string{"-kernel", "/k", "-initrd", "/i", "-append", "console=ttyS0 quiet"}), ""},
 	} {
@@ -118,6 +122,7 @@ func TestArgsErrors(t *testing.T) {
 		{"no OVMF", Config{Image: img, Firmware: SecureBoot, Media: CD, StateDir: t.TempDir(), FirmwareDir: t.TempDir()}, "install OVMF"},
 		{"missing own vars", Config{Image: img, Firmware: SecureBoot, Media: CD, StateDir: t.TempDir(), FirmwareDir: fw, Vars: filepath.Join(fw, "none.fd")}, "UEFI variable store: stat"},
 		{"unknown media", Config{Image: img, Firmware: BIOS, Media: "floppy"}, `unknown media "floppy"`},
+		{"unknown display", Config{Image: img, Firmware: BIOS, Media: CD, Display: "cirrus"}, `unknown display "cirrus"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := tt.cfg.Args(AccelTCG)

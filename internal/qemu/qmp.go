@@ -24,15 +24,29 @@ type qmpMessage struct {
 	Event string `json:"event"`
 }
 
+// qmpCall runs one command within a session.
+type qmpCall func(command string, args any) (json.RawMessage, error)
+
 // QMP runs one QMP command (with args, or nil) on the machine and returns its "return" value.
 // Each call opens a session of its own: the greeting, qmp_capabilities, then the command.
 func (m *Machine) QMP(ctx context.Context, command string, args any) (json.RawMessage, error) {
+	var ret json.RawMessage
+	err := m.qmpSession(ctx, func(call qmpCall) error {
+		var err error
+		ret, err = call(command, args)
+		return err
+	})
+	return ret, err
+}
+
+// qmpSession opens a QMP session (the greeting, qmp_capabilities) and runs do with it.
+func (m *Machine) qmpSession(ctx context.Context, do func(qmpCall) error) error {
 	if m.qmp == "" {
-		return nil, ErrNoQMP
+		return ErrNoQMP
 	}
 	c, err := m.dialQMP(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer c.Close()
 	if dl, ok := ctx.Deadline(); ok {
@@ -41,7 +55,7 @@ func (m *Machine) QMP(ctx context.Context, command string, args any) (json.RawMe
 	dec, enc := json.NewDecoder(c), json.NewEncoder(c)
 	var greeting qmpMessage
 	if err := dec.Decode(&greeting); err != nil || greeting.QMP == nil {
-		return nil, fmt.Errorf("qmp: no greeting: %v", err)
+		return fmt.Errorf("qmp: no greeting: %v", err)
 	}
 	call := func(cmd string, args any) (json.RawMessage, error) {
 		req := map[string]any{"execute": cmd}
@@ -65,9 +79,9 @@ func (m *Machine) QMP(ctx context.Context, command string, args any) (json.RawMe
 		}
 	}
 	if _, err := call("qmp_capabilities", nil); err != nil {
-		return nil, err
+		return err
 	}
-	return call(command, args)
+	return do(call)
 }
 
 // dialQMP connects to the QMP socket, waiting for QEMU to have made it.
@@ -102,6 +116,12 @@ func (m *Machine) PowerButton(ctx context.Context) error {
 // SendKeys presses keys together on the machine's keyboard, by QEMU key code (QKeyCode: "ctrl",
 // "alt", "delete", "a", ...), then releases them: SendKeys(ctx, "ctrl", "alt", "delete").
 func (m *Machine) SendKeys(ctx context.Context, keys ...string) error {
+	_, err := m.QMP(ctx, "send-key", sendKeyArgs(keys, 0))
+	return err
+}
+
+// sendKeyArgs are send-key's arguments (qapi/ui.json); hold 0 leaves QEMU's default of 100 ms.
+func sendKeyArgs(keys []string, hold time.Duration) map[string]any {
 	type keyValue struct {
 		Type string `json:"type"`
 		Data string `json:"data"`
@@ -110,6 +130,9 @@ func (m *Machine) SendKeys(ctx context.Context, keys ...string) error {
 	for i, k := range keys {
 		kv[i] = keyValue{Type: "qcode", Data: k}
 	}
-	_, err := m.QMP(ctx, "send-key", map[string]any{"keys": kv})
-	return err
+	args := map[string]any{"keys": kv}
+	if hold > 0 {
+		args["hold-time"] = hold.Milliseconds()
+	}
+	return args
 }
