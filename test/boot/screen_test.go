@@ -1,52 +1,23 @@
-package qemu_test
+package boot_test
 
 import (
 	"context"
-	"errors"
 	"image"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/genai-os/genai-build/internal/build"
-	"github.com/genai-os/genai-build/internal/cache"
-	"github.com/genai-os/genai-build/internal/debian"
 	"github.com/genai-os/genai-build/internal/qemu"
 	"github.com/genai-os/genai-build/internal/screen"
 )
-
-// serverISO builds the server edition (fast with the warm cache test/boot and the CLI share).
-func serverISO(t *testing.T) string {
-	t.Helper()
-	dir, err := cache.DefaultDir(os.Getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := debian.ResolveMirror("", os.Getenv, "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sec, err := debian.ResolveSecurityMirror("", os.Getenv, "/")
-	if err != nil && !errors.Is(err, debian.ErrNoSecurityMirror) {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	res, err := build.Run(context.Background(), build.Options{Root: "../..", Edition: "server", OutDir: t.TempDir(),
-		Cache: &cache.Cache{Dir: dir}, Mirror: m, Security: sec, SourceDate: time.Unix(1764000000, 0).UTC()})
-	if err != nil {
-		t.Fatalf("building the server ISO: %v", err)
-	}
-	t.Logf("server ISO built in %v", time.Since(start).Round(time.Millisecond))
-	return res.Image
-}
 
 // TestTypeStringISOLINUX types a string with shifted characters on the keyboard of a PC at
 // ISOLINUX's "boot:" prompt (the server ISO, BIOS, std VGA). ISOLINUX echoes what it reads to
 // the serial console, which shows each character arrived as typed, and to the screen, where the
 // change must be one text row, as wide as the text.
 func TestTypeStringISOLINUX(t *testing.T) {
-	iso := serverISO(t)
+	iso := serverISO(t).Image
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	m, err := qemu.Start(ctx, qemu.Config{Image: iso, Firmware: qemu.BIOS, Media: qemu.CD, Accel: qemu.AccelTCG, CPUs: 1,
@@ -95,7 +66,7 @@ func TestTypeStringISOLINUX(t *testing.T) {
 	if ch.Dy() > 16 || ch.Dx() < (len(text)-1)*9 || ch.Dx() > (len(text)+1)*9 {
 		t.Errorf("typing changed %v, want one 16-px row about %d px wide", ch, len(text)*9)
 	}
-	banner, err := screen.LoadNeedle(os.DirFS("../screen/testdata"), "seabios-banner")
+	banner, err := screen.LoadNeedle(os.DirFS("../../internal/screen/testdata"), "seabios-banner")
 	if err != nil {
 		t.Fatal(err)
 	}
