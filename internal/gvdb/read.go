@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 
 	"github.com/genai-os/genai-build/internal/gvariant"
 )
@@ -197,4 +199,57 @@ func (r *Reader) List(key string) ([]string, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// Dump prints every item of the table, one a line in name order: values in the text format,
+// sub-tables indented inside braces, lists with their children's names. Two files with the same
+// content dump the same, whatever their layout.
+func (r *Reader) Dump() (string, error) {
+	var b strings.Builder
+	err := r.dump("", &b)
+	return b.String(), err
+}
+
+func (r *Reader) dump(indent string, b *strings.Builder) error {
+	if len(indent) > 2*64 {
+		return fmt.Errorf("gvdb: tables nested more than 64 deep")
+	}
+	names, err := r.Names()
+	if err != nil {
+		return err
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		kind, _, _, err := r.pointer(n)
+		if err != nil {
+			return err
+		}
+		switch kind {
+		case 'v':
+			v, err := r.Value(n)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(b, "%s%q = %s %s\n", indent, n, v.Type(), v)
+		case 'H':
+			sub, err := r.Table(n)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(b, "%s%q {\n", indent, n)
+			if err := sub.dump(indent+"  ", b); err != nil {
+				return err
+			}
+			fmt.Fprintf(b, "%s}\n", indent)
+		case 'L':
+			l, err := r.List(n)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(b, "%s%q lists %q\n", indent, n, l)
+		default:
+			fmt.Fprintf(b, "%s%q (type %q)\n", indent, n, kind)
+		}
+	}
+	return nil
 }
