@@ -53,4 +53,3 @@ func compileSchemas(tree *fstree.Tree) error {
 	return tree.Replace(fstree.Entry{Path: schemasDir + "/gschemas.compiled", Kind: fstree.File, Mode: 0o644,
 		Data: out, Origin: "deb:libglib2.0-0t64 (glib-compile-schemas)"})
 }
-
