@@ -268,28 +268,17 @@ func validName(name string) error {
 }
 
 // parseCInt reads an integer as g_ascii_strtoll(s, &end, 0) does with nothing after it:
-// an optional sign, then 0x hexadecimal, 0 octal or decimal.
+// leading space, an optional sign, then gvariant.CInteger's forms.
 func parseCInt(s string) (int64, bool) {
 	s = strings.TrimLeft(s, " \t\n\r\f\v")
-	neg := false
-	if s != "" && (s[0] == '-' || s[0] == '+') {
-		neg, s = s[0] == '-', s[1:]
+	if strings.HasPrefix(s, "+") && !strings.HasPrefix(s, "+-") {
+		s = s[1:]
 	}
-	base := 10
+	u, neg, ok := gvariant.CInteger(s)
 	switch {
-	case strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X"):
-		base, s = 16, s[2:]
-	case len(s) > 1 && s[0] == '0':
-		base, s = 8, s[1:]
-	}
-	if s == "" || strings.ContainsAny(s, "_+-") {
+	case !ok || u > 1<<63 || !neg && u == 1<<63:
 		return 0, false
-	}
-	u, err := strconv.ParseUint(s, base, 64)
-	if err != nil || u > 1<<63 || !neg && u == 1<<63 {
-		return 0, false
-	}
-	if neg {
+	case neg:
 		return -int64(u-1) - 1, true
 	}
 	return int64(u), true

@@ -180,12 +180,12 @@ func (p *parser) value(t string, depth int) (Value, error) {
 	return Value{}, p.errorf("values of type %s are not supported", t)
 }
 
-// integer reads a decimal, 0x hexadecimal or 0-prefixed octal integer (strtoull's base 0, which
-// GLib's parser uses) and checks the type's range.
-func (p *parser) integer(t string) (Value, error) {
-	w := p.word()
-	neg := strings.HasPrefix(w, "-")
-	digits := strings.TrimPrefix(w, "-")
+// CInteger reads s, an optional minus sign then a decimal, 0x hexadecimal or 0-prefixed octal
+// number, as C's strtoull(s, &end, 0) with nothing left after it; GLib's text parser reads
+// integers this way, and glib-compile-schemas its enum values.
+func CInteger(s string) (abs uint64, neg, ok bool) {
+	neg = strings.HasPrefix(s, "-")
+	digits := strings.TrimPrefix(s, "-")
 	base := 10
 	switch {
 	case strings.HasPrefix(digits, "0x") || strings.HasPrefix(digits, "0X"):
@@ -193,8 +193,15 @@ func (p *parser) integer(t string) (Value, error) {
 	case len(digits) > 1 && digits[0] == '0':
 		base, digits = 8, digits[1:]
 	}
-	abs, err := strconv.ParseUint(digits, base, 64)
-	if err != nil || digits == "" {
+	abs, err := strconv.ParseUint(digits, base, 64) // with an explicit base: no sign, no '_'
+	return abs, neg, err == nil && digits != ""
+}
+
+// integer reads an integer (CInteger) and checks the type's range.
+func (p *parser) integer(t string) (Value, error) {
+	w := p.word()
+	abs, neg, ok := CInteger(w)
+	if !ok {
 		return Value{}, p.errorf("invalid integer %q for type %s", w, t)
 	}
 	var lo int64
