@@ -103,6 +103,7 @@ func Compile(files []File) (out []byte, ok bool, err error) {
 type schema struct {
 	id, path, domain string
 	keys             map[string]*key
+	keyOrder         []string // keys and "child/" names, as the file gives them
 }
 
 type key struct {
@@ -120,10 +121,12 @@ type key struct {
 	hasAliases  bool
 	min, max    *gvariant.Value
 	desktop     map[string]gvariant.Value
+	desktops    []string // desktop ids in the order the override files give them
 }
 
 type compiler struct {
 	schemas map[string]*schema
+	order   []string // schema ids in the order of the files
 	enums   map[string]strinfo
 	flags   map[string]strinfo
 }
@@ -131,18 +134,22 @@ type compiler struct {
 // table lays the schemas out as glib-compile-schemas' write_to_file does: the root table maps
 // each schema id to its table, and an item "" lists the ids; a schema's table maps each key
 // (and "name/" for each child) to its serialised state, with an item "" listing them, and
-// ".path" and ".gettext-domain" (the latter only when a key is localised).
+// ".path" and ".gettext-domain" (the latter only when a key is localised). Items go in in GLib's
+// order ("", then the iteration order of its GHashTables of schemas and of keys, then the
+// dotted names), so that the file is byte for byte glib-compile-schemas'.
 func (c *compiler) table() *gvdb.Table {
 	root := gvdb.NewTable()
 	rootList := root.Insert("")
-	for id, s := range c.schemas {
+	for _, id := range gvdb.GHashOrder(c.order) {
+		s := c.schemas[id]
 		t := gvdb.NewTable()
 		it := root.Insert(id)
 		it.SetTable(t)
 		_ = it.SetParent(rootList) // "" is a prefix of every name
 		list := t.Insert("")
 		l10n := false
-		for name, k := range s.keys {
+		for _, name := range gvdb.GHashOrder(s.keyOrder) {
+			k := s.keys[name]
 			kit := t.Insert(name)
 			kit.SetValue(k.serialise())
 			_ = kit.SetParent(list)
@@ -193,13 +200,8 @@ func (k *key) serialise() gvariant.Value {
 		parts = append(parts, tag('r', gvariant.Tuple(*k.min, *k.max)))
 	}
 	if len(k.desktop) > 0 {
-		ids := make([]string, 0, len(k.desktop))
-		for id := range k.desktop {
-			ids = append(ids, id)
-		}
-		sort.Strings(ids)
 		var entries []gvariant.Value
-		for _, id := range ids {
+		for _, id := range gvdb.GHashOrder(k.desktops) { // GVariantDict is a GHashTable too
 			e, _ := gvariant.DictEntry(gvariant.String(id), gvariant.Variant(k.desktop[id]))
 			entries = append(entries, e)
 		}

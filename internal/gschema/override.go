@@ -64,6 +64,9 @@ func (c *compiler) override(f File) error {
 			if st.desktop == nil {
 				st.desktop = map[string]gvariant.Value{}
 			}
+			if _, ok := st.desktop[desktop]; !ok {
+				st.desktops = append(st.desktops, desktop)
+			}
 			st.desktop[desktop] = v
 		} else {
 			st.def = &v

@@ -169,6 +169,7 @@ func (s *fileState) start(el string, a map[string]string) error {
 			return fmt.Errorf("<child name='%s'> already specified", a["name"])
 		}
 		s.schema.keys[name] = &key{child: a["schema"]}
+		s.schema.keyOrder = append(s.schema.keyOrder, name)
 		return nil
 	case container == "schema" && el == "override":
 		return fmt.Errorf("<override> (schema inheritance): %w", ErrUnsupported)
@@ -254,6 +255,7 @@ func (s *fileState) startSchema(id, path, domain string) error {
 	}
 	s.schema = &schema{id: id, path: path, domain: domain, keys: map[string]*key{}}
 	s.c.schemas[id] = s.schema
+	s.c.order = append(s.c.order, id)
 	return nil
 }
 
@@ -295,6 +297,7 @@ func (s *fileState) startKey(a map[string]string) error {
 		}
 	}
 	s.schema.keys[name] = k
+	s.schema.keyOrder = append(s.schema.keyOrder, name)
 	s.key = k
 	return nil
 }

@@ -17,9 +17,10 @@
 // parent's. Values are the normal form of the value boxed in a variant, 8-aligned.
 //
 // The writer lays the file out in the builder's order (a table, then for each item in bucket
-// order its key, then its value, list or sub-table), so that a GLib reader sees the same
-// tables. Inside a bucket GLib's order follows GHashTable's iteration; this writer orders a
-// bucket's items by key instead, so its output is deterministic.
+// order its key, then its value, list or sub-table). Inside a bucket the builder's order is the
+// reverse of its GHashTable's iteration order, which depends on the order of insertion; this
+// writer computes that order (GHashOrder), so that a table filled in the order GLib fills it
+// gives GLib's bytes.
 package gvdb
 
 import (
@@ -49,6 +50,7 @@ const (
 // Table is one hash table of a GVDB file: items by full key.
 type Table struct {
 	items map[string]*Item
+	order []string // keys in the order of their first insertion
 }
 
 // Item is one entry of a table. It holds exactly one of: a value, a sub-table, or children (the
@@ -65,8 +67,12 @@ type Item struct {
 // NewTable returns an empty table.
 func NewTable() *Table { return &Table{items: map[string]*Item{}} }
 
-// Insert adds an item named key (replacing one of the same name) and returns it.
+// Insert adds an item named key (replacing one of the same name, which keeps its place in the
+// order of insertion) and returns it.
 func (t *Table) Insert(key string) *Item {
+	if _, ok := t.items[key]; !ok {
+		t.order = append(t.order, key)
+	}
 	it := &Item{key: key}
 	t.items[key] = it
 	return it
@@ -145,13 +151,13 @@ func (t *Table) Bytes() ([]byte, error) {
 func (w *writer) table(t *Table) (start, end int, err error) {
 	n := len(t.items)
 	buckets := make([][]*Item, n)
-	for _, it := range t.items {
-		b := Hash(it.key) % uint32(n)
-		buckets[b] = append(buckets[b], it)
+	for _, k := range GHashOrder(t.order) {
+		// gvdb-builder.c's hash_table_insert prepends each item to its bucket's list
+		b := Hash(k) % uint32(n)
+		buckets[b] = append([]*Item{t.items[k]}, buckets[b]...)
 	}
 	var order []*Item
 	for _, b := range buckets {
-		sort.Slice(b, func(i, j int) bool { return b[i].key < b[j].key })
 		for _, it := range b {
 			it.index = uint32(len(order))
 			order = append(order, it)
