@@ -2,8 +2,8 @@ package gvdb
 
 import (
 	"bytes"
-	"fmt"
 	"encoding/binary"
+	"fmt"
 	"slices"
 	"testing"
 
