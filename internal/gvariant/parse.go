@@ -163,19 +163,11 @@ func (p *parser) value(t string, depth int) (Value, error) {
 		if err := p.expect('{'); err != nil {
 			return Value{}, err
 		}
-		m := members(t)
-		k, err := p.value(m[0], depth+1)
+		e, err := p.entry(t, ',', depth)
 		if err != nil {
 			return Value{}, err
 		}
-		if err := p.expect(','); err != nil {
-			return Value{}, err
-		}
-		v, err := p.value(m[1], depth+1)
-		if err != nil {
-			return Value{}, err
-		}
-		return Value{typ: t, children: []Value{k, v}}, p.expect('}')
+		return e, p.expect('}')
 	}
 	return Value{}, p.errorf("values of type %s are not supported", t)
 }
@@ -303,45 +295,44 @@ func (p *parser) str() (string, error) {
 	}
 }
 
-func (p *parser) array(t string, depth int) (Value, error) {
-	elem := t[1:]
-	out := Value{typ: t, children: []Value{}}
-	if elem[0] == '{' && p.peek() == '{' {
-		// the dictionary form {k: v, ...}
-		p.i++
-		m := members(elem)
-		for p.peek() != '}' {
-			if len(out.children) > 0 {
-				if err := p.expect(','); err != nil {
-					return Value{}, err
-				}
-			}
-			k, err := p.value(m[0], depth+1)
-			if err != nil {
-				return Value{}, err
-			}
-			if err := p.expect(':'); err != nil {
-				return Value{}, err
-			}
-			v, err := p.value(m[1], depth+1)
-			if err != nil {
-				return Value{}, err
-			}
-			out.children = append(out.children, Value{typ: elem, children: []Value{k, v}})
-		}
-		p.i++
-		return out, nil
-	}
-	if err := p.expect('['); err != nil {
+// entry reads a dictionary entry's key, the separator (',' in {k, v}, ':' in {k: v, ...}) and
+// its value.
+func (p *parser) entry(t string, sep byte, depth int) (Value, error) {
+	m := members(t)
+	k, err := p.value(m[0], depth+1)
+	if err != nil {
 		return Value{}, err
 	}
-	for p.peek() != ']' {
+	if err := p.expect(sep); err != nil {
+		return Value{}, err
+	}
+	v, err := p.value(m[1], depth+1)
+	if err != nil {
+		return Value{}, err
+	}
+	return Value{typ: t, children: []Value{k, v}}, nil
+}
+
+// array reads [e, ...], or {k: v, ...} for an array of dictionary entries.
+func (p *parser) array(t string, depth int) (Value, error) {
+	elem := t[1:]
+	open, end := byte('['), byte(']')
+	next := func() (Value, error) { return p.value(elem, depth+1) }
+	if elem[0] == '{' && p.peek() == '{' {
+		open, end = '{', '}'
+		next = func() (Value, error) { return p.entry(elem, ':', depth) }
+	}
+	if err := p.expect(open); err != nil {
+		return Value{}, err
+	}
+	out := Value{typ: t, children: []Value{}}
+	for p.peek() != end {
 		if len(out.children) > 0 {
 			if err := p.expect(','); err != nil {
 				return Value{}, err
 			}
 		}
-		v, err := p.value(elem, depth+1)
+		v, err := next()
 		if err != nil {
 			return Value{}, err
 		}
