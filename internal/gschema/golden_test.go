@@ -13,7 +13,7 @@ import (
 )
 
 // readDir reads a schema directory as Compile takes it.
-func readDir(t *testing.T, dir string) []File {
+func readDir(t testing.TB, dir string) []File {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
 	if err != nil {
