@@ -350,6 +350,11 @@ func Configure(tree *fstree.Tree, pkgs []Package, opts Options) (*Result, error)
 	if err := checkGlib(tree, effects); err != nil {
 		return nil, err
 	}
+	if producedBy(effects, "glib-compile-schemas", schemasDir) {
+		if err := compileSchemas(tree); err != nil {
+			return nil, fmt.Errorf("package libglib2.0-0t64: %w", err)
+		}
+	}
 	if res.Alternatives, err = alternatives(tree, pkgs); err != nil {
 		return nil, err
 	}
@@ -396,16 +401,23 @@ func hasPackage(pkgs []Package, name string) bool {
 	return slices.ContainsFunc(pkgs, func(p Package) bool { return p.Name == name })
 }
 
-// checkGlib backs the rule that glib-compile-schemas and gio-querymodules write nothing: true
-// only while the image has no schema and no GIO module.
+// producedBy reports whether one of the effects, a command or a file trigger on dir, is
+// Produced: the builder is to do its work.
+func producedBy(effects []Effect, command, dir string) bool {
+	return slices.ContainsFunc(effects, func(e Effect) bool {
+		return (e.Name == command || e.Name == "/"+dir) && e.How == Produced
+	})
+}
+
+// checkGlib backs the rule that gio-querymodules writes nothing: true only while the image has
+// no GIO module. (glib-compile-schemas is compileSchemas.)
 func checkGlib(tree *fstree.Tree, effects []Effect) error {
-	if !slices.ContainsFunc(effects, func(e Effect) bool { return e.Name == "glib-compile-schemas" && e.How == Produced }) {
+	if !slices.ContainsFunc(effects, func(e Effect) bool { return e.Name == "gio-querymodules" && e.How == Produced }) {
 		return nil
 	}
 	for _, e := range tree.Entries() {
-		if strings.HasPrefix(e.Path, "usr/share/glib-2.0/schemas/") && strings.HasSuffix(e.Path, ".gschema.xml") ||
-			strings.HasPrefix(e.Path, "usr/lib/x86_64-linux-gnu/gio/modules/") && strings.HasSuffix(e.Path, ".so") {
-			return fmt.Errorf("package libglib2.0-0t64: %s needs glib-compile-schemas or gio-querymodules, which the builder does not produce yet", e.Path)
+		if strings.HasPrefix(e.Path, "usr/lib/x86_64-linux-gnu/gio/modules/") && strings.HasSuffix(e.Path, ".so") {
+			return fmt.Errorf("package libglib2.0-0t64: %s needs gio-querymodules, which the builder does not produce yet", e.Path)
 		}
 	}
 	return nil

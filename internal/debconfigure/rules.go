@@ -96,6 +96,7 @@ var triggers = map[string]rule{
 	"/usr/share/debianutils/shells.d": {Produced, "/etc/shells"},
 	"/usr/lib/sysctl.d":               {Irrelevant, "procps reloads sysctl settings into the running kernel; none runs at build time, and the guest's kernel applies nothing from sysctl.d unless the init does"},
 	"/lib/pkgconfig":                  {Irrelevant, "pkgconf-bin's DEP-17 cleanup of files moved out of /lib by a bookworm package; a fresh install has none"},
+	"/usr/share/glib-2.0/schemas":     {Produced, "usr/share/glib-2.0/schemas/gschemas.compiled, compiled in Go (internal/gschema)"},
 	"/usr/lib/pkgconfig":              {Irrelevant, "pkgconf-bin's DEP-17 cleanup of files moved out of /lib by a bookworm package; a fresh install has none"},
 }
 
@@ -157,7 +158,7 @@ var packages = map[string]map[string]rule{
 	"gcc":  {"rm": {NotRun, "removes a dangling /etc/alternatives/f77 left by an old gcc; a fresh install has none"}},
 	"git":  {"mkdir": {NotRun, "preinst: only when upgrading from a version with /usr/share/git-core/templates as a directory link"}, "ln": {NotRun, "preinst: the same upgrade"}, "rm": {NotRun, "preinst: the same upgrade"}},
 	"libglib2.0-0t64": {
-		"glib-compile-schemas": {Produced, "compiles usr/share/glib-2.0/schemas; with no *.gschema.xml in the image it writes nothing (checked)"},
+		"glib-compile-schemas": {Produced, "usr/share/glib-2.0/schemas/gschemas.compiled, compiled in Go (internal/gschema); with no schema in the image it writes nothing, as the tool does"},
 		"gio-querymodules":     {Produced, "caches usr/lib/x86_64-linux-gnu/gio/modules; with no module in the image it writes nothing (checked)"},
 		"rm":                   {NotRun, "preinst: removes a stale giomodule.cache of the pre-t64 library on upgrade"},
 	},
