@@ -183,6 +183,21 @@ func TestRootOnMedium(t *testing.T) {
 			t.Errorf("layer %s holds a package's file", name)
 		}
 	}
+	// The welcome page (session.welcome): the edition, the kernel, each package with its version
+	// and licence, the native tools the image has, the edition's shortcuts.
+	page, err := exec.Command("unsquashfs", "-cat", filepath.Join(dir, "system.squashfs"), "usr/share/genai/welcome.html").CombinedOutput()
+	if err != nil {
+		t.Fatalf("the welcome page: %v\n%s", err, page)
+	}
+	for _, w := range []string{"Welcome to GenAI OS e2e-live 0.0.1", "<td>hello</td><td>2.10-5</td><td>GPL-3&#43;</td>", "<td>libhello</td>",
+		"<code>consciousness-manager status</code>", "<kbd>Super&#43;Return</kbd></td><td>a terminal</td>"} {
+		if !bytes.Contains(page, []byte(w)) {
+			t.Errorf("the welcome page lacks %q:\n%s", w, page)
+		}
+	}
+	if bytes.Contains(page, []byte("genai-update")) {
+		t.Error("the welcome page names a tool the image does not have")
+	}
 
 	// A rebuild reuses every layer; a changed overlay file rewrites the system layer alone.
 	again := env.build(t, "e2e-live", out)

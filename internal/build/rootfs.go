@@ -30,6 +30,7 @@ import (
 	"github.com/genai-os/genai-build/internal/initrd"
 	"github.com/genai-os/genai-build/internal/memreq"
 	"github.com/genai-os/genai-build/internal/recipe"
+	"github.com/genai-os/genai-build/internal/welcome"
 )
 
 // segmentRecipe names how segments are written; change it when the archive layout changes.
@@ -453,6 +454,9 @@ func (s *state) rootfs(k *kernelOut, programs []*segment, pkgs *packagesOut) (*r
 	if err == nil {
 		err = localCAs(sys, pkgs.ca)
 	}
+	if err == nil && s.ed.Session.WelcomeOn() {
+		err = s.addWelcomePage(sys, k.stage.Version, pkgs.installed)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -700,4 +704,47 @@ HOME_URL="https://github.com/genai-os/genai-build"
 		files["etc/genai/assistant.conf"] = genai.FormatConfig("editions/"+e.Name+".yaml and genai-build iso --assistant-*", a.Endpoint, a.Model, a.APIKeyFile)
 	}
 	return files
+}
+
+// nativeTools are the suite's commands a welcome page names when the image has them, in the
+// order shown.
+var nativeTools = []welcome.Tool{
+	{Command: "consciousness-manager status", Does: "the init's units, their state and logs (start, stop, restart, logs UNIT)"},
+	{Command: "consciousness-debugger", Does: "why a unit failed: its exits, the lines before each, what it waits for"},
+	{Command: "security-dashboard", Does: "the firewall, the listening sockets, the units' sandboxes, the audit log"},
+	{Command: "genai-assistant", Does: "the assistant, over the edition's model endpoint"},
+	{Command: "genai-tutor", Does: "lessons on the toolchains"},
+	{Command: "genai-update status", Does: "the A/B slots and the last update"},
+}
+
+// addWelcomePage writes the welcome page (internal/welcome) from what the build knows: the
+// edition, the kernel, the Debian packages with their licences, the native tools the recipes
+// install, and the edition's session shortcuts.
+func (s *state) addWelcomePage(t *fstree.Tree, kernel string, pkgs []InstalledPackage) error {
+	have := map[string]bool{}
+	for _, r := range s.recipes {
+		if r.Kind != recipe.KindGo {
+			continue
+		}
+		for _, p := range append([]string{r.Install}, r.Links...) {
+			have[path.Base(p)] = true
+		}
+	}
+	p := welcome.Page{Edition: s.ed.Name, Version: s.ed.Version, Arch: s.ed.Arch, Kernel: kernel}
+	for _, tool := range nativeTools {
+		if have[strings.Fields(tool.Command)[0]] {
+			p.Tools = append(p.Tools, tool)
+		}
+	}
+	for _, k := range s.ed.Session.Shortcuts {
+		p.Shortcuts = append(p.Shortcuts, welcome.Shortcut{Keys: k.Keys, Does: k.Does})
+	}
+	for _, pkg := range pkgs {
+		p.Packages = append(p.Packages, welcome.Package{Name: pkg.Name, Version: pkg.Version, License: pkg.License})
+	}
+	body, err := welcome.Render(p)
+	if err != nil {
+		return err
+	}
+	return t.Add(fstree.Entry{Path: welcome.Path, Kind: fstree.File, Mode: 0o644, Data: body, Origin: "generated:welcome"})
 }

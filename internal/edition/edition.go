@@ -49,6 +49,8 @@ type Edition struct {
 	Firewall Firewall `yaml:"firewall"`
 	// Disk is the A/B disk image's layout (the disk-image output).
 	Disk Disk `yaml:"disk"`
+	// Session is the graphical session's build-time part (the desktop edition).
+	Session Session `yaml:"session"`
 
 	// Remove takes entries away from what the parent chain added.
 	Remove Removals `yaml:"remove"`
@@ -186,6 +188,39 @@ func (f Firewall) Check() [][2]string {
 	return ps
 }
 
+// Session is what the build writes for a graphical session.
+type Session struct {
+	// Welcome writes the welcome page (internal/welcome) into the root, which the session opens
+	// in the browser at first login.
+	Welcome *bool `yaml:"welcome"`
+	// Shortcuts are the session's keys, shown on the welcome page; the session's own
+	// configuration (an overlay) binds them.
+	Shortcuts []Shortcut `yaml:"shortcuts"`
+}
+
+// Shortcut is one key chord of the session and what it does.
+type Shortcut struct {
+	Keys string `yaml:"keys"`
+	Does string `yaml:"does"`
+}
+
+// WelcomeOn says whether the build writes the welcome page.
+func (s Session) WelcomeOn() bool { return s.Welcome != nil && *s.Welcome }
+
+// Check returns what is wrong with the session settings, as (field, message) pairs.
+func (s Session) Check() [][2]string {
+	var ps [][2]string
+	for i, k := range s.Shortcuts {
+		if k.Keys == "" || k.Does == "" {
+			ps = append(ps, [2]string{fmt.Sprintf("session.shortcuts[%d]", i), "each shortcut needs keys and does"})
+		}
+	}
+	if len(s.Shortcuts) > 0 && !s.WelcomeOn() {
+		ps = append(ps, [2]string{"session.shortcuts", "shortcuts are shown on the welcome page: set session.welcome: true"})
+	}
+	return ps
+}
+
 // Disk is the layout of an A/B disk image (output disk-image).
 type Disk struct {
 	// SlotSize is each root slot's size in MiB or GiB ("48M", "1G"); unset: 48M.
@@ -312,6 +347,7 @@ func (b Boot) TimeoutOr(def int) int {
 //     taken out;
 //   - users: the parent's, a child's user of the same name replacing the parent's, then the child's;
 //   - firewall: enabled as a scalar, allow_tcp and allow_udp as lists (without remove:);
+//   - session: welcome as a scalar; shortcuts the child's list when it has one, else the parent's;
 //   - abstract and remove are never inherited; extends is the child's.
 func Merge(parent, child Edition) Edition {
 	out := child
@@ -329,6 +365,12 @@ func Merge(parent, child Edition) Edition {
 		out.Root.Verity = parent.Root.Verity
 	}
 	out.Disk.SlotSize = pick(child.Disk.SlotSize, parent.Disk.SlotSize)
+	if out.Session.Welcome == nil {
+		out.Session.Welcome = parent.Session.Welcome
+	}
+	if out.Session.Shortcuts == nil {
+		out.Session.Shortcuts = parent.Session.Shortcuts
+	}
 	if out.Disk.Tries == nil {
 		out.Disk.Tries = parent.Disk.Tries
 	}

@@ -200,6 +200,10 @@ outputs: [iso, floppy]
 			"server", []string{"server.yaml:5: disk.slot_size: \"48 MB\": a size in MiB or GiB", "server.yaml:6: disk.tries: 10: want 1 to 9"}},
 		{"disk settings without a disk image", map[string]string{"base": goodBase, "server": "name: server\nextends: base\ndisk:\n  tries: 2\n"},
 			"server", []string{"server.yaml:3: disk: only an edition with the disk-image output"}},
+		{"session shortcuts", map[string]string{"base": goodBase, "server": "name: server\nextends: base\nsession:\n  welcome: true\n  shortcuts:\n    - keys: Super+Return\n    - does: x\n"},
+			"server", []string{"server.yaml:6: session.shortcuts[0]: each shortcut needs keys and does", "server.yaml:7: session.shortcuts[1]:"}},
+		{"session shortcuts without the page", map[string]string{"base": goodBase, "server": "name: server\nextends: base\nsession:\n  shortcuts:\n    - {keys: Super+b, does: a browser}\n"},
+			"server", []string{"server.yaml:4: session.shortcuts: shortcuts are shown on the welcome page"}},
 		{"disk key unknown", map[string]string{"base": goodBase, "server": "name: server\nextends: base\noutputs: [disk-image]\ndisk:\n  slots: 2\n"},
 			"server", []string{"server.yaml:5:", "slots"}},
 	}

@@ -295,6 +295,9 @@ func validate(e *Edition, chain []*file, root string) Problems {
 	for _, p := range e.Disk.Check(slices.Contains(e.Outputs, "disk-image")) {
 		add(p[0], p[1])
 	}
+	for _, p := range e.Session.Check() {
+		add(p[0], p[1])
+	}
 	for _, m := range e.Kernel.Modules {
 		if !regexp.MustCompile(`^[A-Za-z0-9_-]+$`).MatchString(m) {
 			add(listItem("kernel.modules", m), fmt.Sprintf("%q is not a module name", m))
