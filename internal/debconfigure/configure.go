@@ -130,11 +130,13 @@ func Classify(pkgs []Package, activated func(dir string) bool, skip map[string][
 		return false
 	}
 	add := func(pkg, script string, line int, name string, r rule, ok bool) {
+		// The recipe's skip comes first: an edition may leave to the guest an effect the builder
+		// would otherwise produce (checkGlib then no longer vouches for it).
 		switch {
-		case ok:
-			effects = append(effects, Effect{pkg, script, line, name, r.how, r.reason})
 		case skipped(pkg, name):
 			effects = append(effects, Effect{pkg, script, line, name, Skipped, "configure.skip"})
+		case ok:
+			effects = append(effects, Effect{pkg, script, line, name, r.how, r.reason})
 		default:
 			bad = append(bad, Unhandled{pkg, script, line, name})
 		}
@@ -364,6 +366,11 @@ func Configure(tree *fstree.Tree, pkgs []Package, opts Options) (*Result, error)
 	if err := fixModes(tree); err != nil {
 		return nil, err
 	}
+	if hasPackage(pkgs, "fontconfig-config") {
+		if err := fontconfigLinks(tree); err != nil {
+			return nil, fmt.Errorf("package fontconfig-config: %w", err)
+		}
+	}
 	if hasPackage(pkgs, "man-db") {
 		if err := manDB(tree); err != nil {
 			return nil, fmt.Errorf("package man-db: %w", err)
@@ -396,16 +403,15 @@ func hasPackage(pkgs []Package, name string) bool {
 	return slices.ContainsFunc(pkgs, func(p Package) bool { return p.Name == name })
 }
 
-// checkGlib backs the rule that glib-compile-schemas and gio-querymodules write nothing: true
-// only while the image has no schema and no GIO module.
+// checkGlib backs the rule that glib-compile-schemas writes nothing: true only while the image
+// has no schema.
 func checkGlib(tree *fstree.Tree, effects []Effect) error {
 	if !slices.ContainsFunc(effects, func(e Effect) bool { return e.Name == "glib-compile-schemas" && e.How == Produced }) {
 		return nil
 	}
 	for _, e := range tree.Entries() {
-		if strings.HasPrefix(e.Path, "usr/share/glib-2.0/schemas/") && strings.HasSuffix(e.Path, ".gschema.xml") ||
-			strings.HasPrefix(e.Path, "usr/lib/x86_64-linux-gnu/gio/modules/") && strings.HasSuffix(e.Path, ".so") {
-			return fmt.Errorf("package libglib2.0-0t64: %s needs glib-compile-schemas or gio-querymodules, which the builder does not produce yet", e.Path)
+		if strings.HasPrefix(e.Path, "usr/share/glib-2.0/schemas/") && strings.HasSuffix(e.Path, ".gschema.xml") {
+			return fmt.Errorf("package libglib2.0-0t64: %s needs glib-compile-schemas, which the builder does not produce yet", e.Path)
 		}
 	}
 	return nil
@@ -477,6 +483,26 @@ func manDB(tree *fstree.Tree) error {
 	}
 	for _, p := range files {
 		if err := tree.Replace(fstree.Entry{Path: p, Kind: fstree.File, Mode: 0o644, Data: []byte{}, Origin: "deb:man-db"}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fontconfigDefaults are the conf.d links fontconfig-config's postinst makes on a first install
+// with debconf's defaults: hinting_style hintslight (its config script's default) and
+// enable_bitmaps false (the template's default). hinting_type Native makes no link; the
+// subpixel_rendering answer keeps the 10-sub-pixel-none.conf link the .deb ships (the config script
+// answers Never when it finds it, as under `dpkg -i`), so its rm and ln cancel out.
+var fontconfigDefaults = []string{"10-hinting-slight.conf", "70-no-bitmaps-except-emoji.conf"}
+
+func fontconfigLinks(tree *fstree.Tree) error {
+	for _, name := range fontconfigDefaults {
+		target := "/usr/share/fontconfig/conf.avail/" + name
+		if _, ok := tree.Get(strings.TrimPrefix(target, "/")); !ok {
+			return fmt.Errorf("%s: not in the package", target)
+		}
+		if err := tree.Replace(fstree.Entry{Path: "etc/fonts/conf.d/" + name, Kind: fstree.Symlink, Mode: 0o777, Target: target, Origin: "deb:fontconfig-config"}); err != nil {
 			return err
 		}
 	}
