@@ -366,6 +366,11 @@ func Configure(tree *fstree.Tree, pkgs []Package, opts Options) (*Result, error)
 	if err := fixModes(tree); err != nil {
 		return nil, err
 	}
+	if hasPackage(pkgs, "libc-bin") {
+		if err := nsswitch(tree); err != nil {
+			return nil, fmt.Errorf("package libc-bin: %w", err)
+		}
+	}
 	if hasPackage(pkgs, "fontconfig-config") {
 		if err := fontconfigLinks(tree); err != nil {
 			return nil, fmt.Errorf("package fontconfig-config: %w", err)
@@ -507,4 +512,19 @@ func fontconfigLinks(tree *fstree.Tree) error {
 		}
 	}
 	return nil
+}
+
+// nsswitch is libc-bin's postinst on a first install: /etc/nsswitch.conf copied from its default
+// (install_from_default: `cp -p`, only when the file is missing).
+func nsswitch(tree *fstree.Tree) error {
+	if _, ok := tree.Get("etc/nsswitch.conf"); ok {
+		return nil
+	}
+	src, ok := tree.Get("usr/share/libc-bin/nsswitch.conf")
+	if !ok {
+		return fmt.Errorf("usr/share/libc-bin/nsswitch.conf: not in the package")
+	}
+	c := *src
+	c.Path = "etc/nsswitch.conf"
+	return tree.Add(c)
 }

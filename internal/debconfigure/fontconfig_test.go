@@ -29,3 +29,26 @@ func TestFontconfigLinks(t *testing.T) {
 		t.Error("no error for a tree without conf.avail")
 	}
 }
+
+func TestNsswitch(t *testing.T) {
+	tree := fstree.New()
+	if err := tree.Add(fstree.Entry{Path: "usr/share/libc-bin/nsswitch.conf", Kind: fstree.File, Mode: 0o644, Data: []byte("passwd: files\n")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nsswitch(tree); err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := tree.Get("etc/nsswitch.conf"); !ok || string(e.Data) != "passwd: files\n" {
+		t.Fatalf("etc/nsswitch.conf: %+v", e)
+	}
+	// an existing file (an overlay's, an earlier package's) is kept
+	if err := tree.Replace(fstree.Entry{Path: "etc/nsswitch.conf", Kind: fstree.File, Mode: 0o644, Data: []byte("mine\n")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nsswitch(tree); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := tree.Get("etc/nsswitch.conf"); string(e.Data) != "mine\n" {
+		t.Errorf("an existing nsswitch.conf was replaced: %q", e.Data)
+	}
+}

@@ -213,5 +213,6 @@ var packages = map[string]map[string]rule{
 	"adwaita-icon-theme":    {"update-icon-caches": {Irrelevant, whyIconCache}},
 	"hicolor-icon-theme":    {"runs a computed command $UPDATE_CACHE": {Irrelevant, whyIconCache}},
 	"libgtk-3-0t64":         {"rm": {NotRun, "removes the postrm of an installed pre-t64 libgtk-3-0 (dpkg-query finds none on a fresh install)"}},
+	"libc-bin":              {"cp": {Produced, "/etc/nsswitch.conf from usr/share/libc-bin/nsswitch.conf when missing (nsswitch); the other cp updates an unmodified file on upgrade only"}},
 	"seatd":                 {"chmod": {NotRun, "preinst: makes /etc/init.d/seatd executable on a reinstall ($2 set) only"}},
 }
