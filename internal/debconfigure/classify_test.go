@@ -25,7 +25,7 @@ case "$1" in
         rm -f /etc/old
         ;;
 esac
-cat <<EOF2
+cat << EOF2
 rm -rf /not-a-command
 EOF2
 X=1 ldconfig
@@ -159,14 +159,14 @@ func TestClassifyTriggers(t *testing.T) {
 	pkgs := []Package{
 		{Name: "libc-bin", Control: map[string][]byte{"triggers": []byte("interest-noawait ldconfig\n")}},
 		{Name: "libfoo", Control: map[string][]byte{"triggers": []byte("# Triggers added by dh_makeshlibs\nactivate-noawait ldconfig\n")}},
-		{Name: "fontconfig", Control: map[string][]byte{"triggers": []byte("interest-noawait /usr/share/fonts\n")}},
+		{Name: "sgml-base", Control: map[string][]byte{"triggers": []byte("interest-noawait /usr/share/sgml\n")}},
 		{Name: "quiet", Control: map[string][]byte{"triggers": []byte("interest /usr/share/quiet\n")}},
 	}
-	fonts := func(dir string) bool { return dir == "/usr/share/fonts" }
-	effects, err := Classify(pkgs, fonts, nil)
+	sgml := func(dir string) bool { return dir == "/usr/share/sgml" }
+	effects, err := Classify(pkgs, sgml, nil)
 	var ue *UnhandledError
-	if !errors.As(err, &ue) || len(ue.Effects) != 1 || ue.Effects[0].Package != "fontconfig" || ue.Effects[0].Effect != "/usr/share/fonts" {
-		t.Fatalf("err %v, want fontconfig's /usr/share/fonts unhandled", err)
+	if !errors.As(err, &ue) || len(ue.Effects) != 1 || ue.Effects[0].Package != "sgml-base" || ue.Effects[0].Effect != "/usr/share/sgml" {
+		t.Fatalf("err %v, want sgml-base's /usr/share/sgml unhandled", err)
 	}
 	got := map[string]How{}
 	for _, e := range effects {
@@ -243,5 +243,17 @@ func TestShells(t *testing.T) {
 	}
 	if _, err := Configure(fstree.New(), []Package{{Name: "x", Control: map[string][]byte{"postinst": []byte("add-shell $SHELL\n")}}}, Options{}); err == nil {
 		t.Error("a computed add-shell argument was accepted")
+	}
+}
+
+// A recipe may leave to the guest an effect the builder would produce: its skip wins over the rule.
+func TestClassifySkipOverridesRule(t *testing.T) {
+	pkgs := []Package{{Name: "libglib2.0-0t64", Control: map[string][]byte{"postinst": []byte("#!/bin/sh\nglib-compile-schemas /usr/share/glib-2.0/schemas\n")}}}
+	effects, err := Classify(pkgs, func(string) bool { return false }, map[string][]string{"libglib2.0-0t64": {"glib-compile-schemas"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(effects) != 1 || effects[0].How != Skipped {
+		t.Fatalf("effects %+v, want glib-compile-schemas skipped", effects)
 	}
 }

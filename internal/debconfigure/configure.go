@@ -130,11 +130,13 @@ func Classify(pkgs []Package, activated func(dir string) bool, skip map[string][
 		return false
 	}
 	add := func(pkg, script string, line int, name string, r rule, ok bool) {
+		// The recipe's skip comes first: an edition may leave to the guest an effect the builder
+		// would otherwise produce (checkGlib then no longer vouches for it).
 		switch {
-		case ok:
-			effects = append(effects, Effect{pkg, script, line, name, r.how, r.reason})
 		case skipped(pkg, name):
 			effects = append(effects, Effect{pkg, script, line, name, Skipped, "configure.skip"})
+		case ok:
+			effects = append(effects, Effect{pkg, script, line, name, r.how, r.reason})
 		default:
 			bad = append(bad, Unhandled{pkg, script, line, name})
 		}
@@ -369,6 +371,16 @@ func Configure(tree *fstree.Tree, pkgs []Package, opts Options) (*Result, error)
 	if err := fixModes(tree); err != nil {
 		return nil, err
 	}
+	if hasPackage(pkgs, "libc-bin") {
+		if err := nsswitch(tree); err != nil {
+			return nil, fmt.Errorf("package libc-bin: %w", err)
+		}
+	}
+	if hasPackage(pkgs, "fontconfig-config") {
+		if err := fontconfigLinks(tree); err != nil {
+			return nil, fmt.Errorf("package fontconfig-config: %w", err)
+		}
+	}
 	if hasPackage(pkgs, "man-db") {
 		if err := manDB(tree); err != nil {
 			return nil, fmt.Errorf("package man-db: %w", err)
@@ -493,4 +505,39 @@ func manDB(tree *fstree.Tree) error {
 		}
 	}
 	return nil
+}
+
+// fontconfigDefaults are the conf.d links fontconfig-config's postinst makes on a first install
+// with debconf's defaults: hinting_style hintslight (its config script's default) and
+// enable_bitmaps false (the template's default). hinting_type Native makes no link; the
+// subpixel_rendering answer keeps the 10-sub-pixel-none.conf link the .deb ships (the config script
+// answers Never when it finds it, as under `dpkg -i`), so its rm and ln cancel out.
+var fontconfigDefaults = []string{"10-hinting-slight.conf", "70-no-bitmaps-except-emoji.conf"}
+
+func fontconfigLinks(tree *fstree.Tree) error {
+	for _, name := range fontconfigDefaults {
+		target := "/usr/share/fontconfig/conf.avail/" + name
+		if _, ok := tree.Get(strings.TrimPrefix(target, "/")); !ok {
+			return fmt.Errorf("%s: not in the package", target)
+		}
+		if err := tree.Replace(fstree.Entry{Path: "etc/fonts/conf.d/" + name, Kind: fstree.Symlink, Mode: 0o777, Target: target, Origin: "deb:fontconfig-config"}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// nsswitch is libc-bin's postinst on a first install: /etc/nsswitch.conf copied from its default
+// (install_from_default: `cp -p`, only when the file is missing).
+func nsswitch(tree *fstree.Tree) error {
+	if _, ok := tree.Get("etc/nsswitch.conf"); ok {
+		return nil
+	}
+	src, ok := tree.Get("usr/share/libc-bin/nsswitch.conf")
+	if !ok {
+		return fmt.Errorf("usr/share/libc-bin/nsswitch.conf: not in the package")
+	}
+	c := *src
+	c.Path = "etc/nsswitch.conf"
+	return tree.Add(c)
 }

@@ -34,6 +34,9 @@ const (
 	whySysusers  = "users and groups come from usr/lib/sysusers.d at build time (internal/accounts)"
 	whySELinux   = "SELinux labels: the image runs without SELinux"
 	whyAltRemove = "removes an alternative on upgrade or removal; a fresh install has none to remove"
+	whyFcCache   = "fontconfig's cache: without /var/cache/fontconfig each program scans the font directories at start (a few fonts here) and writes its own cache under ~/.cache/fontconfig"
+	whyIconCache = "icon-theme.cache: GTK reads an icon theme's directories without it (gtk_icon_theme_lookup_icon), only slower"
+	whyGioCache  = "giomodule.cache: without it GIO loads each module of the directory to learn its extension points (gio/giomodule.c, g_io_modules_scan_all_in_directory)"
 )
 
 // commands classifies a command by its name (the base name of the command word).
@@ -90,14 +93,17 @@ var sourced = map[string]rule{
 // triggers classifies trigger interests that some package activates, by trigger name (a path for
 // file triggers, deb-triggers(5)).
 var triggers = map[string]rule{
-	"ldconfig":                        {Irrelevant, whyLdconfig},
-	"update-ca-certificates":          {Produced, "the CA bundle and /etc/ssl/certs links"},
-	"update-ca-certificates-fresh":    {Produced, "the CA bundle and /etc/ssl/certs links, from scratch"},
-	"/usr/share/debianutils/shells.d": {Produced, "/etc/shells"},
-	"/usr/lib/sysctl.d":               {Irrelevant, "procps reloads sysctl settings into the running kernel; none runs at build time, and the guest's kernel applies nothing from sysctl.d unless the init does"},
-	"/lib/pkgconfig":                  {Irrelevant, "pkgconf-bin's DEP-17 cleanup of files moved out of /lib by a bookworm package; a fresh install has none"},
-	"/usr/share/glib-2.0/schemas":     {Produced, "usr/share/glib-2.0/schemas/gschemas.compiled, compiled in Go (internal/gschema)"},
-	"/usr/lib/pkgconfig":              {Irrelevant, "pkgconf-bin's DEP-17 cleanup of files moved out of /lib by a bookworm package; a fresh install has none"},
+	"ldconfig":                              {Irrelevant, whyLdconfig},
+	"update-ca-certificates":                {Produced, "the CA bundle and /etc/ssl/certs links"},
+	"update-ca-certificates-fresh":          {Produced, "the CA bundle and /etc/ssl/certs links, from scratch"},
+	"/usr/share/debianutils/shells.d":       {Produced, "/etc/shells"},
+	"/usr/lib/sysctl.d":                     {Irrelevant, "procps reloads sysctl settings into the running kernel; none runs at build time, and the guest's kernel applies nothing from sysctl.d unless the init does"},
+	"/lib/pkgconfig":                        {Irrelevant, "pkgconf-bin's DEP-17 cleanup of files moved out of /lib by a bookworm package; a fresh install has none"},
+	"/usr/share/glib-2.0/schemas":           {Produced, "usr/share/glib-2.0/schemas/gschemas.compiled, compiled in Go (internal/gschema)"},
+	"/usr/lib/pkgconfig":                    {Irrelevant, "pkgconf-bin's DEP-17 cleanup of files moved out of /lib by a bookworm package; a fresh install has none"},
+	"/usr/share/fonts":                      {Irrelevant, whyFcCache},
+	"/usr/share/icons/hicolor":              {Irrelevant, whyIconCache},
+	"/usr/lib/x86_64-linux-gnu/gio/modules": {Irrelevant, whyGioCache},
 }
 
 // packages classifies, package by package, the effects of scripts that the generic tables do not
@@ -159,7 +165,7 @@ var packages = map[string]map[string]rule{
 	"git":  {"mkdir": {NotRun, "preinst: only when upgrading from a version with /usr/share/git-core/templates as a directory link"}, "ln": {NotRun, "preinst: the same upgrade"}, "rm": {NotRun, "preinst: the same upgrade"}},
 	"libglib2.0-0t64": {
 		"glib-compile-schemas": {Produced, "usr/share/glib-2.0/schemas/gschemas.compiled, compiled in Go (internal/gschema); with no schema in the image it writes nothing, as the tool does"},
-		"gio-querymodules":     {Produced, "caches usr/lib/x86_64-linux-gnu/gio/modules; with no module in the image it writes nothing (checked)"},
+		"gio-querymodules":     {Irrelevant, whyGioCache},
 		"rm":                   {NotRun, "preinst: removes a stale giomodule.cache of the pre-t64 library on upgrade"},
 	},
 	"libgssapi-krb5-2":      {"cp": {NotRun, "copies /usr/etc/gss/mech on upgrade from before 1.12.1+dfsg-2 only"}},
@@ -183,4 +189,31 @@ var packages = map[string]map[string]rule{
 	"sudo":                  {"rm": {NotRun, "removes files of old versions (/etc/alternatives/sudo, sudoers.dist, sudoers.pre-conffile) that a fresh install lacks"}, "chown": {Produced, "/etc/sudoers root:root (modeFixes)"}, "chmod": {Produced, "/etc/sudoers 0440 (modeFixes; the .deb ships it 0644)"}, "mv": {NotRun, "preinst: moves a lenny-to-wheezy sudoers aside on upgrade only"}},
 	"libdebuginfod-common":  {"ucf": {Irrelevant, "installs /etc/profile.d/debuginfod.* only if debconf's libdebuginfod/usedebiandebuginfod is true; its default is false"}, "ucfr": {Irrelevant, "the same"}, "chmod": {Irrelevant, "the same"}, "rm": {Irrelevant, "removes /etc/profile.d/debuginfod.*, which a fresh image does not have"}, "ln": {NotRun, "Ubuntu only (ID=ubuntu in /etc/os-release)"}},
 	"login.defs":            {"mv": {NotRun, "restores /etc/login.defs.dpkg-bak, which only an earlier install leaves"}},
+	"fontconfig-config": {
+		"ln":    {Produced, "the conf.d links of debconf's defaults: 10-hinting-slight.conf and 70-no-bitmaps-except-emoji.conf (fontconfigLinks); the other ln calls are upgrade branches or other answers"},
+		"rm":    {Irrelevant, "removes conf.d links of earlier answers before making the new ones; the one the .deb ships (10-sub-pixel-none.conf) is made again by the same answer (fontconfigLinks)"},
+		"mkdir": {Irrelevant, "/usr/local/share/fonts: fontconfig skips a configured font directory that does not exist"},
+		"chmod": {NotRun, "only with /etc/staff-group-for-usr-local, which base-files' builder image does not have"},
+		"chown": {NotRun, "the same /etc/staff-group-for-usr-local"},
+		"rmdir": {NotRun, "removes /etc/fonts.conf.d left by fontconfig-config 2.11.0-5 and earlier; a fresh install has none"},
+	},
+	"fontconfig": {
+		"mkdir":                     {Irrelevant, whyFcCache},
+		"fc-cache":                  {Irrelevant, whyFcCache},
+		"> /var/log/fontconfig.log": {Irrelevant, "fc-cache's log, with fc-cache"},
+	},
+	"dbus-system-bus-common": {
+		"runs a computed command $@": {Produced, "in_sysroot adduser --system messagebus runs only without systemd-sysusers; the messagebus user comes from usr/lib/sysusers.d/dbus.conf (" + whySysusers + ")"},
+		"chroot":                     {NotRun, "in_sysroot chroots only with $DPKG_ROOT set"},
+	},
+	"firefox-esr": {
+		"rm":          {Irrelevant, "removes /usr/lib/firefox-esr/updates, which the .deb does not ship"},
+		"dpkg-divert": {Irrelevant, "diverts /usr/bin/firefox to firefox.real for the wrapper; no package of the set ships /usr/bin/firefox"},
+	},
+	"gtk-update-icon-cache": {"dpkg-divert": {Irrelevant, "removes libgtk-3-bin's old diversion of update-icon-caches; a fresh image has none"}},
+	"adwaita-icon-theme":    {"update-icon-caches": {Irrelevant, whyIconCache}},
+	"hicolor-icon-theme":    {"runs a computed command $UPDATE_CACHE": {Irrelevant, whyIconCache}},
+	"libgtk-3-0t64":         {"rm": {NotRun, "removes the postrm of an installed pre-t64 libgtk-3-0 (dpkg-query finds none on a fresh install)"}},
+	"libc-bin":              {"cp": {Produced, "/etc/nsswitch.conf from usr/share/libc-bin/nsswitch.conf when missing (nsswitch); the other cp updates an unmodified file on upgrade only"}},
+	"seatd":                 {"chmod": {NotRun, "preinst: makes /etc/init.d/seatd executable on a reinstall ($2 set) only"}},
 }

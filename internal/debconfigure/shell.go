@@ -215,6 +215,10 @@ func (p *parser) run(s *Script, depth int, outer [][]string) error {
 			switch {
 			case strings.HasPrefix(op, "<<"):
 				line := p.line
+				// Blanks may separate the operator from its delimiter (POSIX 2.7.4: `cat << END`).
+				for p.pos < len(p.src) && (p.src[p.pos] == ' ' || p.src[p.pos] == '\t') {
+					p.pos++
+				}
 				w, err := p.readWord(s, depth)
 				if err != nil {
 					return err

@@ -441,6 +441,11 @@ func (in *initProc) startHardware() {
 			in.bootMu.Lock()
 			in.bootInfo.ModulesMs = ms
 			in.bootMu.Unlock()
+			if in.mgr != nil {
+				// reached even when some module failed: loadModules has logged each failure, and
+				// a unit that needs a device finds out itself
+				_ = in.mgr.Reach(modulesLoaded, true)
+			}
 		})
 		in.goSafe("network", in.network)
 	})
@@ -448,6 +453,11 @@ func (in *initProc) startHardware() {
 
 // networkOnline is the target units order themselves after to have a configured network.
 const networkOnline = "network-online.target"
+
+// modulesLoaded is the target units order themselves after to find the module list's devices
+// (udevd's coldplug, a graphical session): reached when the modules are loaded. A boot unit that
+// wants it makes the modules load before the boot's units, as network-online.target does.
+const modulesLoaded = "modules-loaded.target"
 
 // network configures the network as boot.conf says, prints one console line when it is up and
 // reports network-online.target reached (or not).

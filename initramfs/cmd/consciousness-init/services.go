@@ -43,7 +43,8 @@ func (in *initProc) startServices(system <-chan struct{}) svc.Report {
 			log.Warn("unit: " + d.String())
 		}
 	}
-	units = append(units, unit.NewTarget(networkOnline, "The network is configured (a DHCP lease or the static address)"))
+	units = append(units, unit.NewTarget(networkOnline, "The network is configured (a DHCP lease or the static address)"),
+		unit.NewTarget(modulesLoaded, "The module list's drivers are loaded (coldplugged)"))
 	// One cgroup per service only on a real cgroup2 mount (statfs(2) magic,
 	// linux/magic.h): elsewhere the folder would be a plain directory. The
 	// folders are made when a service's first process starts.
@@ -83,9 +84,12 @@ func (in *initProc) startServices(system <-chan struct{}) svc.Report {
 	in.mgr = m // before startHardware: the network reports network-online.target to it
 	in.auditUnits(m)
 	for _, u := range units {
-		if slices.Contains(u.Wants, networkOnline) || slices.Contains(u.Requires, networkOnline) {
-			// A unit waits for the network: if it starts at boot, the boot waits for the NIC's
-			// driver and the network, so they must not wait for the boot.
+		if slices.ContainsFunc([]string{networkOnline, modulesLoaded}, func(t string) bool {
+			return slices.Contains(u.Wants, t) || slices.Contains(u.Requires, t)
+		}) {
+			// A unit waits for the network or the drivers (udevd, a graphical session): if it
+			// starts at boot, the boot waits for the modules (and the network), so they must not
+			// wait for the boot.
 			in.startHardware()
 			break
 		}
