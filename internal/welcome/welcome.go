@@ -69,6 +69,7 @@ kbd { border: 1px solid #9aa0a6; border-radius: 3px; padding: 0 4px; background:
 <div id="marker"><h1>Welcome to GenAI OS</h1></div>
 <main>
 <p>Edition <b>{{.Edition}}</b>, version <b>{{.Version}}</b> ({{.Arch}}), Linux <b>{{.Kernel}}</b>.</p>
+<p><span lang="el">Καλώς ήρθατε</span> · <span lang="ru">Добро пожаловать</span> · <span lang="fr">Bienvenue</span></p>
 {{- if .Shortcuts}}
 <h2>Keys</h2>
 <table>
