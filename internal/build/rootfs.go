@@ -731,6 +731,8 @@ func (s *state) addWelcomePage(t *fstree.Tree, kernel string, pkgs []InstalledPa
 		}
 	}
 	p := welcome.Page{Edition: s.ed.Name, Version: s.ed.Version, Arch: s.ed.Arch, Kernel: kernel}
+	// genai-update is in the suite's binary of every edition; it serves only A/B disk images.
+	have["genai-update"] = have["genai-update"] && slices.Contains(s.ed.Outputs, "disk-image")
 	for _, tool := range nativeTools {
 		if have[strings.Fields(tool.Command)[0]] {
 			p.Tools = append(p.Tools, tool)
