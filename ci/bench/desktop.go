@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/genai-os/genai-build/internal/qemu"
+	"github.com/genai-os/genai-build/internal/screen"
+)
+
+// The desktop's bar colour (overlays/desktop/etc/sway/config, bar.colors.background): the first
+// frame of the session is the first screendump where the bar is drawn.
+var desktopBar = screen.Colour{R: 0xf1, G: 0xc4, B: 0x0f}
+
+// desktopFigures boots the desktop ISO as a user meets it (SeaBIOS, a CD, QEMU's standard VGA,
+// a USB tablet; 2 GiB): QEMU start → the first frame of the session (screendumps every 250 ms
+// until the bar is drawn), the ready line, and the guest's memory in use (MemTotal −
+// MemAvailable) with the session idle 30 s after it came up, Firefox showing the welcome page.
+// It takes the boot menu's debug entry, whose root shell on the serial console reads the memory.
+func desktopFigures(image string) ([]row, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	m, err := qemu.Start(ctx, qemu.Config{Image: image, Firmware: qemu.BIOS, Media: qemu.CD, MemoryMB: 2048, CPUs: 1,
+		Display: qemu.StdVGA, Extra: []string{"-device", "qemu-xhci", "-device", "usb-tablet"}})
+	if err != nil {
+		return nil, err
+	}
+	defer m.Kill()
+	if err := m.Expect("boot: ", 3*time.Minute); err != nil {
+		return nil, fmt.Errorf("no ISOLINUX prompt: %w", err)
+	}
+	if err := m.Send("debug\r"); err != nil {
+		return nil, err
+	}
+	if _, err := screen.WaitUntil(ctx, m.Screen, 250*time.Millisecond, barDrawn); err != nil {
+		return nil, fmt.Errorf("the session's bar was never drawn: %w\n%s", err, tailOf(m.Console(), 3000))
+	}
+	first := m.Elapsed()
+	ready := regexp.MustCompile(`genai-os: ready .*boot_ms=([0-9]+)`)
+	line, err := m.Find(ready, 5*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	readyWall := m.Elapsed()
+	guestMS, _ := strconv.Atoi(ready.FindStringSubmatch(line)[1])
+	time.Sleep(30 * time.Second)
+	from := m.Mark()
+	if err := m.Send("awk '/^(MemTotal|MemAvailable):/ {print $1, $2}' /proc/meminfo; echo MEM''DONE\r"); err != nil {
+		return nil, err
+	}
+	if err := m.Expect("MEMDONE", time.Minute); err != nil {
+		return nil, fmt.Errorf("reading /proc/meminfo on the debug shell: %w", err)
+	}
+	out := m.Since(from)
+	kb := func(name string) int64 {
+		v := regexp.MustCompile(name + `: ([0-9]+)`).FindStringSubmatch(out)
+		if v == nil {
+			return -1
+		}
+		n, _ := strconv.ParseInt(v[1], 10, 64)
+		return n
+	}
+	total, avail := kb("MemTotal"), kb("MemAvailable")
+	if total < 0 || avail < 0 {
+		return nil, fmt.Errorf("no MemTotal and MemAvailable in:\n%s", out)
+	}
+	return []row{
+		{"QEMU start → first frame of the session (BIOS, CD, std VGA)", secs(first), "screendumps every 250 ms until sway's bar is drawn; target ≤ 45 s"},
+		{"QEMU start → ready line", fmt.Sprintf("%s wall, %s guest", secs(readyWall), secs(time.Duration(guestMS)*time.Millisecond)), "ready: sway answers on its IPC socket"},
+		{"memory used, session idle 30 s after it came up", fmt.Sprintf("%d MiB", (total-avail)/1024), "MemTotal − MemAvailable, Firefox showing the welcome page; target ≤ 600 MB"},
+	}, nil
+}
+
+// barDrawn: the middle of the top 14 rows is the bar's colour (workspace buttons left, the clock
+// right).
+func barDrawn(img image.Image) bool {
+	b := img.Bounds()
+	return b.Dx() >= 800 && screen.Fraction(img, image.Rect(b.Dx()/4, 4, b.Dx()*3/4, 14), desktopBar, 8) >= 0.98
+}
