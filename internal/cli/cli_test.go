@@ -50,7 +50,7 @@ func TestErrors(t *testing.T) {
 		want []string
 	}{
 		{"unknown edition lists the known ones", []string{"--root", "../..", "iso", "--edition", "nosuch", "--offline"},
-			[]string{`unknown edition "nosuch"`, "known editions: base, developer, embedded, enterprise, server"}},
+			[]string{`unknown edition "nosuch"`, "known editions: base, desktop, developer, embedded, enterprise, server"}},
 		{"abstract edition", []string{"--root", "../..", "iso", "--edition", "base", "--offline", "--cache-dir", t.TempDir()},
 			[]string{"abstract"}},
 		{"malformed manifest names file, line and field", []string{"--root", bad, "iso", "--offline"},

@@ -86,7 +86,7 @@ func TestDesktop(t *testing.T) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		tree = run(swaymsg + "-t get_tree | grep -c '\"app_id\": *\"foot\"'")
-		if regexp.MustCompile(`(?m)^1\r?$`).MatchString(tree) {
+		if strings.TrimSpace(tree) == "1" {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -129,13 +129,16 @@ func bashRunner(t *testing.T, m *qemu.Machine) func(cmd string) string {
 		if err := m.Expect(marker, 2*time.Minute); err != nil {
 			t.Fatalf("%s: %v\n%s", cmd, err, m.Console())
 		}
-		out := m.Since(from)
+		// bash's bracketed-paste switches (ESC [?2004h, ESC [?2004l) frame each command's output
+		out := ansiEscape.ReplaceAllString(m.Since(from), "")
 		if i := strings.Index(out, "\n"); i >= 0 { // the echoed command line
 			out = out[i+1:]
 		}
 		return strings.TrimSuffix(out, marker)
 	}
 }
+
+var ansiEscape = regexp.MustCompile(`\x1b\[[0-9;?]*[a-zA-Z]`)
 
 // ppm is a binary PPM (P6, maxval 255) as QEMU's screendump writes it.
 type ppm struct {
