@@ -14,6 +14,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/genai-os/genai-build/initramfs/bootconf"
@@ -138,7 +140,26 @@ func (s *Server) allowed(c *net.UnixConn) bool {
 	if err != nil || cred == nil {
 		return false
 	}
-	return cred.Uid == 0 || int(cred.Uid) == os.Getuid() || s.AllowGID >= 0 && int(cred.Gid) == s.AllowGID
+	if cred.Uid == 0 || int(cred.Uid) == os.Getuid() {
+		return true
+	}
+	return s.AllowGID >= 0 && (int(cred.Gid) == s.AllowGID || inGroup(cred.Pid, s.AllowGID))
+}
+
+// inGroup reports whether process pid has gid among its supplementary groups (the "Groups:" line
+// of /proc/PID/status, proc(5)): SO_PEERCRED gives only the primary group, and a user is usually in
+// the control group as a supplementary one (the desktop's genai).
+func inGroup(pid int32, gid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Groups:"); ok {
+			return slices.Contains(strings.Fields(rest), strconv.Itoa(gid))
+		}
+	}
+	return false
 }
 
 func (s *Server) handle(c *net.UnixConn) {

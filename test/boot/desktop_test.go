@@ -1,11 +1,9 @@
 package boot_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"io"
+	"image"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,31 +13,41 @@ import (
 
 	"github.com/genai-os/genai-build/internal/build"
 	"github.com/genai-os/genai-build/internal/qemu"
+	"github.com/genai-os/genai-build/internal/screen"
+	"github.com/genai-os/genai-build/internal/welcome"
 )
 
-// The desktop's colours (overlays/desktop/etc/sway/config): the bar at the top and the background.
+// The desktop's colours (overlays/desktop/etc/sway/config): the bar at the top and the
+// background; the welcome page's marker block (internal/welcome); and the colour the test paints
+// in the terminal, which nothing else on the screen has.
 var (
-	desktopBar        = [3]uint8{0xf1, 0xc4, 0x0f}
-	desktopBackground = [3]uint8{0x1d, 0x35, 0x57}
+	desktopBar        = screen.Colour{R: 0xf1, G: 0xc4, B: 0x0f}
+	desktopBackground = screen.Colour{R: 0x1d, G: 0x35, B: 0x57}
+	welcomeMarker     = screen.Colour{R: welcome.MarkerRGB[0], G: welcome.MarkerRGB[1], B: welcome.MarkerRGB[2]}
+	terminalMarker    = screen.Colour{R: 0x00, G: 0xff, B: 0x7f}
 )
 
 // desktopBootUnits are the desktop's boot units: machine-id, udevd, udev-coldplug, seatd, dbus,
 // desktop-caches, desktop-session and session-ready, plus modules-loaded.target, which udevd wants.
 const desktopBootUnits = "9"
 
-// TestDesktop boots the desktop ISO under SeaBIOS from a CD with QEMU's standard VGA (bochs-drm),
-// once: the ready line comes only when sway answers on its IPC socket (session-ready.service).
-// Over the serial console (the debug entry's root shell) sway's IPC lists the output; a PPM
-// screendump shows the bar drawn at the top over the background; foot, started through sway's
-// IPC, is listed as a window.
-func TestDesktop(t *testing.T) {
-	needQEMU(t)
-	res := buildISO(t, "desktop", build.Options{Edition: "desktop"})
+// desktopISO is the desktop edition, built once for the desktop tests.
+func desktopISO(t *testing.T) *build.Result {
+	return buildISO(t, "desktop", build.Options{Edition: "desktop"})
+}
+
+// desktopVM boots the desktop ISO with the debug entry's root shell on the serial console when
+// the firmware is BIOS (ISOLINUX's prompt), with a USB tablet as QEMU's pointer, and waits for
+// the ready line: the session is up (session-ready.service ends when sway answers on its socket).
+func desktopVM(t *testing.T, fw qemu.Firmware, md qemu.Media, display qemu.Display) *qemu.Machine {
+	t.Helper()
 	state := t.TempDir()
-	vm := startVM(t, qemu.Config{Image: res.Image, Firmware: qemu.BIOS, Media: qemu.CD, MemoryMB: 2048,
-		StateDir: state, QMP: filepath.Join(state, "qmp.sock"), Extra: []string{"-vga", "std", "-device", "qemu-xhci", "-device", "usb-tablet"}}, 15*time.Minute)
-	chooseDebug(t, vm)
-	line, err := vm.Find(readyLine("desktop"), 5*time.Minute)
+	vm := startVM(t, qemu.Config{Image: desktopISO(t).Image, Firmware: fw, Media: md, MemoryMB: 2048, Display: display,
+		StateDir: state, QMP: filepath.Join(state, "qmp.sock"), Extra: []string{"-device", "qemu-xhci", "-device", "usb-tablet"}}, 20*time.Minute)
+	if fw == qemu.BIOS {
+		chooseDebug(t, vm)
+	}
+	line, err := vm.Find(readyLine("desktop"), 8*time.Minute)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, vm.Console())
 	}
@@ -47,70 +55,167 @@ func TestDesktop(t *testing.T) {
 		t.Errorf("ready line %q: want services=%s/%s", line, desktopBootUnits, desktopBootUnits)
 	}
 	t.Logf("QEMU start to the session up (ready line): %s; %s", vm.Elapsed().Round(100*time.Millisecond), line)
-	run := bashRunner(t, vm)
-	// -r: sway's JSON as it is, also on a terminal
-	const swaymsg = "swaymsg -r -s /run/user/1000/sway-ipc.sock "
-
-	tree := run(swaymsg + "-t get_tree")
-	if !regexp.MustCompile(`"name":\s*"Virtual-1"`).MatchString(tree) {
-		t.Errorf("sway's tree lists no output Virtual-1:\n%s", tree)
-	}
-
-	// The bar is swaybar, a client sway starts after it answers on its socket: take screendumps
-	// until it is drawn (the first whole frame of the session), for at most a minute.
-	shot := filepath.Join(state, "desktop.ppm")
-	var img *ppm
-	for deadline := time.Now().Add(time.Minute); ; {
-		img = screendump(t, vm, shot)
-		if img.share(img.w/4, 4, img.w/2, 14, desktopBar) >= 0.98 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(time.Second)
-	}
-	t.Logf("QEMU start to the bar drawn: %s (screendump %dx%d in %s)", vm.Elapsed().Round(100*time.Millisecond), img.w, img.h, shot)
-	// The bar: its middle is free of text (workspace buttons left, the clock right).
-	if f := img.share(img.w/4, 4, img.w/2, 14, desktopBar); f < 0.98 {
-		t.Errorf("bar at the top: %.0f%% of the region is %x, want 98%%", f*100, desktopBar)
-	}
-	if f := img.share(img.w/4, img.h/4, img.w/2, img.h/2, desktopBackground); f < 0.98 {
-		t.Errorf("background: %.0f%% of the region is %x, want 98%%", f*100, desktopBackground)
-	}
-	if t.Failed() {
-		keep := filepath.Join(os.TempDir(), "genai-desktop-failed.ppm")
-		if b, err := os.ReadFile(shot); err == nil && os.WriteFile(keep, b, 0o644) == nil {
-			t.Logf("the screendump is kept in %s", keep)
-		}
-	}
-
-	run(swaymsg + "exec foot")
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		tree = run(swaymsg + "-t get_tree | grep -c '\"app_id\": *\"foot\"'")
-		if strings.TrimSpace(tree) == "1" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no foot window in sway's tree after 2 minutes:\n%s\n%s", tree, run("cat /var/log/consciousness/desktop-session.service.log"))
-		}
-		time.Sleep(2 * time.Second)
-	}
-	t.Logf("guest memory:\n%s", run("free -m"))
+	return vm
 }
 
-// screendump writes the guest's screen to path through QMP and reads it back. PPM: QEMU 7.2's PNG
-// output swaps red and blue.
-func screendump(t *testing.T, vm *qemu.Machine, path string) *ppm {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := vm.QMP(ctx, "screendump", map[string]any{"filename": path, "format": "ppm"}); err != nil {
-		t.Fatalf("screendump: %v", err)
-	}
-	img, err := readPPM(path)
+// barDrawn: the middle of the top 14 rows is the bar's colour (the workspace buttons are left,
+// the clock right). swaybar is a client sway starts after its socket answers: the bar is the
+// session's first whole frame.
+func barDrawn(img image.Image) bool {
+	b := img.Bounds()
+	return b.Dx() >= 800 && screen.Fraction(img, image.Rect(b.Dx()/4, 4, b.Dx()*3/4, 14), desktopBar, 8) >= 0.98
+}
+
+// shots saves screenshots under the test's artifact folder ($GENAI_TEST_ARTIFACTS, default
+// test-results/artifacts), which it logs.
+func shots(t *testing.T) func(name string, img image.Image) {
+	art, err := filepath.Abs(screen.ArtifactDir(os.Getenv, "../../test-results/artifacts", t.Name()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return img
+	t.Logf("screenshots in %s", art)
+	return func(name string, img image.Image) {
+		if img == nil {
+			return
+		}
+		if err := screen.WritePNG(filepath.Join(art, name+".png"), img); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestDesktop boots the desktop ISO as a user meets it: SeaBIOS, a CD, QEMU's standard VGA
+// (bochs-drm), once, and looks at the screen (PPM screendumps through QMP, internal/screen):
+//   - the session's bar is drawn; on an empty workspace the background fills the screen below it,
+//     with no dialog (swaynag) over it;
+//   - Firefox has opened the welcome page by itself (first login): its marker block is on the
+//     screen, and the page's heading matches its needle (openQA's tolerant match);
+//   - Super+Return, sent as keys, opens foot; a printf typed into it paints a line of a colour
+//     nothing else has, found on the screen;
+//   - sway's IPC, from the debug entry's root shell, lists the output, Firefox's and foot's
+//     windows; the session's log has no GTK warning (schemas, pixbuf loaders, icon theme);
+//   - the live user powers the machine off from the session (consciousness-manager, run by sway
+//     as genai), and the init goes down cleanly.
+func TestDesktop(t *testing.T) {
+	needQEMU(t)
+	vm := desktopVM(t, qemu.BIOS, qemu.CD, qemu.StdVGA)
+	save := shots(t)
+	run := bashRunner(t, vm)
+	const swaymsg = "swaymsg -r -s /run/user/1000/sway-ipc.sock " // -r: sway's JSON as it is
+	if tree := run(swaymsg + "-t get_tree"); !regexp.MustCompile(`"name":\s*"Virtual-1"`).MatchString(tree) {
+		t.Errorf("sway's tree lists no output Virtual-1:\n%s", tree)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	defer cancel()
+	wait := func(what string, d time.Duration, ok func(image.Image) bool) image.Image {
+		t.Helper()
+		c, stop := context.WithTimeout(ctx, d)
+		defer stop()
+		img, err := screen.WaitUntil(c, vm.Screen, time.Second, ok)
+		if err != nil {
+			save("failed-"+strings.ReplaceAll(what, " ", "-"), img)
+			t.Fatalf("%s: %v\n%s", what, err, run("tail -40 /var/log/consciousness/desktop-session.service.log"))
+		}
+		t.Logf("%s at %s from QEMU start", what, vm.Elapsed().Round(100*time.Millisecond))
+		return img
+	}
+
+	// The session's first frame, then an empty workspace: the bar over the background.
+	save("1-session", wait("the bar drawn", 2*time.Minute, barDrawn))
+	run(swaymsg + "workspace number 2")
+	empty := wait("the background of an empty workspace", time.Minute, func(img image.Image) bool {
+		b := img.Bounds()
+		return barDrawn(img) && screen.Fraction(img, image.Rect(0, 40, b.Dx(), b.Dy()), desktopBackground, 8) >= 0.99
+	})
+	save("2-empty-workspace", empty)
+
+	// The welcome page, which Firefox opened at login, on workspace 1.
+	run(swaymsg + "workspace number 1")
+	needle, err := screen.LoadNeedle(os.DirFS("testdata/needles"), "desktop-welcome")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := wait("the welcome page in Firefox", 8*time.Minute, func(img image.Image) bool {
+		b := img.Bounds()
+		_, _, ok := screen.FindRun(img, image.Rect(0, 40, b.Dx(), b.Dy()/2), welcomeMarker, 4, b.Dx()*2/3)
+		return ok
+	})
+	save("3-welcome", page)
+	if r := needle.Match(page); !r.OK {
+		t.Errorf("the welcome page's heading does not match its needle: similarity %.3f", r.Similarity())
+	}
+	if tree := run(swaymsg + "-t get_tree"); !regexp.MustCompile(`"app_id":\s*"firefox-esr"`).MatchString(tree) {
+		t.Errorf("sway's tree lists no Firefox window:\n%s", tree)
+	}
+
+	// Keys: Super+Return opens foot, which takes the focus; a printf typed there paints a line.
+	if err := vm.SendKey(ctx, "meta_l-ret"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(2 * time.Second) {
+		if strings.Contains(run(swaymsg+"-t get_tree | grep -c '\"app_id\": *\"foot\"'"), "1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			save("failed-no-terminal", func() image.Image { img, _ := vm.Screen(ctx); return img }())
+			t.Fatalf("Super+Return: no foot window in sway's tree after 3 minutes:\n%s", run("tail -40 /var/log/consciousness/desktop-session.service.log"))
+		}
+	}
+	time.Sleep(3 * time.Second) // foot's first prompt
+	if err := vm.TypeString(ctx, "printf '\\e[48;2;0;255;127m%50s\\e[m\\n' ''\n"); err != nil {
+		t.Fatal(err)
+	}
+	term := wait("the line painted in the terminal", 2*time.Minute, func(img image.Image) bool {
+		_, _, ok := screen.FindRun(img, img.Bounds(), terminalMarker, 4, 200)
+		return ok
+	})
+	save("4-terminal", term)
+
+	// GTK programs start without warnings of missing schemas, pixbuf loaders or icon themes.
+	if warn := run("grep -iE 'gtk-warning|glib-gio-warning|gdk-pixbuf|gsettings|schema|icon theme' /var/log/consciousness/desktop-session.service.log | head -20"); strings.TrimSpace(warn) != "" {
+		t.Errorf("the session's log has GTK warnings:\n%s", warn)
+	}
+	t.Logf("guest memory:\n%s", run("free -m"))
+
+	// Power off from the session: the live user's consciousness-manager, run by sway.
+	// (sent without waiting for the shell: the machine may be gone before it prints again)
+	if err := vm.Send(swaymsg + "exec 'consciousness-manager poweroff'\r"); err != nil {
+		t.Fatal(err)
+	}
+	if err := vm.Wait(); err != nil {
+		t.Fatalf("power-off from the session: %v\n%s", err, vm.Console())
+	}
+	inOrder(t, string(vm.Console()), `going down action=poweroff`, `services stopped`, `file systems synced, powering off`)
+}
+
+// TestDesktopUEFI boots the desktop ISO from a USB stick under OVMF with Secure Boot and
+// Microsoft's keys (shim, GRUB, Debian's signed kernel), on virtio-vga (virtio-gpu): the session
+// comes up and draws its bar on that card too; then the ACPI power button powers it off cleanly.
+func TestDesktopUEFI(t *testing.T) {
+	needQEMU(t)
+	t.Parallel()
+	vm := desktopVM(t, qemu.SecureBoot, qemu.USB, qemu.VirtioVGA)
+	save := shots(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	img, err := screen.WaitUntil(ctx, vm.Screen, time.Second, barDrawn)
+	save("1-session", img)
+	if err != nil {
+		t.Fatalf("the bar on virtio-vga: %v", err)
+	}
+	if !strings.Contains(string(vm.Console()), "secureboot=on") {
+		t.Error("no secureboot=on line: the boot was not under Secure Boot")
+	}
+	if _, err := vm.WaitFor(regexp.MustCompile(`power button watched devices="?/dev/input/event`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := vm.PowerButton(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := vm.Wait(); err != nil {
+		t.Fatalf("after the power button: %v", err)
+	}
+	inOrder(t, string(vm.Console()), `power button pressed`, `going down action=poweroff`, `file systems synced, powering off`)
 }
 
 // bashRunner types a command into the root shell of the debug entry (bash) and returns what it
@@ -139,46 +244,3 @@ func bashRunner(t *testing.T, m *qemu.Machine) func(cmd string) string {
 }
 
 var ansiEscape = regexp.MustCompile(`\x1b\[[0-9;?]*[a-zA-Z]`)
-
-// ppm is a binary PPM (P6, maxval 255) as QEMU's screendump writes it.
-type ppm struct {
-	w, h int
-	pix  []byte
-}
-
-func readPPM(path string) (*ppm, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	r := bufio.NewReader(bytes.NewReader(b))
-	var magic string
-	var w, h, maxval int
-	// netpbm(5): magic, width, height, maxval separated by whitespace, then one whitespace byte.
-	if _, err := fmt.Fscan(r, &magic, &w, &h, &maxval); err != nil || magic != "P6" || maxval != 255 {
-		return nil, fmt.Errorf("%s: not a P6 PPM with maxval 255 (%v)", path, err)
-	}
-	if _, err := r.ReadByte(); err != nil {
-		return nil, err
-	}
-	pix := make([]byte, w*h*3)
-	if _, err := io.ReadFull(r, pix); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return &ppm{w, h, pix}, nil
-}
-
-// share is the fraction of the pixels of the rectangle (x, y, w, h) within 8 of c in each channel.
-func (p *ppm) share(x, y, w, h int, c [3]uint8) float64 {
-	near := func(a, b uint8) bool { return int(a)-int(b) <= 8 && int(b)-int(a) <= 8 }
-	hit := 0
-	for j := y; j < y+h; j++ {
-		for i := x; i < x+w; i++ {
-			o := (j*p.w + i) * 3
-			if near(p.pix[o], c[0]) && near(p.pix[o+1], c[1]) && near(p.pix[o+2], c[2]) {
-				hit++
-			}
-		}
-	}
-	return float64(hit) / float64(w*h)
-}
