@@ -203,6 +203,8 @@ func bootMatrix() []bootRow {
 		{liveEdition, []string{"iso"}, "0.7", serverBootUnits},
 		// the developer edition is the server's units over a root on the medium
 		{"developer", []string{"iso"}, "0.7", serverBootUnits},
+		// the desktop is ready when its session is up: it needs a graphics card (desktopVM)
+		{"desktop", []string{"iso"}, "0.7", desktopBootUnits},
 	} {
 		for _, o := range e.outputs {
 			switch o {
@@ -225,7 +227,11 @@ func bootMatrix() []bootRow {
 func (r bootRow) machine(t *testing.T) qemu.Config {
 	if r.output == "iso" {
 		res := buildISO(t, r.edition, build.Options{Edition: r.edition, EditionsDir: editionsDir(t, r.edition)})
-		return qemu.Config{Image: res.Image, Firmware: r.fw, Media: r.media, CPUs: 1}
+		cfg := qemu.Config{Image: res.Image, Firmware: r.fw, Media: r.media, CPUs: 1}
+		if r.edition == "desktop" { // sway needs a display, Firefox memory
+			cfg.Display, cfg.MemoryMB = qemu.StdVGA, 2048
+		}
+		return cfg
 	}
 	res := buildISO(t, r.edition+"+"+r.output, build.Options{Edition: r.edition, Outputs: []string{r.output}})
 	cfg := qemu.Config{Firmware: r.fw, CPUs: 1, Append: strings.Join(res.ManifestData.Cmdline, " ")}
