@@ -186,7 +186,7 @@ func e2eCheckout(t *testing.T, keyring []byte) string {
 		"overlays/e2e/etc/motd":     []byte("end to end\n"),
 		// The same system with its root on the medium, also written as a kernel and initramfs, with
 		// a u-root busybox of one command: the early initramfs's rescue shell.
-		"editions/e2e-live.yaml":  []byte("name: e2e-live\nextends: e2e\nroot:\n  placement: image\n  tmpfs: 25%\nrecipes: [e2e-rescue]\noutputs: [kernel-initrd]\n" +
+		"editions/e2e-live.yaml": []byte("name: e2e-live\nextends: e2e\nroot:\n  placement: image\n  tmpfs: 25%\nrecipes: [e2e-rescue]\noutputs: [kernel-initrd]\n" +
 			"session:\n  welcome: true\n  shortcuts:\n    - {keys: Super+Return, does: a terminal}\n"),
 		"recipes/e2e-rescue.yaml": []byte("name: e2e-rescue\nkind: u-root\ndescription: the rescue shell alone\ninstall: usr/bin\ncommands: [core/gosh]\n"),
 		"editions/e2e.yaml": []byte(`name: e2e
