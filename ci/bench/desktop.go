@@ -49,7 +49,7 @@ func desktopFigures(image string) ([]row, error) {
 	guestMS, _ := strconv.Atoi(ready.FindStringSubmatch(line)[1])
 	time.Sleep(30 * time.Second)
 	from := m.Mark()
-	if err := m.Send("awk '/^(MemTotal|MemAvailable):/ {print $1, $2}' /proc/meminfo; echo MEM''DONE\r"); err != nil {
+	if err := m.Send("grep -E '^(MemTotal|MemAvailable):' /proc/meminfo; echo MEM''DONE\r"); err != nil {
 		return nil, err
 	}
 	if err := m.Expect("MEMDONE", time.Minute); err != nil {
@@ -57,7 +57,7 @@ func desktopFigures(image string) ([]row, error) {
 	}
 	out := m.Since(from)
 	kb := func(name string) int64 {
-		v := regexp.MustCompile(name + `: ([0-9]+)`).FindStringSubmatch(out)
+		v := regexp.MustCompile(name + `:\s+([0-9]+) kB`).FindStringSubmatch(out)
 		if v == nil {
 			return -1
 		}
