@@ -76,7 +76,7 @@ bench:
 	$(GO) run ./ci/bench -edition developer -images-only
 	$(GO) run ./ci/bench -edition enterprise -images-only
 	$(GO) run ./ci/bench -edition embedded
-	$(GO) run ./ci/bench -edition desktop -images-only
+	$(GO) run ./ci/bench -edition desktop -images-only -skip-cold
 
 # The least memory the edition's image boots with, measured by bisection, against the build's figure.
 bench-memory: iso
