@@ -131,7 +131,7 @@ func Classify(pkgs []Package, activated func(dir string) bool, skip map[string][
 	}
 	add := func(pkg, script string, line int, name string, r rule, ok bool) {
 		// The recipe's skip comes first: an edition may leave to the guest an effect the builder
-		// would otherwise produce (checkGlib then no longer vouches for it).
+		// would otherwise produce.
 		switch {
 		case skipped(pkg, name):
 			effects = append(effects, Effect{pkg, script, line, name, Skipped, "configure.skip"})
@@ -349,9 +349,6 @@ func Configure(tree *fstree.Tree, pkgs []Package, opts Options) (*Result, error)
 		return nil, err
 	}
 	res := &Result{Effects: effects}
-	if err := checkGlib(tree, effects); err != nil {
-		return nil, err
-	}
 	if producedBy(effects, "glib-compile-schemas", schemasDir) {
 		if err := compileSchemas(tree); err != nil {
 			return nil, fmt.Errorf("package libglib2.0-0t64: %w", err)
@@ -419,20 +416,6 @@ func producedBy(effects []Effect, command, dir string) bool {
 	return slices.ContainsFunc(effects, func(e Effect) bool {
 		return (e.Name == command || e.Name == "/"+dir) && e.How == Produced
 	})
-}
-
-// checkGlib backs the rule that gio-querymodules writes nothing: true only while the image has
-// no GIO module. (glib-compile-schemas is compileSchemas.)
-func checkGlib(tree *fstree.Tree, effects []Effect) error {
-	if !slices.ContainsFunc(effects, func(e Effect) bool { return e.Name == "gio-querymodules" && e.How == Produced }) {
-		return nil
-	}
-	for _, e := range tree.Entries() {
-		if strings.HasPrefix(e.Path, "usr/lib/x86_64-linux-gnu/gio/modules/") && strings.HasSuffix(e.Path, ".so") {
-			return fmt.Errorf("package libglib2.0-0t64: %s needs gio-querymodules, which the builder does not produce yet", e.Path)
-		}
-	}
-	return nil
 }
 
 // maxSymlinks bounds symlink resolution, as the kernel does (MAXSYMLINKS, 40).
