@@ -87,7 +87,7 @@ func shots(t *testing.T) func(name string, img image.Image) {
 // TestDesktop boots the desktop ISO as a user meets it: SeaBIOS, a CD, QEMU's standard VGA
 // (bochs-drm), once, and looks at the screen (PPM screendumps through QMP, internal/screen):
 //   - the session's bar is drawn; on an empty workspace the background fills the screen below it,
-//     with no dialog (swaynag) over it;
+//     with no dialog (swaynag) over it; the USB tablet moves the cursor where it points;
 //   - Firefox has opened the welcome page by itself (first login): its marker block is on the
 //     screen, and the page's heading matches its needle (openQA's tolerant match);
 //   - Super+Return, sent as keys, opens foot; a printf typed into it paints a line of a colour
@@ -128,6 +128,22 @@ func TestDesktop(t *testing.T) {
 		return barDrawn(img) && screen.Fraction(img, image.Rect(0, 40, b.Dx(), b.Dy()), desktopBackground, 8) >= 0.99
 	})
 	save("2-empty-workspace", empty)
+
+	// The pointer: QEMU's USB tablet, through udev and libinput, moves sway's cursor (drawn in
+	// software, WLR_NO_HARDWARE_CURSORS) to where the tablet says: a quarter across, three
+	// quarters down (the tablet's axes run 0 to 0x7fff over the screen).
+	b := empty.Bounds()
+	to := image.Pt(b.Dx()/4, b.Dy()*3/4)
+	if _, err := vm.QMP(ctx, "input-send-event", map[string]any{"events": []map[string]any{
+		{"type": "abs", "data": map[string]any{"axis": "x", "value": 0x7fff / 4}},
+		{"type": "abs", "data": map[string]any{"axis": "y", "value": 0x7fff * 3 / 4}}}}); err != nil {
+		t.Fatal(err)
+	}
+	moved := wait("the cursor at the tablet's position", time.Minute, func(img image.Image) bool {
+		return screen.Fraction(img, image.Rect(to.X-2, to.Y-2, to.X+24, to.Y+24), desktopBackground, 8) < 0.9 &&
+			screen.Fraction(img, image.Rect(0, 40, to.X-40, b.Dy()), desktopBackground, 8) >= 0.99
+	})
+	save("2-pointer", moved)
 
 	// The welcome page, which Firefox opened at login, on workspace 1.
 	run(swaymsg + "workspace number 1")
