@@ -351,6 +351,15 @@ func (m *Manager) startSet(names []string) Report {
 				out <- outcome{name: n, skipped: true}
 				return
 			}
+			if unmet := m.unmetCondition(s.u); unmet != "" {
+				m.mu.Lock()
+				if s.run == nil {
+					m.setStateLocked(s, Inactive, "condition "+unmet)
+				}
+				m.mu.Unlock()
+				out <- outcome{name: n, skipped: true}
+				return
+			}
 			if len(missing[n]) > 0 {
 				m.setState(s, Failed, "dependency missing: "+strings.Join(missing[n], " "))
 				out <- outcome{name: n}
@@ -387,6 +396,19 @@ func (m *Manager) startSet(names []string) Report {
 	sort.Strings(rep.Failed)
 	sort.Strings(rep.Skipped)
 	return rep
+}
+
+// unmetCondition returns the first of u's conditions that does not hold, as written in the
+// unit ("ConditionPathExists=!/etc/x"), or "" when all hold. Paths are under the manager's root.
+func (m *Manager) unmetCondition(u *unit.Unit) string {
+	for _, c := range u.ConditionPathExists {
+		p, negate := strings.CutPrefix(c, "!")
+		_, err := os.Stat(filepath.Join(m.cfg.Root, p))
+		if (err == nil) == negate {
+			return "ConditionPathExists=" + c
+		}
+	}
+	return ""
 }
 
 // launch starts the runner of s if it has none.

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -386,6 +387,31 @@ func TestLevelGating(t *testing.T) {
 	}
 	if e.status("low.service").State != Running {
 		t.Errorf("low stopped")
+	}
+}
+
+// TestConditionPathExists: a unit whose condition does not hold is skipped (inactive, not a
+// failure, not counted), and so is its dependent with the same condition; one that holds starts.
+func TestConditionPathExists(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "no-autologin")
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, map[string]string{
+		"session.service": "sleep\n[Unit]\nConditionPathExists=!" + marker,
+		"ready.service":   "sleep\n[Unit]\nRequires=session.service\nAfter=session.service\nConditionPathExists=!" + marker,
+		"login.service":   "sleep\n[Unit]\nConditionPathExists=" + marker + "\nConditionPathExists=" + dir,
+	})
+	rep := e.m.StartBoot()
+	if rep.OK != 1 || rep.Total != 1 || !reflect.DeepEqual(rep.Skipped, []string{"ready.service", "session.service"}) {
+		t.Fatalf("report %+v, want login up and the two others skipped", rep)
+	}
+	if st := e.status("session.service"); st.State != Inactive || st.Result != "condition ConditionPathExists=!"+marker {
+		t.Errorf("session = %+v", st)
+	}
+	if st := e.status("login.service"); st.State != Running {
+		t.Errorf("login = %+v", st)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/genai-os/genai-build/initramfs/login"
 )
 
 // credential resolves User= and Group= against root's /etc/passwd and
@@ -27,7 +29,7 @@ func credential(root, user, group string) (*syscall.Credential, []string, error)
 		c.Uid, c.Gid = uid, gid
 		name := user
 		env = append(env, "USER="+name, "LOGNAME="+name, "HOME="+home)
-		if groups, err := supplementary(root, name, gid); err == nil {
+		if groups, err := login.Groups(root, name, gid); err == nil {
 			c.Groups = groups
 		}
 	}
@@ -102,19 +104,4 @@ func LookupGroup(root, group string) (uint32, error) {
 		err = fmt.Errorf("group %q not in /etc/group", group)
 	}
 	return gid, err
-}
-
-func supplementary(root, user string, primary uint32) ([]uint32, error) {
-	gs := []uint32{primary}
-	err := readColon(filepath.Join(root, "etc/group"), func(fs []string) bool {
-		for _, m := range strings.Split(fs[3], ",") {
-			if m == user {
-				if g, err := strconv.ParseUint(fs[2], 10, 32); err == nil && uint32(g) != primary {
-					gs = append(gs, uint32(g))
-				}
-			}
-		}
-		return true
-	})
-	return gs, err
 }

@@ -85,6 +85,10 @@ type Unit struct {
 	After       []string
 	Before      []string
 
+	// ConditionPathExists are absolute paths that must exist ("!" prefix: must not) for the unit
+	// to start, as systemd's: when one is not met the unit is skipped, which is not a failure.
+	ConditionPathExists []string
+
 	StartLimitBurst    int           // restarts allowed within StartLimitInterval; 0 = no limit
 	StartLimitInterval time.Duration // StartLimitIntervalSec=
 
@@ -361,6 +365,16 @@ func (p *parser) set(section, k, v string, line int) {
 		names(&u.After)
 	case "Unit.Before":
 		names(&u.Before)
+	case "Unit.ConditionPathExists":
+		if v == "" { // an empty assignment resets the list, as systemd's
+			u.ConditionPathExists = nil
+			return
+		}
+		if !strings.HasPrefix(strings.TrimPrefix(v, "!"), "/") {
+			p.warn(line, "ConditionPathExists=%q: want an absolute path (a ! prefix: must not exist), skipped", v)
+			return
+		}
+		u.ConditionPathExists = append(u.ConditionPathExists, v)
 	case "Unit.StartLimitBurst":
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {

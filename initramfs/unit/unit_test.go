@@ -245,3 +245,23 @@ func TestRuntimeDirectory(t *testing.T) {
 		t.Errorf("diags = %v, want the two unsafe names reported", diags)
 	}
 }
+
+func TestConditionPathExists(t *testing.T) {
+	for _, c := range []struct {
+		lines string
+		want  []string
+		diags int
+	}{
+		{"ConditionPathExists=/etc/a\nConditionPathExists=!/etc/b\n", []string{"/etc/a", "!/etc/b"}, 0},
+		{"ConditionPathExists=/etc/a\nConditionPathExists=\nConditionPathExists=/etc/c\n", []string{"/etc/c"}, 0},
+		{"ConditionPathExists=etc/a\nConditionPathExists=!x\n", nil, 2},
+	} {
+		u, diags, err := Parse("x.service", "x.service", strings.NewReader("[Unit]\n"+c.lines+"[Service]\nExecStart=/bin/true\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(u.ConditionPathExists, c.want) || len(diags) != c.diags {
+			t.Errorf("%q: ConditionPathExists = %q, %d diagnostics (%v); want %q, %d", c.lines, u.ConditionPathExists, len(diags), diags, c.want, c.diags)
+		}
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/genai-os/genai-build/initramfs/unit"
 	"github.com/genai-os/genai-build/internal/cache"
 	"github.com/genai-os/genai-build/internal/debconfigure"
+	"github.com/genai-os/genai-build/internal/edition"
 	"github.com/genai-os/genai-build/internal/fstree"
 	"github.com/genai-os/genai-build/internal/gobuild"
 	"github.com/genai-os/genai-build/internal/initrd"
@@ -698,6 +699,11 @@ HOME_URL="https://github.com/genai-os/genai-build"
 		"etc/hostname":                host + "\n",
 		// netbase's postinst would write it: the host name resolves without DNS (sudo asks).
 		"etc/hosts": "127.0.0.1\tlocalhost\n127.0.1.1\t" + host + "\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+	}
+	// The session waits for a login: its boot units are conditioned on this file's absence.
+	if !e.Session.AutologinOn() {
+		files[edition.NoAutologinPath] = "# Written by genai-build: editions/" + e.Name + ".yaml has session.autologin: false.\n" +
+			"# The graphical session does not start at boot; it starts when a user logs in on tty1.\n"
 	}
 	// genai-assistant's endpoint; a key never: at most the path of a file the user adds.
 	if a := e.Assistant; a.Endpoint != "" {

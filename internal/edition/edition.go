@@ -196,7 +196,20 @@ type Session struct {
 	// Shortcuts are the session's keys, shown on the welcome page; the session's own
 	// configuration (an overlay) binds them.
 	Shortcuts []Shortcut `yaml:"shortcuts"`
+	// Autologin starts the session at boot as the live user, with no password (the default, as on
+	// a live medium). false: the session's boot units are skipped (the build writes
+	// NoAutologinPath, which they are conditioned on) and the screen shows a login prompt; the
+	// session starts when a user with a password logs in on tty1.
+	Autologin *bool `yaml:"autologin"`
 }
+
+// NoAutologinPath is the file, in the image, that says the session waits for a login: the
+// session's units have ConditionPathExists=!/etc/genai/no-autologin, and its login-shell profile
+// starts the session only when the file is there.
+const NoAutologinPath = "etc/genai/no-autologin"
+
+// AutologinOn says whether the session starts at boot without a login.
+func (s Session) AutologinOn() bool { return s.Autologin == nil || *s.Autologin }
 
 // Shortcut is one key chord of the session and what it does.
 type Shortcut struct {
@@ -347,7 +360,7 @@ func (b Boot) TimeoutOr(def int) int {
 //     taken out;
 //   - users: the parent's, a child's user of the same name replacing the parent's, then the child's;
 //   - firewall: enabled as a scalar, allow_tcp and allow_udp as lists (without remove:);
-//   - session: welcome as a scalar; shortcuts the child's list when it has one, else the parent's;
+//   - session: welcome and autologin as scalars; shortcuts the child's list when it has one, else the parent's;
 //   - abstract and remove are never inherited; extends is the child's.
 func Merge(parent, child Edition) Edition {
 	out := child
@@ -367,6 +380,9 @@ func Merge(parent, child Edition) Edition {
 	out.Disk.SlotSize = pick(child.Disk.SlotSize, parent.Disk.SlotSize)
 	if out.Session.Welcome == nil {
 		out.Session.Welcome = parent.Session.Welcome
+	}
+	if out.Session.Autologin == nil {
+		out.Session.Autologin = parent.Session.Autologin
 	}
 	if out.Session.Shortcuts == nil {
 		out.Session.Shortcuts = parent.Session.Shortcuts

@@ -53,6 +53,18 @@ func TestMerge(t *testing.T) {
 				t.Errorf("verity on without being asked: %+v", got.Root)
 			}
 		}},
+		{"session autologin inherited, and turned off by a child", Edition{Name: "s"}, func(t *testing.T, got Edition) {
+			if !got.Session.AutologinOn() {
+				t.Errorf("autologin off without being asked: %+v", got.Session)
+			}
+			p := Merge(parent, Edition{Name: "d", Session: Session{Autologin: bp(false)}})
+			if c := Merge(p, Edition{Name: "c"}); c.Session.AutologinOn() {
+				t.Errorf("autologin: false not inherited: %+v", c.Session)
+			}
+			if c := Merge(p, Edition{Name: "c", Session: Session{Autologin: bp(true)}}); !c.Session.AutologinOn() {
+				t.Errorf("autologin: true did not override: %+v", c.Session)
+			}
+		}},
 		{"assistant merged field by field", Edition{Name: "s", Assistant: Assistant{Model: "big"}}, func(t *testing.T, got Edition) {
 			if got.Assistant != (Assistant{Endpoint: "http://10.0.2.2:11434/v1", Model: "big"}) {
 				t.Errorf("assistant = %+v", got.Assistant)
@@ -204,6 +216,8 @@ outputs: [iso, floppy]
 			"server", []string{"server.yaml:6: session.shortcuts[0]: each shortcut needs keys and does", "server.yaml:7: session.shortcuts[1]:"}},
 		{"session shortcuts without the page", map[string]string{"base": goodBase, "server": "name: server\nextends: base\nsession:\n  shortcuts:\n    - {keys: Super+b, does: a browser}\n"},
 			"server", []string{"server.yaml:4: session.shortcuts: shortcuts are shown on the welcome page"}},
+		{"no autologin and nobody to log in", map[string]string{"base": goodBase, "server": "name: server\nextends: base\nusers:\n  - name: root\n    password_hash: $6$x$y\n  - name: genai\nsession:\n  autologin: false\n"},
+			"server", []string{"server.yaml:8: session.autologin: false needs a user who can log in to start the session"}},
 		{"disk key unknown", map[string]string{"base": goodBase, "server": "name: server\nextends: base\noutputs: [disk-image]\ndisk:\n  slots: 2\n"},
 			"server", []string{"server.yaml:5:", "slots"}},
 	}

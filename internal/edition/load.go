@@ -298,6 +298,9 @@ func validate(e *Edition, chain []*file, root string) Problems {
 	for _, p := range e.Session.Check() {
 		add(p[0], p[1])
 	}
+	if !e.Session.AutologinOn() && !slices.ContainsFunc(e.Users, func(u User) bool { return u.Name != "root" && u.PasswordHash != "" && !u.Locked }) {
+		add("session.autologin", "false needs a user who can log in to start the session: give one (not root) a password_hash (mkpasswd -m sha-512)")
+	}
 	for _, m := range e.Kernel.Modules {
 		if !regexp.MustCompile(`^[A-Za-z0-9_-]+$`).MatchString(m) {
 			add(listItem("kernel.modules", m), fmt.Sprintf("%q is not a module name", m))

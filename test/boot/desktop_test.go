@@ -41,18 +41,25 @@ func desktopISO(t *testing.T) *build.Result {
 // the ready line: the session is up (session-ready.service ends when sway answers on its socket).
 func desktopVM(t *testing.T, fw qemu.Firmware, md qemu.Media, display qemu.Display) *qemu.Machine {
 	t.Helper()
+	return desktopImageVM(t, "desktop", desktopISO(t).Image, desktopBootUnits, fw, md, display)
+}
+
+// desktopImageVM boots an edition's desktop ISO as desktopVM does and waits for its ready line
+// with units boot units, all up.
+func desktopImageVM(t *testing.T, edition, iso, units string, fw qemu.Firmware, md qemu.Media, display qemu.Display) *qemu.Machine {
+	t.Helper()
 	state := t.TempDir()
-	vm := startVM(t, qemu.Config{Image: desktopISO(t).Image, Firmware: fw, Media: md, MemoryMB: 2048, Display: display,
+	vm := startVM(t, qemu.Config{Image: iso, Firmware: fw, Media: md, MemoryMB: 2048, Display: display,
 		StateDir: state, QMP: filepath.Join(state, "qmp.sock"), Extra: []string{"-device", "qemu-xhci", "-device", "usb-tablet"}}, 20*time.Minute)
 	if fw == qemu.BIOS {
 		chooseDebug(t, vm)
 	}
-	line, err := vm.Find(readyLine("desktop"), 8*time.Minute)
+	line, err := vm.Find(readyLine(edition), 8*time.Minute)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, vm.Console())
 	}
-	if m := readyLine("desktop").FindStringSubmatch(line); m[3] != desktopBootUnits || m[4] != desktopBootUnits {
-		t.Errorf("ready line %q: want services=%s/%s", line, desktopBootUnits, desktopBootUnits)
+	if m := readyLine(edition).FindStringSubmatch(line); m[3] != units || m[4] != units {
+		t.Errorf("ready line %q: want services=%s/%s", line, units, units)
 	}
 	t.Logf("QEMU start to the session up (ready line): %s; %s", vm.Elapsed().Round(100*time.Millisecond), line)
 	return vm
@@ -232,6 +239,109 @@ func TestDesktopUEFI(t *testing.T) {
 		t.Fatalf("after the power button: %v", err)
 	}
 	inOrder(t, string(vm.Console()), `power button pressed`, `going down action=poweroff`, `file systems synced, powering off`)
+}
+
+// desktopLoginYAML is the desktop with autologin off: genai has a password (genai-live), and the
+// session starts when genai logs in on the screen's console.
+const desktopLoginYAML = `# test/boot: the desktop edition without autologin.
+name: desktop-login
+extends: desktop
+users:
+  - name: genai
+    uid: 1000
+    comment: GenAI OS live user
+    shell: /bin/bash
+    groups: [video, input, render, consciousness]
+    # openssl passwd -6 -salt desktoplogin genai-live
+    password_hash: $6$desktoplogin$P3p393twnKVzMG7fpSdtwNU1DCk.olRengXE12MCpPfjvzcMEXk/D63529EehGEKDRJOkscuN2Xbz2Q8Yg19b/
+session:
+  autologin: false
+`
+
+// desktopLoginUnits are the desktop's boot units but the two of the session (desktop-session and
+// session-ready), which its condition skips without autologin.
+const desktopLoginUnits = "7"
+
+// TestDesktopLogin: with session.autologin: false the desktop boots to a login prompt on the
+// screen, not to a session. The live user logs in there with the keyboard, and the session
+// comes up as that user with the user's groups; logging out of it (swaymsg exit) ends the login
+// and the console asks again; a second login starts the session again, and the user reboots the
+// machine from it (consciousness-manager through the init's control socket, as the consciousness
+// group's member).
+func TestDesktopLogin(t *testing.T) {
+	needQEMU(t)
+	t.Parallel()
+	dir, err := writeEditions(map[string]string{"desktop-login": desktopLoginYAML})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(dir)) })
+	res := buildISO(t, "desktop-login", build.Options{Edition: "desktop-login", EditionsDir: dir})
+	vm := desktopImageVM(t, "desktop-login", res.Image, desktopLoginUnits, qemu.BIOS, qemu.CD, qemu.StdVGA)
+	save := shots(t)
+	run := bashRunner(t, vm)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	if st := run("consciousness-manager status desktop-session.service"); !strings.Contains(st, "ConditionPathExists=!/etc/genai/no-autologin") {
+		t.Errorf("desktop-session.service was not skipped by its condition:\n%s", st)
+	}
+	img, err := vm.Screen(ctx)
+	save("1-login-prompt", img)
+	if err != nil || barDrawn(img) {
+		t.Fatalf("a session on the screen before anyone logged in (%v)", err)
+	}
+	login := func(n int) {
+		t.Helper()
+		if err := vm.TypeString(ctx, "genai\n"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Second) // the password prompt turns the echo off first
+		if err := vm.TypeString(ctx, "genai-live\n"); err != nil {
+			t.Fatal(err)
+		}
+		if err := vm.Expect("console login user=genai", 2*time.Minute); err != nil {
+			t.Fatalf("login %d on tty1: %v\n%s", n, err, vm.Console())
+		}
+		c, stop := context.WithTimeout(ctx, 3*time.Minute)
+		defer stop()
+		img, err := screen.WaitUntil(c, vm.Screen, time.Second, barDrawn)
+		save(fmt.Sprintf("%d-session-after-login", n+1), img)
+		if err != nil {
+			t.Fatalf("no session after login %d: %v", n, err)
+		}
+		t.Logf("session %d up at %s from QEMU start", n, vm.Elapsed().Round(100*time.Millisecond))
+	}
+	const swaymsg = "swaymsg -s /run/user/1000/sway-ipc.sock "
+	login(1)
+	// sway runs as genai with genai's groups (video, input, render, consciousness), not root's
+	st := run(`for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = sway ] && grep -E '^(Uid|Groups):' $p/status; done; grep ^consciousness: /etc/group`)
+	gid := regexp.MustCompile(`(?m)^consciousness:x:([0-9]+):`).FindStringSubmatch(st)
+	if !regexp.MustCompile(`(?m)^Uid:\s+1000\s`).MatchString(st) || gid == nil ||
+		!regexp.MustCompile(`(?m)^Groups:.*\b`+gid[1]+`\b`).MatchString(st) {
+		t.Errorf("sway's user and groups:\n%s\nwant uid 1000 (genai) with the consciousness group", st)
+	}
+	// Log out: sway ends, the login ends, and the console asks again.
+	run(swaymsg + "exit")
+	if err := vm.Expect("session ended user=genai", time.Minute); err != nil {
+		t.Fatalf("log out: %v\n%s", err, vm.Console())
+	}
+	c, stop := context.WithTimeout(ctx, time.Minute)
+	img, err = screen.WaitUntil(c, vm.Screen, time.Second, func(img image.Image) bool { return !barDrawn(img) })
+	stop()
+	save("3-logged-out", img)
+	if err != nil {
+		t.Fatalf("the session still on the screen after log out: %v", err)
+	}
+	login(2)
+	// Reboot from the session: sway runs the live user's consciousness-manager.
+	if err := vm.Send(swaymsg + "exec 'consciousness-manager reboot'\r"); err != nil {
+		t.Fatal(err)
+	}
+	if err := vm.Wait(); err != nil { // QEMU's -no-reboot: it exits when the guest reboots
+		t.Fatalf("reboot from the session: %v\n%s", err, vm.Console())
+	}
+	inOrder(t, string(vm.Console()), `going down action=reboot`, `services stopped`, `file systems synced, rebooting`)
 }
 
 // bashRunner types a command into the root shell of the debug entry (bash) and returns what it

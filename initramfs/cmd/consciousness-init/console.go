@@ -83,22 +83,37 @@ func (in *initProc) runSession(f *os.File, dev string, a login.Account) {
 	if strings.Contains(dev, "ttyS") {
 		term = "TERM=vt100"
 	}
+	env := []string{"PATH=/bin:/sbin:/usr/bin:/usr/sbin", "HOME=" + a.Home, "USER=" + a.Name,
+		"LOGNAME=" + a.Name, "SHELL=" + shell, term}
+	// $XDG_RUNTIME_DIR, as logind gives each login: a graphical session started from the login
+	// shell (the desktop without autologin) needs it for its sockets.
+	if dir, err := login.RuntimeDir(in.root, a); err != nil {
+		in.log.Warn("session: no XDG_RUNTIME_DIR", "user", a.Name, "err", err)
+	} else {
+		env = append(env, "XDG_RUNTIME_DIR="+dir)
+	}
 	fd := f.Fd()
 	attr := &syscall.ProcAttr{
-		Dir: in.path(a.Home),
-		Env: []string{"PATH=/bin:/sbin:/usr/bin:/usr/sbin", "HOME=" + a.Home, "USER=" + a.Name,
-			"LOGNAME=" + a.Name, "SHELL=" + shell, term},
+		Dir:   in.path(a.Home),
+		Env:   env,
 		Files: []uintptr{fd, fd, fd},
 		Sys: &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0,
 			Credential: &syscall.Credential{Uid: uint32(a.UID), Gid: uint32(a.GID)}},
 	}
 	if a.UID == 0 && a.GID == 0 {
 		attr.Sys.Credential = nil
+	} else if groups, err := login.Groups(in.root, a.Name, uint32(a.GID)); err == nil {
+		// the user's groups, as login(1) sets them (initgroups): the desktop's video, input and
+		// render, and consciousness for the init's control socket
+		attr.Sys.Credential.Groups = groups
+	} else {
+		in.log.Warn("session: the user's groups", "user", a.Name, "err", err)
 	}
 	if _, err := os.Stat(attr.Dir); err != nil {
 		attr.Dir = in.root
 	}
-	_, done, err := in.reaper.Start(in.path(shell), []string{shell}, attr)
+	// a login shell, as login(1) starts it: it reads /etc/profile and the user's profile
+	_, done, err := in.reaper.Start(in.path(shell), []string{login.ShellArgv0(in.root, shell)}, attr)
 	if err != nil {
 		in.log.Error("session", "user", a.Name, "shell", shell, "err", err)
 		time.Sleep(time.Second)
