@@ -316,6 +316,7 @@ func TestDesktopLogin(t *testing.T) {
 	login(1)
 	// sway runs as genai with genai's groups (video, input, render, consciousness), not root's
 	st := run(`for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = sway ] && grep -E '^(Uid|Groups):' $p/status; done; grep ^consciousness: /etc/group`)
+	st = strings.ReplaceAll(st, "\r", "")
 	gid := regexp.MustCompile(`(?m)^consciousness:x:([0-9]+):`).FindStringSubmatch(st)
 	if !regexp.MustCompile(`(?m)^Uid:\s+1000\s`).MatchString(st) || gid == nil ||
 		!regexp.MustCompile(`(?m)^Groups:.*\b`+gid[1]+`\b`).MatchString(st) {

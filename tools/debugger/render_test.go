@@ -146,6 +146,8 @@ func TestWhy(t *testing.T) {
 		svc.Status{Name: "lonely.service", State: svc.Inactive, Result: "dependency missing: ghost.service", Requires: []string{"ghost.service"}},
 		svc.Status{Name: "manual.service", State: svc.Inactive},
 		svc.Status{Name: "stopped.service", State: svc.Inactive, Result: "stopped", Boot: true},
+		svc.Status{Name: "session.service", State: svc.Inactive, Result: "condition ConditionPathExists=!/etc/genai/no-autologin", Boot: true},
+		svc.Status{Name: "login.service", State: svc.Inactive, Result: "condition ConditionPathExists=/etc/genai/no-autologin", Boot: true},
 	) {
 		st.Units[u.Name] = u
 	}
@@ -159,6 +161,8 @@ func TestWhy(t *testing.T) {
 		{"sshd.service", "socket-activated: sshd.socket (running) starts it"},
 		{"manual.service", "not wanted at boot"},
 		{"stopped.service", "stopped by request"},
+		{"session.service", "skipped: /etc/genai/no-autologin exists, and its ConditionPathExists=!/etc/genai/no-autologin says it must not"},
+		{"login.service", "skipped: /etc/genai/no-autologin does not exist"},
 		{"sleeper.service", "sleeper.service is running"},
 		{"web.service", "web.service is starting"},
 		{"nope.service", "not a loaded unit"},

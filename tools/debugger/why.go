@@ -78,6 +78,15 @@ func whyDepth(st state, name string, seen map[string]bool, indent string) []stri
 		say("- it was stopped (or skipped) when the level was below its own (%s); the level is now %s: consciousness-manager start %s", u.Level, st.Level, name)
 	}
 	switch {
+	case strings.HasPrefix(res, "condition "):
+		cond := strings.TrimPrefix(res, "condition ")
+		if p, ok := strings.CutPrefix(cond, "ConditionPathExists=!"); ok {
+			say("- it was skipped: %s exists, and its %s says it must not (remove the file, then consciousness-manager start %s)", p, cond, name)
+		} else if p, ok := strings.CutPrefix(cond, "ConditionPathExists="); ok {
+			say("- it was skipped: %s does not exist, which its %s needs (make it, then consciousness-manager start %s)", p, cond, name)
+		} else {
+			say("- it was skipped: its %s does not hold", cond)
+		}
 	case strings.HasPrefix(res, "start-limit-hit"):
 		say("- it hit the restart burst limit (StartLimitBurst= starts within StartLimitIntervalSec=): the init gave up after %d restarts; consciousness-manager start %s tries again with a fresh count", u.Restarts, name)
 	case strings.HasPrefix(res, "dependency failed: "):
@@ -103,7 +112,7 @@ func whyDepth(st state, name string, seen map[string]bool, indent string) []stri
 		say("- it is a template: its socket runs one instance per connection")
 	case u.State == svc.Inactive && res == "" && !u.Boot:
 		say("- it is not wanted at boot (its [Install] WantedBy= names no boot target) and nobody started it: consciousness-manager start %s", name)
-	case u.State == svc.Inactive && res != "" && res != "level":
+	case u.State == svc.Inactive && res != "" && res != "level" && !strings.HasPrefix(res, "condition "):
 		say("- its last run ended (%s) and its Restart= does not restart it", res)
 	}
 	// Requirements that failed, whatever the unit's own result says (an inactive one is no
