@@ -63,7 +63,7 @@ BOOT_RUN_server    = ^TestBootMatrix$$/^server-(iso|kernel-initrd)-
 BOOT_RUN_developer = ^(TestBootMatrix|TestDeveloper)$$/^developer-
 BOOT_RUN_enterprise = ^TestEnterprise
 BOOT_RUN_embedded  = ^TestEmbedded
-BOOT_RUN_desktop   = ^(TestBootMatrix|TestDesktop|TestDesktopUEFI|TestDesktopLogin)$$/^desktop-
+BOOT_RUN_desktop   = ^(TestBootMatrix|TestDesktopLogin)$$/^desktop-
 BOOT_JSON ?= test-results/boot-$(EDITION).json
 boot-test:
 	@test -n '$(BOOT_RUN_$(EDITION))' || { echo "boot-test: no boot tests for EDITION=$(EDITION) (editions with some: $(patsubst BOOT_RUN_%,%,$(filter BOOT_RUN_%,$(.VARIABLES))))"; exit 2; }
