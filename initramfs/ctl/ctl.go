@@ -15,8 +15,8 @@ import (
 	"net"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/genai-os/genai-build/initramfs/bootconf"
 	"github.com/genai-os/genai-build/initramfs/guard"
@@ -136,30 +136,44 @@ func (s *Server) allowed(c *net.UnixConn) bool {
 		return false
 	}
 	var cred *unix.Ucred
-	rc.Control(func(fd uintptr) { cred, err = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) })
+	var groups []uint32
+	var gerr error
+	rc.Control(func(fd uintptr) {
+		cred, err = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+		groups, gerr = peerGroups(int(fd))
+	})
 	if err != nil || cred == nil {
 		return false
 	}
 	if cred.Uid == 0 || int(cred.Uid) == os.Getuid() {
 		return true
 	}
-	return s.AllowGID >= 0 && (int(cred.Gid) == s.AllowGID || inGroup(cred.Pid, s.AllowGID))
-}
-
-// inGroup reports whether process pid has gid among its supplementary groups (the "Groups:" line
-// of /proc/PID/status, proc(5)): SO_PEERCRED gives only the primary group, and a user is usually in
-// the control group as a supplementary one (the desktop's genai).
-func inGroup(pid int32, gid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
+	if s.AllowGID < 0 {
 		return false
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "Groups:"); ok {
-			return slices.Contains(strings.Fields(rest), strconv.Itoa(gid))
+	return int(cred.Gid) == s.AllowGID || (gerr == nil && slices.Contains(groups, uint32(s.AllowGID)))
+}
+
+// peerGroups are the supplementary groups the peer had when it connected (SO_PEERGROUPS, Linux
+// 4.13, socket(7)), taken by the kernel with SO_PEERCRED's credentials: SO_PEERCRED gives only the
+// primary group, and a user is usually in the control group as a supplementary one (the
+// desktop's genai).
+func peerGroups(fd int) ([]uint32, error) {
+	n := 64
+	for {
+		buf := make([]uint32, n)
+		size := uint32(4 * n)
+		_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_PEERGROUPS,
+			uintptr(unsafe.Pointer(&buf[0])), uintptr(unsafe.Pointer(&size)), 0)
+		switch {
+		case errno == unix.ERANGE && int(size) > 4*n: // the kernel says how much it needs
+			n = int(size) / 4
+			continue
+		case errno != 0:
+			return nil, errno
 		}
+		return buf[:size/4], nil
 	}
-	return false
 }
 
 func (s *Server) handle(c *net.UnixConn) {

@@ -1,33 +1,66 @@
 package ctl
 
 import (
+	"net"
 	"os"
-	"strconv"
-	"strings"
+	"path/filepath"
+	"slices"
+	"syscall"
 	"testing"
 )
 
-// inGroup reads the supplementary groups of a real process: this test's own.
-func TestInGroup(t *testing.T) {
-	groups, err := os.Getgroups()
+// peerGroups reads the supplementary groups of a real peer: this test's own, connected to itself.
+func TestPeerGroups(t *testing.T) {
+	// As root (CI), the dial is made with supplementary groups the test sets, so the check cannot
+	// pass on two empty lists.
+	if os.Getuid() == 0 {
+		before, err := syscall.Getgroups()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Setgroups([]int{4242, 4343}); err != nil {
+			t.Fatal(err)
+		}
+		defer syscall.Setgroups(before)
+	}
+	want, err := os.Getgroups()
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid := int32(os.Getpid())
-	for _, g := range groups {
-		if !inGroup(pid, g) {
-			t.Errorf("group %d of this process not found", g)
-		}
+	if len(want) == 0 {
+		t.Logf("this process has no supplementary groups: the check compares two empty lists")
 	}
-	b, _ := os.ReadFile("/proc/self/status")
-	absent := 54321
-	for strings.Contains(string(b), strconv.Itoa(absent)) {
-		absent++
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(t.TempDir(), "s"), Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if inGroup(pid, absent) {
-		t.Errorf("group %d found, which this process is not in", absent)
+	defer l.Close()
+	c, err := net.DialUnix("unix", nil, l.Addr().(*net.UnixAddr))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if inGroup(1<<30, 0) {
-		t.Error("a process that does not exist is in group 0")
+	defer c.Close()
+	srv, err := l.AcceptUnix()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	rc, err := srv.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []uint32
+	rc.Control(func(fd uintptr) { got, err = peerGroups(int(fd)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotInts []int
+	for _, g := range got {
+		gotInts = append(gotInts, int(g))
+	}
+	slices.Sort(gotInts)
+	slices.Sort(want)
+	if !slices.Equal(gotInts, want) {
+		t.Errorf("peer groups = %v, want this process's %v", gotInts, want)
 	}
 }
