@@ -3,25 +3,27 @@ package main
 import (
 	"context"
 	"fmt"
-	"image"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"time"
 
+	"github.com/genai-os/genai-build/internal/desktoplook"
 	"github.com/genai-os/genai-build/internal/qemu"
 	"github.com/genai-os/genai-build/internal/screen"
 )
-
-// The desktop's bar colour (overlays/desktop/etc/sway/config, bar.colors.background): the first
-// frame of the session is the first screendump where the bar is drawn.
-var desktopBar = screen.Colour{R: 0xf1, G: 0xc4, B: 0x0f}
 
 // desktopFigures boots the desktop ISO as a user meets it (SeaBIOS, a CD, QEMU's standard VGA,
 // a USB tablet; 2 GiB): QEMU start → the first frame of the session (screendumps every 250 ms
 // until the bar is drawn), the ready line, and the guest's memory in use (MemTotal −
 // MemAvailable) with the session idle 30 s after it came up, Firefox showing the welcome page.
 // It takes the boot menu's debug entry, whose root shell on the serial console reads the memory.
-func desktopFigures(image string) ([]row, error) {
+func desktopFigures(root, image string) ([]row, error) {
+	// the bar's colour is the session's sway configuration's
+	look, err := desktoplook.Load(filepath.Join(root, "overlays/desktop/etc/sway/config"))
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	m, err := qemu.Start(ctx, qemu.Config{Image: image, Firmware: qemu.BIOS, Media: qemu.CD, MemoryMB: 2048, CPUs: 1,
@@ -36,7 +38,7 @@ func desktopFigures(image string) ([]row, error) {
 	if err := m.Send("debug\r"); err != nil {
 		return nil, err
 	}
-	if _, err := screen.WaitUntil(ctx, m.Screen, 250*time.Millisecond, barDrawn); err != nil {
+	if _, err := screen.WaitUntil(ctx, m.Screen, 250*time.Millisecond, look.BarDrawn); err != nil {
 		return nil, fmt.Errorf("the session's bar was never drawn: %w\n%s", err, tailOf(m.Console(), 3000))
 	}
 	first := m.Elapsed()
@@ -72,11 +74,4 @@ func desktopFigures(image string) ([]row, error) {
 		{"kernel start → ready line", secs(time.Duration(guestMS) * time.Millisecond), "guest time (boot_ms); ready: sway answers on its IPC socket"},
 		{"memory used, session idle 30 s after it came up", fmt.Sprintf("%d MiB", (total-avail)/1024), "MemTotal − MemAvailable; Firefox, started at login, still loading the welcome page under TCG; target ≤ 600 MB"},
 	}, nil
-}
-
-// barDrawn: the middle of the top 14 rows is the bar's colour (workspace buttons left, the clock
-// right).
-func barDrawn(img image.Image) bool {
-	b := img.Bounds()
-	return b.Dx() >= 800 && screen.Fraction(img, image.Rect(b.Dx()/4, 4, b.Dx()*3/4, 14), desktopBar, 8) >= 0.98
 }

@@ -199,7 +199,7 @@ func run(edition string, boots int, skipCold, imagesOnly bool, squashfsDir strin
 	if edition == "desktop" {
 		// one boot, as a user meets it, measured to the first frame of the session (each desktop
 		// boot under TCG takes minutes: the boot matrix is the tests')
-		d, err := desktopFigures(image)
+		d, err := desktopFigures(root, image)
 		if err != nil {
 			return fmt.Errorf("desktop: %w", err)
 		}

@@ -8,24 +8,40 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/genai-os/genai-build/internal/build"
+	"github.com/genai-os/genai-build/internal/desktoplook"
 	"github.com/genai-os/genai-build/internal/qemu"
 	"github.com/genai-os/genai-build/internal/screen"
 	"github.com/genai-os/genai-build/internal/welcome"
 )
 
-// The desktop's colours (overlays/desktop/etc/sway/config): the bar at the top and the
-// background; the welcome page's marker block (internal/welcome); and the colour the test paints
-// in the terminal, which nothing else on the screen has.
+// The welcome page's marker block (internal/welcome), and the colour the test paints in the
+// terminal, which nothing else on the screen has. The bar's and the background's colours are the
+// desktop's sway configuration's (desktopLook).
 var (
-	desktopBar        = screen.Colour{R: 0xf1, G: 0xc4, B: 0x0f}
-	desktopBackground = screen.Colour{R: 0x1d, G: 0x35, B: 0x57}
-	welcomeMarker     = screen.Colour{R: welcome.MarkerRGB[0], G: welcome.MarkerRGB[1], B: welcome.MarkerRGB[2]}
-	terminalMarker    = screen.Colour{R: 0x00, G: 0xff, B: 0x7f}
+	welcomeMarker  = screen.Colour{R: welcome.MarkerRGB[0], G: welcome.MarkerRGB[1], B: welcome.MarkerRGB[2]}
+	terminalMarker = screen.Colour{R: 0x00, G: 0xff, B: 0x7f}
 )
+
+// desktopLook is what the desktop's session shows before any window opens, read once from
+// overlays/desktop/etc/sway/config.
+var desktopLook = sync.OnceValues(func() (desktoplook.Look, error) {
+	return desktoplook.Load(filepath.Join(root, "overlays/desktop/etc/sway/config"))
+})
+
+// lookOf returns the desktop's look, or fails the test when its sway configuration says none.
+func lookOf(t *testing.T) desktoplook.Look {
+	t.Helper()
+	l, err := desktopLook()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
 
 // desktopBootUnits are the desktop's boot units: machine-id, udevd, udev-coldplug, seatd, dbus,
 // desktop-caches, desktop-session and session-ready, plus modules-loaded.target, which udevd wants.
@@ -62,6 +78,7 @@ var desktopRows = map[string]func(*testing.T, bootRow){
 // with units boot units, all up.
 func desktopImageVM(t *testing.T, edition, iso, units string, fw qemu.Firmware, md qemu.Media, display qemu.Display) (*qemu.Machine, string) {
 	t.Helper()
+	lookOf(t) // the screen checks need the colours
 	state := t.TempDir()
 	vm := startVM(t, qemu.Config{Image: iso, Firmware: fw, Media: md, MemoryMB: 2048, Display: display,
 		StateDir: state, QMP: filepath.Join(state, "qmp.sock"), Extra: []string{"-device", "qemu-xhci", "-device", "usb-tablet"}}, 20*time.Minute)
@@ -79,12 +96,10 @@ func desktopImageVM(t *testing.T, edition, iso, units string, fw qemu.Firmware, 
 	return vm, line
 }
 
-// barDrawn: the middle of the top 14 rows is the bar's colour (the workspace buttons are left,
-// the clock right). swaybar is a client sway starts after its socket answers: the bar is the
-// session's first whole frame.
+// barDrawn: the session's bar is on the screen (desktoplook.Look.BarDrawn).
 func barDrawn(img image.Image) bool {
-	b := img.Bounds()
-	return b.Dx() >= 800 && screen.Fraction(img, image.Rect(b.Dx()/4, 4, b.Dx()*3/4, 14), desktopBar, 8) >= 0.98
+	l, err := desktopLook()
+	return err == nil && l.BarDrawn(img)
 }
 
 // shots saves screenshots under the test's artifact folder ($GENAI_TEST_ARTIFACTS, default
@@ -120,6 +135,7 @@ func shots(t *testing.T) func(name string, img image.Image) {
 func desktopSession(t *testing.T, row bootRow) {
 	vm := desktopVM(t, row, qemu.StdVGA)
 	save := shots(t)
+	bg := lookOf(t).Background
 	run := bashRunner(t, vm)
 	const swaymsg = "swaymsg -r -s /run/user/1000/sway-ipc.sock " // -r: sway's JSON as it is
 	if tree := run(swaymsg + "-t get_tree"); !regexp.MustCompile(`"name":\s*"Virtual-1"`).MatchString(tree) {
@@ -145,7 +161,7 @@ func desktopSession(t *testing.T, row bootRow) {
 	run(swaymsg + "workspace number 2")
 	empty := wait("the background of an empty workspace", time.Minute, func(img image.Image) bool {
 		b := img.Bounds()
-		return barDrawn(img) && screen.Fraction(img, image.Rect(0, 40, b.Dx(), b.Dy()), desktopBackground, 8) >= 0.99
+		return barDrawn(img) && screen.Fraction(img, image.Rect(0, 40, b.Dx(), b.Dy()), bg, 8) >= 0.99
 	})
 	save("2-empty-workspace", empty)
 
@@ -160,8 +176,8 @@ func desktopSession(t *testing.T, row bootRow) {
 		t.Fatal(err)
 	}
 	moved := wait("the cursor at the tablet's position", time.Minute, func(img image.Image) bool {
-		return screen.Fraction(img, image.Rect(to.X-2, to.Y-2, to.X+24, to.Y+24), desktopBackground, 8) < 0.9 &&
-			screen.Fraction(img, image.Rect(0, 40, to.X-40, b.Dy()), desktopBackground, 8) >= 0.99
+		return screen.Fraction(img, image.Rect(to.X-2, to.Y-2, to.X+24, to.Y+24), bg, 8) < 0.9 &&
+			screen.Fraction(img, image.Rect(0, 40, to.X-40, b.Dy()), bg, 8) >= 0.99
 	})
 	save("2-pointer", moved)
 
