@@ -9,16 +9,21 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/genai-os/genai-build/internal/screen"
 )
 
-// Look is what the session's screen shows before any window opens.
+// Look is what the session's screen shows before any window opens, and the keys it binds.
 type Look struct {
 	Bar        screen.Colour // bar { colors { background } }
 	Background screen.Colour // output * bg <colour> solid_color
+	// Bindings are the top-level bindsym commands by key chord, with $variables expanded
+	// ("Mod4+Return": "exec foot").
+	Bindings map[string]string
 }
 
 // Load reads the sway configuration at path.
@@ -39,7 +44,9 @@ func Parse(r io.Reader, name string) (Look, error) {
 		haveBar, haveBG bool
 		blocks          []string
 		n               int
+		vars            = map[string]string{} // set $name value
 	)
+	l.Bindings = map[string]string{}
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		n++
@@ -59,7 +66,24 @@ func Parse(r io.Reader, name string) (Look, error) {
 			continue
 		}
 		in := strings.Join(blocks, ".")
+		if in == "" && f[0] == "set" && len(f) >= 3 && strings.HasPrefix(f[1], "$") {
+			vars[f[1]] = strings.Join(f[2:], " ")
+			continue
+		}
+		for i, w := range f {
+			if v, ok := vars[w]; ok {
+				f[i] = v
+			} else if strings.Contains(w, "$") {
+				// the longest name first: $term before $t
+				names := slices.SortedFunc(maps.Keys(vars), func(a, b string) int { return len(b) - len(a) })
+				for _, k := range names {
+					f[i] = strings.ReplaceAll(f[i], k, vars[k])
+				}
+			}
+		}
 		switch {
+		case in == "" && f[0] == "bindsym" && len(f) >= 3:
+			l.Bindings[f[1]] = strings.Join(f[2:], " ")
 		case in == "bar.colors" && f[0] == "background" && len(f) == 2:
 			c, err := screen.ParseColour(f[1])
 			if err != nil {
@@ -92,4 +116,16 @@ func Parse(r io.Reader, name string) (Look, error) {
 func (l Look) BarDrawn(img image.Image) bool {
 	b := img.Bounds()
 	return b.Dx() >= 800 && screen.Fraction(img, image.Rect(b.Dx()/4, 4, b.Dx()*3/4, 14), l.Bar, 8) >= 0.98
+}
+
+// Bound says whether keys, as a person writes them ("Super+Shift+e"), are bound: Super is Mod4,
+// and key names compare without case.
+func (l Look) Bound(keys string) bool {
+	want := strings.ReplaceAll(strings.ToLower(keys), "super", "mod4")
+	for k := range l.Bindings {
+		if strings.ToLower(k) == want {
+			return true
+		}
+	}
+	return false
 }

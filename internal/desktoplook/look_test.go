@@ -3,9 +3,11 @@ package desktoplook
 import (
 	"image"
 	"image/color"
+	"os"
 	"strings"
 	"testing"
 
+	"github.com/genai-os/genai-build/internal/edition"
 	"github.com/genai-os/genai-build/internal/screen"
 )
 
@@ -38,6 +40,53 @@ func TestParse(t *testing.T) {
 			t.Errorf("%q: %v", c.conf, err)
 		case c.err == "" && l.Bar.String()+" "+l.Background.String() != c.want:
 			t.Errorf("%q: bar %s, background %s; want %s", c.conf, l.Bar, l.Background, c.want)
+		}
+	}
+}
+
+func TestBindings(t *testing.T) {
+	conf := "set $mod Mod4\nset $t xterm\nset $term foot\noutput * bg #102030 solid_color\nbindsym $mod+Return exec $term\n" +
+		"bindsym $mod+Shift+e exec swaynag -m 'Leave?'\nmode resize {\n  bindsym Return mode default\n}\nbar {\n  colors {\n    background #aabbcc\n  }\n}\n"
+	l, err := Parse(strings.NewReader(conf), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Bindings["Mod4+Return"]; got != "exec foot" {
+		t.Errorf("Mod4+Return = %q, want exec foot ($term, not $t followed by erm)", got)
+	}
+	for keys, want := range map[string]bool{"Super+Return": true, "super+shift+E": true, "Super+b": false, "Return": false} {
+		if l.Bound(keys) != want {
+			t.Errorf("Bound(%s) = %v, want %v (a mode's bindings are not the session's)", keys, !want, want)
+		}
+	}
+}
+
+// The desktop edition's shortcuts (session.shortcuts: the welcome page's list) are bound in its
+// sway configuration and listed in its /etc/motd, which are written by hand.
+func TestDesktopShortcuts(t *testing.T) {
+	e, err := edition.Set{Dir: "../../editions"}.Load("desktop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Load("../../overlays/desktop/etc/sway/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	motd, err := os.ReadFile("../../overlays/desktop/etc/motd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.Session.Shortcuts) == 0 {
+		t.Fatal("the desktop edition lists no shortcuts")
+	}
+	for _, k := range e.Session.Shortcuts {
+		for _, chord := range strings.Split(k.Keys, " / ") {
+			if !l.Bound(chord) {
+				t.Errorf("%s (%s): not bound in the sway configuration", chord, k.Does)
+			}
+		}
+		if !strings.Contains(string(motd), k.Keys) {
+			t.Errorf("%s (%s): not in /etc/motd", k.Keys, k.Does)
 		}
 	}
 }
