@@ -227,6 +227,12 @@ func desktopSession(t *testing.T, row bootRow) {
 	if warn := run("grep -iE 'gtk-warning|glib-gio-warning|gdk-pixbuf|gsettings|schema|icon theme' /var/log/consciousness/desktop-session.service.log | head -20"); strings.TrimSpace(warn) != "" {
 		t.Errorf("the session's log has GTK warnings:\n%s", warn)
 	}
+	// Fonts for Latin, Greek and Cyrillic: fontconfig has a family that covers each language.
+	for _, lang := range []string{"en", "el", "ru"} {
+		if fams := run("fc-list :lang=" + lang + " family | sort -u"); !strings.Contains(fams, "DejaVu Sans") {
+			t.Errorf("no font for :lang=%s, want DejaVu Sans:\n%s", lang, fams)
+		}
+	}
 	t.Logf("guest memory:\n%s", run("free -m"))
 
 	// Power off from the session: the live user's consciousness-manager, run by sway.
