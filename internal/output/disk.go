@@ -179,17 +179,28 @@ func (w diskImage) Write(ctx context.Context, c *Chain, dir string) ([]Written, 
 	if err := iso.Write(ctx, slotPath, iso.Spec{VolumeID: c.VolumeID, SourceDate: c.SourceDate, Files: t}); err != nil {
 		return nil, fmt.Errorf("disk image: slot A: %w", err)
 	}
-	imgPath := Temp(dir, names[0])
-	if err := writeDisk(imgPath, c, layout, espImg, slotPath); err != nil {
+	// A slot image that does not fit the slot makes neither a disk nor a bundle a device could
+	// install.
+	if fi, err := os.Stat(slotPath); err != nil {
 		return nil, err
+	} else if fi.Size() > layout.Parts[1].Size {
+		return nil, fmt.Errorf("disk image: slot A: %d bytes, the slot has %d: %w", fi.Size(), layout.Parts[1].Size, ErrSlotFull)
 	}
-	files := append(prefixed(espFiles, "esp"), slotFiles...)
-	out := []Written{{Name: names[0], Format: "disk-image", Path: imgPath, Files: files}}
-	zstPath := Temp(dir, names[1])
-	if err := compress(ctx, imgPath, zstPath); err != nil {
-		return nil, fmt.Errorf("disk image: %w", err)
+	var out []Written
+	// genai-build bundle keeps only the bundle: the disk and its .zst are not written.
+	if !c.BundleOnly {
+		imgPath := Temp(dir, names[0])
+		if err := writeDisk(imgPath, c, layout, espImg, slotPath); err != nil {
+			return nil, err
+		}
+		files := append(prefixed(espFiles, "esp"), slotFiles...)
+		out = append(out, Written{Name: names[0], Format: "disk-image", Path: imgPath, Files: files})
+		zstPath := Temp(dir, names[1])
+		if err := compress(ctx, imgPath, zstPath); err != nil {
+			return nil, fmt.Errorf("disk image: %w", err)
+		}
+		out = append(out, Written{Name: names[1], Format: "zstd", Path: zstPath})
 	}
-	out = append(out, Written{Name: names[1], Format: "zstd", Path: zstPath})
 	if c.Bundle != nil {
 		bundlePath := Temp(dir, names[2])
 		if err := writeWith(bundlePath, func(f io.Writer) error { return c.Bundle(ctx, slotPath, f) }); err != nil {
@@ -263,7 +274,7 @@ func writeDisk(path string, c *Chain, l DiskLayout, espImg []byte, slotPath stri
 	if err != nil {
 		return err
 	}
-	if fi.Size() > l.Parts[1].Size {
+	if fi.Size() > l.Parts[1].Size { // Write checked it first: a caller's slot that does not fit
 		return fmt.Errorf("disk image: slot A: %d bytes, the slot has %d: %w", fi.Size(), l.Parts[1].Size, ErrSlotFull)
 	}
 	id := c.BuildID

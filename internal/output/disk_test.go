@@ -289,6 +289,28 @@ func TestDiskImageBundle(t *testing.T) {
 	}
 }
 
+// TestDiskImageBundleOnly: genai-build bundle's build writes the bundle alone, no disk and no .zst.
+func TestDiskImageBundleOnly(t *testing.T) {
+	c := diskChain(t)
+	c.BundleOnly = true
+	c.Bundle = func(ctx context.Context, slotImage string, w io.Writer) error {
+		_, err := w.Write([]byte("bundle"))
+		return err
+	}
+	dir := t.TempDir()
+	ws, err := (diskImage{}).Write(context.Background(), c, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != 1 || ws[0].Format != "bundle" {
+		t.Errorf("written %+v, want the bundle alone", ws)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(left) != 1 || left[0] != ws[0].Path {
+		t.Errorf("files in the folder: %v, want only %s", left, ws[0].Path)
+	}
+}
+
 func TestDiskImageSlotFull(t *testing.T) {
 	c := diskChain(t)
 	c.Disk.SlotSize = 1 << 20

@@ -69,8 +69,8 @@ type Chain struct {
 	// Bundle writes the signed update bundle (internal/bundle) of a slot image to w; nil when the
 	// build has no update key. The disk-image output calls it for <base>.bundle.
 	Bundle func(ctx context.Context, slotImage string, w io.Writer) error
-	// BundleOnly: the build keeps only the bundle (genai-build bundle); a writer may skip its
-	// other files.
+	// BundleOnly: the build keeps only the bundle (genai-build bundle); the disk-image writer
+	// then writes the slot and its bundle, not the disk and its .zst.
 	BundleOnly bool
 }
 
