@@ -185,7 +185,8 @@ func (s *state) image(ctx context.Context, in imageInputs) (*Result, error) {
 	var written []output.Written
 	var owners []string
 	for i, w := range writers {
-		s.prog.Note(fmt.Sprintf("writing %s (%s)", strings.Join(w.Names(chain.Base), ", "), s.ed.Outputs[i]))
+		kept := slices.DeleteFunc(w.Names(chain.Base), func(n string) bool { return !slices.Contains(names, n) })
+		s.prog.Note(fmt.Sprintf("writing %s (%s)", strings.Join(kept, ", "), s.ed.Outputs[i]))
 		start := time.Now()
 		ws, err := w.Write(ctx, chain, s.opts.OutDir)
 		s.log.Debug("image written", "output", s.ed.Outputs[i], "took", time.Since(start))
