@@ -11,6 +11,7 @@ import (
 
 	"github.com/diskfs/go-diskfs/backend/file"
 	"github.com/diskfs/go-diskfs/filesystem/fat16"
+	"github.com/genai-os/genai-build/internal/ab/abtest"
 )
 
 func TestEnvFormatParse(t *testing.T) {
@@ -95,36 +96,14 @@ func FuzzParseEnv(f *testing.F) {
 func espImage(t *testing.T, off int64, env []byte) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "disk.img")
-	const size = 8 << 20
-	f, err := os.Create(p)
-	if err != nil {
+	img := abtest.ESP(t, 8<<20, map[string][]byte{
+		"EFI/debian/grub.cfg": bytes.Repeat([]byte("x"), 3000), // so the copies do not start the data area
+		EnvPath:               env,
+		EnvPath2:              env,
+	})
+	if err := os.WriteFile(p, append(make([]byte, off), img...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Truncate(off + size); err != nil {
-		t.Fatal(err)
-	}
-	fs, err := fat16.Create(file.New(f, false), size, off, 512, "ESP", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fs.Mkdir("/EFI/debian"); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range []string{"/EFI/debian/grub.cfg", "/" + EnvPath, "/" + EnvPath2} {
-		h, err := fs.OpenFile(n, os.O_CREATE|os.O_RDWR)
-		if err != nil {
-			t.Fatal(err)
-		}
-		data := env
-		if strings.HasSuffix(n, ".cfg") {
-			data = bytes.Repeat([]byte("x"), 3000) // so the copies do not start the data area
-		}
-		if _, err := h.Write(data); err != nil {
-			t.Fatal(err)
-		}
-		h.Close()
-	}
-	f.Close()
 	return p
 }
 

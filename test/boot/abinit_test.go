@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/diskfs/go-diskfs/backend/file"
-	"github.com/diskfs/go-diskfs/filesystem/fat16"
 	dgpt "github.com/diskfs/go-diskfs/partition/gpt"
+	"github.com/genai-os/genai-build/internal/ab/abtest"
 
 	"github.com/genai-os/genai-build/internal/ab"
 	"github.com/genai-os/genai-build/internal/build"
@@ -76,22 +76,9 @@ func abDisk(t *testing.T, slot []byte, env ab.Env, size int64) (img string, espO
 		t.Fatal(err)
 	}
 	espOff, espSize = int64(esp)*512, 8*mib
-	fs, err := fat16.Create(st, espSize, espOff, 512, "GENAI-ESP", true)
-	if err != nil {
+	espImg := abtest.ESP(t, espSize, map[string][]byte{ab.EnvPath: env.Format(), ab.EnvPath2: env.Format()})
+	if _, err := w.WriteAt(espImg, espOff); err != nil {
 		t.Fatal(err)
-	}
-	if err := fs.Mkdir("/EFI/debian"); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range []string{ab.EnvPath, ab.EnvPath2} {
-		h, err := fs.OpenFile("/"+n, os.O_CREATE|os.O_RDWR)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := h.Write(env.Format()); err != nil {
-			t.Fatal(err)
-		}
-		h.Close()
 	}
 	for _, at := range []uint64{a, b} {
 		if _, err := w.WriteAt(slot, int64(at)*512); err != nil {

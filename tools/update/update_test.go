@@ -16,8 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/diskfs/go-diskfs/backend/file"
-	"github.com/diskfs/go-diskfs/filesystem/fat16"
+	"github.com/genai-os/genai-build/internal/ab/abtest"
 
 	"github.com/genai-os/genai-build/internal/ab"
 	"github.com/genai-os/genai-build/internal/bundle"
@@ -125,27 +124,9 @@ func partitions(t *testing.T, root, disk string) {
 // espFile writes a FAT16 ESP with both copies of the boot state, as the disk writer does.
 func espFile(t *testing.T, p string, env ab.Env) {
 	t.Helper()
-	const size = 8 << 20
-	f, err := os.Create(p)
-	if err != nil {
+	img := abtest.ESP(t, 8<<20, map[string][]byte{ab.EnvPath: env.Format(), ab.EnvPath2: env.Format()})
+	if err := os.WriteFile(p, img, 0o644); err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	f.Truncate(size)
-	fs, err := fat16.Create(file.New(f, false), size, 0, 512, "ESP", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fs.Mkdir("/EFI/debian"); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range []string{ab.EnvPath, ab.EnvPath2} {
-		h, err := fs.OpenFile("/"+n, os.O_CREATE|os.O_RDWR)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.Write(env.Format())
-		h.Close()
 	}
 }
 
