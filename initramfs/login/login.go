@@ -55,22 +55,38 @@ func Lookup(root, name string) (Account, string, error) {
 
 // findField returns the colon-separated fields of name's line in file (at least min of them).
 func findField(file, name string, min int) ([]string, error) {
-	f, err := os.Open(file)
+	var found []string
+	err := eachLine(file, func(fs []string) bool {
+		if len(fs) >= min && fs[0] == name {
+			found = fs
+			return false
+		}
+		return true
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+	if found == nil {
+		return nil, fmt.Errorf("%s: %w", name, ErrUnknownUser)
+	}
+	return found, nil
+}
+
+// eachLine calls f with the colon-separated fields of each line of file (passwd(5), group(5),
+// shadow(5)) until f returns false.
+func eachLine(file string, f func(fields []string) bool) error {
+	h, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	sc := bufio.NewScanner(h)
 	for sc.Scan() {
-		fs := strings.Split(sc.Text(), ":")
-		if len(fs) >= min && fs[0] == name {
-			return fs, nil
+		if !f(strings.Split(sc.Text(), ":")) {
+			return nil
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	return nil, fmt.Errorf("%s: %w", name, ErrUnknownUser)
+	return sc.Err()
 }
 
 // Getty asks for a login on one terminal.

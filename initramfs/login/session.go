@@ -1,7 +1,6 @@
 package login
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -55,20 +54,13 @@ func RuntimeDir(root string, a Account) (string, error) {
 // group first, then each group that lists the user as a member.
 func Groups(root, user string, primary uint32) ([]uint32, error) {
 	gs := []uint32{primary}
-	f, err := os.Open(filepath.Join(root, "etc/group"))
-	if err != nil {
-		return gs, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fs := strings.Split(sc.Text(), ":")
-		if len(fs) < 4 || !slices.Contains(strings.Split(fs[3], ","), user) {
-			continue
+	err := eachLine(filepath.Join(root, "etc/group"), func(fs []string) bool {
+		if len(fs) >= 4 && slices.Contains(strings.Split(fs[3], ","), user) {
+			if g, err := strconv.ParseUint(fs[2], 10, 32); err == nil && uint32(g) != primary {
+				gs = append(gs, uint32(g))
+			}
 		}
-		if g, err := strconv.ParseUint(fs[2], 10, 32); err == nil && uint32(g) != primary {
-			gs = append(gs, uint32(g))
-		}
-	}
-	return gs, sc.Err()
+		return true
+	})
+	return gs, err
 }

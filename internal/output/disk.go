@@ -270,13 +270,6 @@ func writeDisk(path string, c *Chain, l DiskLayout, espImg []byte, slotPath stri
 		return err
 	}
 	defer slot.Close()
-	fi, err := slot.Stat()
-	if err != nil {
-		return err
-	}
-	if fi.Size() > l.Parts[1].Size { // Write checked it first: a caller's slot that does not fit
-		return fmt.Errorf("disk image: slot A: %d bytes, the slot has %d: %w", fi.Size(), l.Parts[1].Size, ErrSlotFull)
-	}
 	id := c.BuildID
 	if id == "" {
 		id = c.Base + "@" + c.SourceDate.UTC().Format("20060102T150405Z")

@@ -78,7 +78,6 @@ var desktopRows = map[string]func(*testing.T, bootRow){
 // with units boot units, all up.
 func desktopImageVM(t *testing.T, edition, iso, units string, fw qemu.Firmware, md qemu.Media, display qemu.Display) (*qemu.Machine, string) {
 	t.Helper()
-	lookOf(t) // the screen checks need the colours
 	state := t.TempDir()
 	vm := startVM(t, qemu.Config{Image: iso, Firmware: fw, Media: md, MemoryMB: 2048, Display: display,
 		StateDir: state, QMP: filepath.Join(state, "qmp.sock"), Extra: []string{"-device", "qemu-xhci", "-device", "usb-tablet"}}, 20*time.Minute)
@@ -94,12 +93,6 @@ func desktopImageVM(t *testing.T, edition, iso, units string, fw qemu.Firmware, 
 	}
 	t.Logf("QEMU start to the session up (ready line): %s; %s", vm.Elapsed().Round(100*time.Millisecond), line)
 	return vm, line
-}
-
-// barDrawn: the session's bar is on the screen (desktoplook.Look.BarDrawn).
-func barDrawn(img image.Image) bool {
-	l, err := desktopLook()
-	return err == nil && l.BarDrawn(img)
 }
 
 // shots saves screenshots under the test's artifact folder ($GENAI_TEST_ARTIFACTS, default
@@ -135,7 +128,8 @@ func shots(t *testing.T) func(name string, img image.Image) {
 func desktopSession(t *testing.T, row bootRow) {
 	vm := desktopVM(t, row, qemu.StdVGA)
 	save := shots(t)
-	bg := lookOf(t).Background
+	look := lookOf(t)
+	bg := look.Background
 	run := bashRunner(t, vm)
 	const swaymsg = "swaymsg -r -s /run/user/1000/sway-ipc.sock " // -r: sway's JSON as it is
 	if tree := run(swaymsg + "-t get_tree"); !regexp.MustCompile(`"name":\s*"Virtual-1"`).MatchString(tree) {
@@ -157,11 +151,11 @@ func desktopSession(t *testing.T, row bootRow) {
 	}
 
 	// The session's first frame, then an empty workspace: the bar over the background.
-	save("1-session", wait("the bar drawn", 2*time.Minute, barDrawn))
+	save("1-session", wait("the bar drawn", 2*time.Minute, look.BarDrawn))
 	run(swaymsg + "workspace number 2")
 	empty := wait("the background of an empty workspace", time.Minute, func(img image.Image) bool {
 		b := img.Bounds()
-		return barDrawn(img) && screen.Fraction(img, image.Rect(0, 40, b.Dx(), b.Dy()), bg, 8) >= 0.99
+		return look.BarDrawn(img) && screen.Fraction(img, image.Rect(0, 40, b.Dx(), b.Dy()), bg, 8) >= 0.99
 	})
 	save("2-empty-workspace", empty)
 
@@ -250,11 +244,12 @@ func desktopSession(t *testing.T, row bootRow) {
 // Microsoft's keys (shim, GRUB, Debian's signed kernel), on virtio-vga (virtio-gpu): the session
 // comes up and draws its bar on that card too; then the ACPI power button powers it off cleanly.
 func desktopSecureBoot(t *testing.T, row bootRow) {
+	look := lookOf(t)
 	vm := desktopVM(t, row, qemu.VirtioVGA)
 	save := shots(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	img, err := screen.WaitUntil(ctx, vm.Screen, time.Second, barDrawn)
+	img, err := screen.WaitUntil(ctx, vm.Screen, time.Second, look.BarDrawn)
 	save("1-session", img)
 	if err != nil {
 		t.Fatalf("the bar on virtio-vga: %v", err)
@@ -306,6 +301,7 @@ func TestDesktopLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(filepath.Dir(dir)) })
+	look := lookOf(t)
 	res := buildISO(t, "desktop-login", build.Options{Edition: "desktop-login", EditionsDir: dir})
 	vm, _ := desktopImageVM(t, "desktop-login", res.Image, desktopLoginUnits, qemu.BIOS, qemu.CD, qemu.StdVGA)
 	save := shots(t)
@@ -318,7 +314,7 @@ func TestDesktopLogin(t *testing.T) {
 	}
 	img, err := vm.Screen(ctx)
 	save("1-login-prompt", img)
-	if err != nil || barDrawn(img) {
+	if err != nil || look.BarDrawn(img) {
 		t.Fatalf("a session on the screen before anyone logged in (%v)", err)
 	}
 	login := func(n int) {
@@ -335,7 +331,7 @@ func TestDesktopLogin(t *testing.T) {
 		}
 		c, stop := context.WithTimeout(ctx, 3*time.Minute)
 		defer stop()
-		img, err := screen.WaitUntil(c, vm.Screen, time.Second, barDrawn)
+		img, err := screen.WaitUntil(c, vm.Screen, time.Second, look.BarDrawn)
 		save(fmt.Sprintf("%d-session-after-login-%d", 2*n, n), img)
 		if err != nil {
 			t.Fatalf("no session after login %d: %v", n, err)
@@ -358,7 +354,7 @@ func TestDesktopLogin(t *testing.T) {
 		t.Fatalf("log out: %v\n%s", err, vm.Console())
 	}
 	c, stop := context.WithTimeout(ctx, time.Minute)
-	img, err = screen.WaitUntil(c, vm.Screen, time.Second, func(img image.Image) bool { return !barDrawn(img) })
+	img, err = screen.WaitUntil(c, vm.Screen, time.Second, func(img image.Image) bool { return !look.BarDrawn(img) })
 	stop()
 	save("3-logged-out", img)
 	if err != nil {
