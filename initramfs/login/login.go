@@ -56,7 +56,7 @@ func Lookup(root, name string) (Account, string, error) {
 // findField returns the colon-separated fields of name's line in file (at least min of them).
 func findField(file, name string, min int) ([]string, error) {
 	var found []string
-	err := eachLine(file, func(fs []string) bool {
+	err := EachLine(file, func(fs []string) bool {
 		if len(fs) >= min && fs[0] == name {
 			found = fs
 			return false
@@ -72,9 +72,9 @@ func findField(file, name string, min int) ([]string, error) {
 	return found, nil
 }
 
-// eachLine calls f with the colon-separated fields of each line of file (passwd(5), group(5),
+// EachLine calls f with the colon-separated fields of each line of file (passwd(5), group(5),
 // shadow(5)) until f returns false.
-func eachLine(file string, f func(fields []string) bool) error {
+func EachLine(file string, f func(fields []string) bool) error {
 	h, err := os.Open(file)
 	if err != nil {
 		return err

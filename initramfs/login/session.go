@@ -54,7 +54,7 @@ func RuntimeDir(root string, a Account) (string, error) {
 // group first, then each group that lists the user as a member.
 func Groups(root, user string, primary uint32) ([]uint32, error) {
 	gs := []uint32{primary}
-	err := eachLine(filepath.Join(root, "etc/group"), func(fs []string) bool {
+	err := EachLine(filepath.Join(root, "etc/group"), func(fs []string) bool {
 		if len(fs) >= 4 && slices.Contains(strings.Split(fs[3], ","), user) {
 			if g, err := strconv.ParseUint(fs[2], 10, 32); err == nil && uint32(g) != primary {
 				gs = append(gs, uint32(g))

@@ -1,12 +1,10 @@
 package svc
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/genai-os/genai-build/initramfs/login"
@@ -47,19 +45,10 @@ func credential(root, user, group string) (*syscall.Credential, []string, error)
 	return c, env, nil
 }
 
+// readColon calls f with the fields of each line of root's passwd or group file that has at
+// least four, until f returns false.
 func readColon(path string, f func(fields []string) bool) error {
-	file, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer file.Close()
-	sc := bufio.NewScanner(file)
-	for sc.Scan() {
-		if fs := strings.Split(sc.Text(), ":"); len(fs) >= 4 && !f(fs) {
-			return nil
-		}
-	}
-	return sc.Err()
+	return login.EachLine(path, func(fs []string) bool { return len(fs) < 4 || f(fs) })
 }
 
 func lookupUser(root, user string) (uid, gid uint32, home string, err error) {
